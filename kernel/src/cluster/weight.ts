@@ -1,0 +1,25 @@
+import type { Invoker } from '../spi/invoker';
+
+/** Default provider weight. */
+export const DEFAULT_WEIGHT = 100;
+/** Default warmup, 10 minutes (Dubbo's). */
+export const DEFAULT_WARMUP = 10 * 60 * 1000;
+
+/**
+ * A provider's effective weight: its `weight` param, reduced while it warms up by
+ * `weight × uptime / warmup` (at least 1). Uptime comes from the provider URL's `timestamp`
+ * (epoch ms when it started). A weight of 0 stays 0 (the provider is drained).
+ */
+export function invokerWeight(invoker: Invoker, now = Date.now()): number {
+  const url = invoker.url;
+  const weight = url.getNumber('weight', DEFAULT_WEIGHT);
+  if (weight <= 0) return 0;
+  const started = url.getNumber('timestamp', 0);
+  if (started > 0) {
+    const uptime = now - started;
+    const warmup = url.getNumber('warmup', DEFAULT_WARMUP);
+    if (uptime < 0) return 1;
+    if (warmup > 0 && uptime < warmup) return Math.max(1, Math.floor((weight * uptime) / warmup));
+  }
+  return weight;
+}

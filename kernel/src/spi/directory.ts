@@ -1,0 +1,17 @@
+import type { URL } from '../url/url';
+import type { Invocation } from './invocation';
+import type { Invoker } from './invoker';
+
+/**
+ * The live list of providers of one reference. Static (direct `url:`) or fed by a registry.
+ * Scope: per reference. `list` applies the routers and must be cheap: it is called per call.
+ */
+export interface Directory {
+  /** The consumer's URL: its parameters are the reference's effective config. */
+  readonly url: URL;
+  list(invocation: Invocation): readonly Invoker[];
+  /** All providers before routing. */
+  all(): readonly Invoker[];
+  isAvailable(): boolean;
+  destroy(): Promise<void>;
+}

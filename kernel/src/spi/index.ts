@@ -1,0 +1,33 @@
+/**
+ * `@plexus/kernel/spi` — the API for plugin authors: extension point interfaces, their tokens and
+ * default names, and the helpers a plugin needs. Applications use `@plexus/kernel`.
+ */
+export * from './invocation';
+export * from './result';
+export * from './invoker';
+export * from './filter';
+export * from './serializer';
+export * from './compressor';
+export * from './loadbalance';
+export * from './router';
+export * from './directory';
+export * from './cluster';
+export * from './protocol';
+export * from './transport';
+export * from './registry';
+export * from './executor';
+export * from './logger';
+export * from './points';
+export { URL, serviceKey } from '../url/url';
+export { RpcError, RpcCode, isRpcCode, type RpcErrorOptions, type RpcErrorWire } from '../errors/rpc-error';
+export { PlexusError, defineError, type ErrorDefinition } from '../errors/plexus-error';
+export {
+  definePlugin,
+  extension,
+  type Activation,
+  type ExtensionContext,
+  type ExtensionDefinition,
+  type PluginDefinition,
+  type Side,
+} from '../extension/plugin';
+export { invokerWeight, DEFAULT_WEIGHT, DEFAULT_WARMUP } from '../cluster/weight';

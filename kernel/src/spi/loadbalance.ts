@@ -1,0 +1,14 @@
+import type { Invocation } from './invocation';
+import type { Invoker } from './invoker';
+
+export const LOADBALANCE = Symbol.for('plexus.loadbalance');
+export const DEFAULT_LOADBALANCE = 'random';
+
+/**
+ * Picks one provider for a call. Scope: one instance per reference (state such as round-robin
+ * counters is kept per method inside it). Synchronous, no I/O. Called with at least one invoker.
+ * Weights come from `invoker.url` param `weight` (default 100) adjusted by warmup: see `invokerWeight`.
+ */
+export interface LoadBalance {
+  select(invokers: readonly Invoker[], invocation: Invocation): Invoker;
+}

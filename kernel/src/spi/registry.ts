@@ -1,0 +1,19 @@
+import type { URL } from '../url/url';
+
+export const REGISTRY = Symbol.for('plexus.registry');
+
+export type NotifyListener = (urls: URL[]) => void;
+
+/**
+ * Service discovery. Scope: one instance per application and registry address. `subscribe`
+ * calls the listener with the full current list of provider URLs for the consumer URL's service
+ * key, now and after every change. Implementations keep working from their last known state when
+ * the backend is down and re-register after it comes back.
+ */
+export interface Registry {
+  register(url: URL): Promise<void>;
+  unregister(url: URL): Promise<void>;
+  subscribe(url: URL, listener: NotifyListener): Promise<void>;
+  unsubscribe(url: URL, listener: NotifyListener): Promise<void>;
+  close(): Promise<void>;
+}
