@@ -97,15 +97,28 @@ export interface PlexusConfig {
   baseDir: string;
   /** Where each value came from, by key path: 'default' | 'file' | 'env' | 'code'. */
   sources: Record<string, ConfigSource>;
+  /** Console logger level; unset = the logger's own default (PLEXUS_LOG_LEVEL, else info). */
+  logLevel?: LogLevel;
+  /** The config file that was read, absolute; unset when there was none. */
+  file?: string;
+  /** For values from a file or the environment, by key path: `plexus.yaml:12:5` or `PLEXUS_CONSUMER_TIMEOUT`. */
+  origins?: Record<string, string>;
 }
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 export type ConfigSource = 'default' | 'file' | 'env' | 'code';
 
 /** What users pass in: everything optional, `protocol` or `protocols`. */
-export type PlexusConfigInput = Partial<Omit<PlexusConfig, 'protocols' | 'sources' | 'baseDir' | 'application'>> & {
+export type PlexusConfigInput = Partial<
+  Omit<PlexusConfig, 'protocols' | 'sources' | 'baseDir' | 'application' | 'registry' | 'file' | 'origins'>
+> & {
   application?: { name?: string; [key: string]: unknown };
-  protocol?: Partial<ProtocolConfig>;
-  protocols?: Partial<ProtocolConfig>[];
+  /** A mapping, or a URL: `zookeeper://127.0.0.1:2181`, `local:///var/plexus`; `null` or `none` = no registry. */
+  registry?: RegistryConfig | string | null;
+  /** One protocol, or just its name. */
+  protocol?: Partial<ProtocolConfig> | string;
+  protocols?: (Partial<ProtocolConfig> | string)[];
   baseDir?: string;
   [key: string]: unknown;
 };

@@ -3,3 +3,11 @@
  * and an in-memory transport for wiring real plugins together in one process.
  * Contract suites use jest's globals (`describe`, `it`, `expect`).
  */
+export * from './fakes';
+export * from './loadbalance-contract';
+export * from './cluster-contract';
+export * from './executor-contract';
+export * from './serializer-contract';
+export * from './compressor-contract';
+export * from './memory-transport';
+export * from './transport-contract';

@@ -1,0 +1,116 @@
+/**
+ * Command-line options of `npm run bench` (`node dist/run.js`).
+ */
+import { PEER_NAMES } from './peers';
+
+/** Parsed command line. */
+export interface CliOptions {
+  rounds: number;
+  durationMs: number;
+  warmupMs: number;
+  peers: string[];
+  concurrency: number[];
+  quick: boolean;
+  codecs: boolean;
+  onlyCodecs: boolean;
+  verbose: boolean;
+  help: boolean;
+}
+
+/** Usage text for `--help`. */
+export const USAGE = `Usage: npm run bench -- [options]
+
+  --rounds n            rounds over all peers (default 3)
+  --duration ms         measured window per peer and concurrency (default 3000)
+  --warmup ms           warmup before each window (default 1000)
+  --peers a,b           peers to run (default ${PEER_NAMES.join(',')})
+  --concurrency 1,100   outstanding calls per client (default 1,100)
+  --quick               1 round, 1000 ms windows, 500 ms warmup
+  --codecs              run the codec suite as well
+  --only-codecs         run only the codec suite
+  --verbose             show the peer processes' output
+  --help                this text`;
+
+/** Parses `argv` (without node and the script); throws with a usable message on a bad option. */
+export function parseArgs(argv: readonly string[]): CliOptions {
+  const o: CliOptions = {
+    rounds: 3,
+    durationMs: 3000,
+    warmupMs: 1000,
+    peers: [...PEER_NAMES],
+    concurrency: [1, 100],
+    quick: false,
+    codecs: false,
+    onlyCodecs: false,
+    verbose: false,
+    help: false,
+  };
+  let rounds: number | undefined;
+  let duration: number | undefined;
+  let warmup: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split('=', 2) as [string, string | undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value\n\n${USAGE}`);
+      return v;
+    };
+    switch (flag) {
+      case '--rounds':
+        rounds = positiveInt(flag, value());
+        break;
+      case '--duration':
+        duration = positiveInt(flag, value());
+        break;
+      case '--warmup':
+        warmup = positiveInt(flag, value(), true);
+        break;
+      case '--peers':
+        o.peers = list(value());
+        for (const p of o.peers) {
+          if (!PEER_NAMES.includes(p)) throw new Error(`Unknown peer "${p}". Known peers: ${PEER_NAMES.join(', ')}`);
+        }
+        break;
+      case '--concurrency':
+        o.concurrency = list(value()).map((c) => positiveInt(flag, c));
+        break;
+      case '--quick':
+        o.quick = true;
+        break;
+      case '--codecs':
+        o.codecs = true;
+        break;
+      case '--only-codecs':
+        o.onlyCodecs = true;
+        o.codecs = true;
+        break;
+      case '--verbose':
+        o.verbose = true;
+        break;
+      case '--help':
+      case '-h':
+        o.help = true;
+        break;
+      default:
+        throw new Error(`Unknown option "${argv[i]}"\n\n${USAGE}`);
+    }
+  }
+  // --quick sets the defaults; explicit values still win.
+  o.rounds = rounds ?? (o.quick ? 1 : o.rounds);
+  o.durationMs = duration ?? (o.quick ? 1000 : o.durationMs);
+  o.warmupMs = warmup ?? (o.quick ? 500 : o.warmupMs);
+  return o;
+}
+
+function list(v: string): string[] {
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function positiveInt(flag: string, v: string, zeroOk = false): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < (zeroOk ? 0 : 1)) throw new Error(`${flag} expects a ${zeroOk ? 'non-negative' : 'positive'} integer, got "${v}"`);
+  return n;
+}

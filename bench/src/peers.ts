@@ -1,0 +1,55 @@
+/**
+ * The peers the RPC bench compares. Each is a server script and a client script in `dist/peers/`
+ * plus the options passed to both.
+ */
+
+/** One peer of the comparison. */
+export interface PeerSpec {
+  /** Name used on the command line and in the report. */
+  name: string;
+  /** Script base name in dist/peers/ (`<script>-server.js`, `<script>-client.js`). */
+  script: string;
+  /** Passed to both processes. */
+  options?: Record<string, unknown>;
+  /** Shown for information only: no Plexus ratio target is attached to it. */
+  info?: boolean;
+  /** One line for the report and the README. */
+  description: string;
+}
+
+/** Every known peer, in report order. */
+export const PEERS: readonly PeerSpec[] = [
+  {
+    name: 'raw',
+    script: 'raw',
+    options: { mode: 'coalesce' },
+    description: 'framed TCP echo, pipelined, writes coalesced per turn: the machine limit',
+  },
+  {
+    name: 'raw-perframe',
+    script: 'raw',
+    options: { mode: 'perframe' },
+    info: true,
+    description: 'the same with one socket.write per frame (information only)',
+  },
+  {
+    name: 'raw-msgpack',
+    script: 'raw',
+    options: { mode: 'coalesce', codec: 'msgpack' },
+    info: true,
+    description: 'raw, plus msgpack encode/decode of every request and reply on both sides (information only)',
+  },
+  { name: 'grpc', script: 'grpc', description: '@grpc/grpc-js unary call, msgpack messages, one channel' },
+  { name: 'moleculer', script: 'moleculer', description: 'Moleculer brokers over the TCP transporter, JSON, static discovery' },
+  { name: 'plexus', script: 'plexus', description: 'Plexus full pipeline, plexus protocol, msgpack, direct URL' },
+];
+
+/** Names of every known peer. */
+export const PEER_NAMES: readonly string[] = PEERS.map((p) => p.name);
+
+/** Looks a peer up by name; throws listing the known names on a miss. */
+export function peerByName(name: string): PeerSpec {
+  const found = PEERS.find((p) => p.name === name);
+  if (found === undefined) throw new Error(`Unknown peer "${name}". Known peers: ${PEER_NAMES.join(', ')}`);
+  return found;
+}

@@ -1,0 +1,276 @@
+/**
+ * The RPC comparison: every peer's server and client run as separate processes on 127.0.0.1,
+ * and measurements are interleaved (round-robin over peers, several rounds) so a noisy moment on
+ * a shared machine hits all peers alike; the report takes medians over rounds.
+ */
+import type { CpuTime, RunResult } from './ipc';
+import { machineInfo, type MachineInfo } from './machine';
+import { payloadSizes } from './payload';
+import { killAllPeers, PeerPair } from './peer-process';
+import { PEER_NAMES, peerByName, type PeerSpec } from './peers';
+import { median, type LatencySummary } from './stats';
+
+/** Options of {@link runRpcBench}; every field has a default. */
+export interface RpcBenchOptions {
+  /** Peers to compare (default: all, see {@link PEER_NAMES}). */
+  peers?: string[];
+  /** Outstanding calls per client (default [1, 100]). */
+  concurrency?: number[];
+  /** Rounds over all peers and concurrencies (default 3). */
+  rounds?: number;
+  /** Measured window per measurement in ms (default 3000). */
+  duration?: number;
+  /** Warmup before each window in ms (default 1000). */
+  warmup?: number;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+  /** Forward the peer processes' output to stderr (default false). */
+  verbose?: boolean;
+  /** Folder holding the compiled `peers/` scripts (default: this module's folder). */
+  distDir?: string;
+}
+
+/** One measured window of one peer at one concurrency. */
+export interface RpcMeasurement {
+  peer: string;
+  concurrency: number;
+  round: number;
+  calls: number;
+  errors: number;
+  firstError?: string;
+  elapsedMs: number;
+  callsPerSec: number;
+  latency: LatencySummary;
+  /** CPU time over the window in µs, per process. */
+  cpu: { client: number; server: number };
+  /** Client + server CPU µs per completed call. */
+  cpuUsPerCall: number;
+  stuck: number;
+}
+
+/** Medians over rounds for one peer at one concurrency. */
+export interface RpcSummaryRow {
+  peer: string;
+  concurrency: number;
+  rounds: number;
+  callsPerSec: number;
+  p50: number;
+  p99: number;
+  cpuUsPerCall: number;
+  errors: number;
+  info: boolean;
+}
+
+/** Plexus throughput divided by a peer's, at one concurrency. */
+export interface RpcRatio {
+  concurrency: number;
+  peer: string;
+  /** Plexus calls/s ÷ peer calls/s; NaN when either is missing. */
+  ratio: number;
+  /** The goal, where one is set (Plexus/raw only). */
+  target?: number;
+  /** Whether the goal is met; absent when there is no goal or no ratio. */
+  pass?: boolean;
+}
+
+/** How a peer fared as a whole. */
+export interface RpcPeerStatus {
+  name: string;
+  description: string;
+  info: boolean;
+  status: 'ok' | 'unavailable' | 'failed';
+  error?: string;
+  details?: Record<string, unknown>;
+}
+
+/** Everything one run produced; this is what the JSON result file holds. */
+export interface RpcBenchResult {
+  kind: 'rpc';
+  startedAt: string;
+  finishedAt: string;
+  options: { peers: string[]; concurrency: number[]; rounds: number; durationMs: number; warmupMs: number };
+  machine: MachineInfo;
+  /** 1/5/15-minute load average when the run ended (the start's is in `machine`). */
+  loadAvgAtEnd: number[];
+  payloadBytes: { msgpack: number; json: number };
+  peers: RpcPeerStatus[];
+  measurements: RpcMeasurement[];
+  summary: RpcSummaryRow[];
+  ratios: RpcRatio[];
+}
+
+/** Plexus/raw throughput goals by concurrency. */
+export const RAW_TARGETS: Readonly<Record<number, number>> = { 1: 0.8, 100: 0.6 };
+
+/**
+ * Runs the RPC comparison and returns the results (it writes no file; the CLI does).
+ * Every peer process is stopped, or killed by PID, before this settles, also on failure.
+ */
+export async function runRpcBench(options: RpcBenchOptions = {}): Promise<RpcBenchResult> {
+  const peers = (options.peers ?? [...PEER_NAMES]).map(peerByName);
+  const concurrency = options.concurrency ?? [1, 100];
+  const rounds = options.rounds ?? 3;
+  const durationMs = options.duration ?? 3000;
+  const warmupMs = options.warmup ?? 1000;
+  const log = options.log ?? (() => undefined);
+  const distDir = options.distDir ?? __dirname;
+  if (peers.length === 0) throw new Error('No peers selected');
+  if (concurrency.some((c) => !Number.isInteger(c) || c < 1)) throw new Error(`Bad concurrency: ${concurrency.join(',')}`);
+  if (!(rounds >= 1) || !(durationMs > 0) || !(warmupMs >= 0)) throw new Error('rounds ≥ 1, duration > 0 and warmup ≥ 0 are required');
+
+  const startedAt = new Date().toISOString();
+  const machine = machineInfo();
+  const statuses = new Map<string, RpcPeerStatus>(
+    peers.map((p) => [p.name, { name: p.name, description: p.description, info: p.info === true, status: 'ok' }]),
+  );
+  const pairs = new Map<string, PeerPair>();
+  const measurements: RpcMeasurement[] = [];
+
+  try {
+    for (const spec of peers) {
+      log(`starting ${spec.name} …`);
+      try {
+        const pair = await PeerPair.start(spec, distDir, options.verbose === true);
+        pairs.set(spec.name, pair);
+        (statuses.get(spec.name) as RpcPeerStatus).details = pair.info;
+      } catch (err) {
+        markDown(statuses, spec, 'unavailable', err);
+        log(`  ${spec.name} unavailable: ${firstLine(err)}`);
+      }
+    }
+
+    for (let round = 1; round <= rounds; round++) {
+      for (const c of concurrency) {
+        for (const spec of rotate(peers, round - 1)) {
+          const pair = pairs.get(spec.name);
+          if (pair === undefined) continue;
+          try {
+            const m = await pair.measure(c, warmupMs, durationMs);
+            const row = toMeasurement(spec, c, round, m.client, m.serverCpu);
+            measurements.push(row);
+            log(
+              `round ${round}/${rounds}  c=${String(c).padEnd(4)} ${spec.name.padEnd(13)} ${fmtInt(row.callsPerSec).padStart(9)} calls/s  ` +
+                `p50 ${row.latency.p50.toFixed(3)} ms  p99 ${row.latency.p99.toFixed(3)} ms  ${row.cpuUsPerCall.toFixed(1)} µs CPU/call` +
+                (row.errors > 0 ? `  ${row.errors} errors (${row.firstError})` : ''),
+            );
+          } catch (err) {
+            markDown(statuses, spec, 'failed', err);
+            log(`  ${spec.name} failed: ${firstLine(err)}`);
+            pair.kill();
+            pairs.delete(spec.name);
+          }
+        }
+      }
+    }
+  } finally {
+    await Promise.all([...pairs.values()].map((p) => p.stop().catch(() => p.kill())));
+    killAllPeers();
+  }
+
+  const summary = summarize(peers, concurrency, measurements);
+  return {
+    kind: 'rpc',
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    options: { peers: peers.map((p) => p.name), concurrency, rounds, durationMs, warmupMs },
+    machine,
+    loadAvgAtEnd: machineInfo().loadAvg,
+    payloadBytes: payloadSizes(),
+    peers: [...statuses.values()],
+    measurements,
+    summary,
+    ratios: ratios(peers, concurrency, summary),
+  };
+}
+
+function toMeasurement(
+  spec: PeerSpec,
+  concurrency: number,
+  round: number,
+  client: RunResult,
+  serverCpu: CpuTime,
+): RpcMeasurement {
+  const clientCpu = client.cpu.user + client.cpu.system;
+  const serverTotal = serverCpu.user + serverCpu.system;
+  return {
+    peer: spec.name,
+    concurrency,
+    round,
+    calls: client.calls,
+    errors: client.errors,
+    firstError: client.firstError,
+    elapsedMs: client.elapsedMs,
+    callsPerSec: client.elapsedMs > 0 ? (client.calls * 1000) / client.elapsedMs : 0,
+    latency: client.latency,
+    cpu: { client: clientCpu, server: serverTotal },
+    cpuUsPerCall: client.calls > 0 ? (clientCpu + serverTotal) / client.calls : NaN,
+    stuck: client.stuck,
+  };
+}
+
+/** Medians per peer and concurrency, in peer order within each concurrency. */
+function summarize(peers: readonly PeerSpec[], concurrency: readonly number[], ms: readonly RpcMeasurement[]): RpcSummaryRow[] {
+  const rows: RpcSummaryRow[] = [];
+  for (const c of concurrency) {
+    for (const spec of peers) {
+      const mine = ms.filter((m) => m.peer === spec.name && m.concurrency === c);
+      if (mine.length === 0) continue;
+      rows.push({
+        peer: spec.name,
+        concurrency: c,
+        rounds: mine.length,
+        callsPerSec: median(mine.map((m) => m.callsPerSec)),
+        p50: median(mine.map((m) => m.latency.p50)),
+        p99: median(mine.map((m) => m.latency.p99)),
+        cpuUsPerCall: median(mine.map((m) => m.cpuUsPerCall)),
+        errors: mine.reduce((n, m) => n + m.errors, 0),
+        info: spec.info === true,
+      });
+    }
+  }
+  return rows;
+}
+
+/** Plexus ÷ each other peer, per concurrency; only Plexus/raw carries a target. */
+function ratios(peers: readonly PeerSpec[], concurrency: readonly number[], rows: readonly RpcSummaryRow[]): RpcRatio[] {
+  if (!peers.some((p) => p.name === 'plexus')) return [];
+  const out: RpcRatio[] = [];
+  for (const c of concurrency) {
+    const plexus = rows.find((r) => r.peer === 'plexus' && r.concurrency === c);
+    for (const spec of peers) {
+      if (spec.name === 'plexus') continue;
+      const other = rows.find((r) => r.peer === spec.name && r.concurrency === c);
+      const ratio = plexus && other && other.callsPerSec > 0 ? plexus.callsPerSec / other.callsPerSec : NaN;
+      const target = spec.name === 'raw' ? RAW_TARGETS[c] : undefined;
+      out.push({
+        concurrency: c,
+        peer: spec.name,
+        ratio,
+        ...(target === undefined ? {} : Number.isFinite(ratio) ? { target, pass: ratio >= target } : { target }),
+      });
+    }
+  }
+  return out;
+}
+
+/** Peers in a different starting position each round, so none always runs first. */
+function rotate<T>(xs: readonly T[], by: number): T[] {
+  const k = by % xs.length;
+  return [...xs.slice(k), ...xs.slice(0, k)];
+}
+
+function markDown(statuses: Map<string, RpcPeerStatus>, spec: PeerSpec, status: 'unavailable' | 'failed', err: unknown): void {
+  const s = statuses.get(spec.name) as RpcPeerStatus;
+  s.status = status;
+  s.error = err instanceof Error ? err.message : String(err);
+}
+
+function firstLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split('\n')[0];
+}
+
+/** Integer with thousands separators. */
+export function fmtInt(n: number): string {
+  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a';
+}

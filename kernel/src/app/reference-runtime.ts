@@ -1,0 +1,130 @@
+import { RpcCode, RpcError } from '../errors/rpc-error';
+import type { ExtensionScope } from '../extension/extension-scope';
+import { outgoingStorage } from '../pipeline/call-context';
+import { buildFilterChain } from '../pipeline/filter-chain';
+import { resolveMethodSettings } from '../pipeline/method-settings';
+import type { Cluster, ClusterSupport } from '../spi/cluster';
+import type { Directory } from '../spi/directory';
+import type { Filter } from '../spi/filter';
+import { RpcInvocation, type Invocation, type MethodSettings } from '../spi/invocation';
+import type { Invoker } from '../spi/invoker';
+import type { LoadBalance } from '../spi/loadbalance';
+import type { Result } from '../spi/result';
+import { serviceKey, type URL } from '../url/url';
+import type { ReferenceConfig } from '../config/types';
+
+function valueOf(result: Result): unknown {
+  return result.value;
+}
+
+/**
+ * The end of the consumer chain: hands the call to the cluster invoker of the method's `cluster`
+ * policy. Cluster invokers are joined once per policy name and reused.
+ */
+class ClusterDispatcher implements Invoker, ClusterSupport {
+  private readonly clusters = new Map<string, Invoker>();
+  private readonly balancers = new Map<string, LoadBalance>();
+
+  constructor(
+    private readonly directory: Directory,
+    private readonly scope: ExtensionScope,
+  ) {}
+
+  get url(): URL {
+    return this.directory.url;
+  }
+
+  invoke(invocation: Invocation): Promise<Result> {
+    const name = invocation.settings.cluster;
+    let invoker = this.clusters.get(name);
+    if (invoker === undefined) {
+      try {
+        invoker = this.scope.get<Cluster>('cluster', name).join(this.directory, this);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      this.clusters.set(name, invoker);
+    }
+    return invoker.invoke(invocation);
+  }
+
+  loadBalance(invocation: Invocation): LoadBalance {
+    const name = invocation.settings.loadbalance;
+    let lb = this.balancers.get(name);
+    if (lb === undefined) this.balancers.set(name, (lb = this.scope.get<LoadBalance>('loadbalance', name)));
+    return lb;
+  }
+
+  isAvailable(): boolean {
+    return this.directory.isAvailable();
+  }
+}
+
+/**
+ * One reference on the consumer side: its directory, the consumer filter chain around the cluster
+ * (built once), and per-method settings computed on first use of each method.
+ */
+export class ReferenceRuntime {
+  readonly serviceKey: string;
+  readonly version: string;
+  readonly group: string;
+  private readonly chain: Invoker;
+  private readonly settings = new Map<string, MethodSettings>();
+  private ready: Promise<void> | undefined;
+  private destroyed = false;
+
+  constructor(
+    readonly id: string,
+    readonly config: ReferenceConfig,
+    readonly directory: Directory,
+    readonly scope: ExtensionScope,
+    private readonly levels: ReadonlyArray<Readonly<Record<string, unknown>> | undefined>,
+    filters: readonly Filter[],
+    ready?: Promise<void>,
+  ) {
+    this.version = config.version ?? '';
+    this.group = config.group ?? '';
+    this.serviceKey = serviceKey(config.interface, this.version, this.group);
+    this.chain = buildFilterChain(new ClusterDispatcher(directory, scope), filters);
+    if (ready) this.ready = ready.then(() => {
+      this.ready = undefined;
+    });
+  }
+
+  settingsOf(method: string): MethodSettings {
+    let s = this.settings.get(method);
+    if (s === undefined) {
+      s = resolveMethodSettings(method, [...this.levels, this.config.methods?.[method]]);
+      this.settings.set(method, s);
+    }
+    return s;
+  }
+
+  /** Runs one call through the chain and resolves with the value. */
+  call(method: string, args: unknown[], extra?: Record<string, string>): Promise<unknown> {
+    if (this.destroyed) {
+      return Promise.reject(new RpcError(`reference ${this.serviceKey} is destroyed`, RpcCode.CANCELLED, { reason: 'PLEXUS_ERR_APP_STATE' }));
+    }
+    const outgoing = outgoingStorage.getStore();
+    const attachments: Record<string, string> = outgoing || extra ? { ...outgoing, ...extra } : {};
+    const inv = new RpcInvocation(
+      this.config.interface,
+      method,
+      args,
+      attachments,
+      this.version,
+      this.group,
+      this.serviceKey,
+      this.settingsOf(method),
+    );
+    if (this.ready !== undefined) return this.ready.then(() => this.chain.invoke(inv)).then(valueOf);
+    return this.chain.invoke(inv).then(valueOf);
+  }
+
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    await this.directory.destroy();
+    await this.scope.close();
+  }
+}

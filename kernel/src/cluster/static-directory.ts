@@ -1,0 +1,33 @@
+import type { Directory } from '../spi/directory';
+import type { Invocation } from '../spi/invocation';
+import type { Invoker } from '../spi/invoker';
+import type { Router } from '../spi/router';
+import type { URL } from '../url/url';
+
+/** Applies routers in priority order; with none, returns the list itself (no allocation). */
+export function route(routers: readonly Router[], invokers: readonly Invoker[], invocation: Invocation): readonly Invoker[] {
+  let out = invokers;
+  for (let i = 0; i < routers.length; i++) out = routers[i].route(out, invocation);
+  return out;
+}
+
+/** A fixed list of providers: direct `url:` references and in-process (injvm) ones. */
+export class StaticDirectory implements Directory {
+  constructor(
+    readonly url: URL,
+    private readonly invokers: readonly Invoker[],
+    private readonly routers: readonly Router[] = [],
+  ) {}
+  list(invocation: Invocation): readonly Invoker[] {
+    return this.routers.length ? route(this.routers, this.invokers, invocation) : this.invokers;
+  }
+  all(): readonly Invoker[] {
+    return this.invokers;
+  }
+  isAvailable(): boolean {
+    return this.invokers.some((i) => (i.isAvailable ? i.isAvailable() : true));
+  }
+  async destroy(): Promise<void> {
+    await Promise.all(this.invokers.map((i) => i.destroy?.()));
+  }
+}

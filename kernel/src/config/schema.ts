@@ -1,0 +1,248 @@
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { EXTENSION_POINTS } from '../spi/points';
+
+/**
+ * The JSON schema of a config as users write it (after the layers are merged), and its one
+ * compiled validator. Also walked by the `PLEXUS_*` mapping, so the two never disagree on a key.
+ */
+
+/** The part of JSON schema this module uses. `plexusMessage` replaces ajv's wording for a value. */
+export interface ConfigSchemaNode {
+  $ref?: string;
+  $defs?: Record<string, ConfigSchemaNode>;
+  type?: string | string[];
+  description?: string;
+  properties?: Record<string, ConfigSchemaNode>;
+  patternProperties?: Record<string, ConfigSchemaNode>;
+  additionalProperties?: boolean | ConfigSchemaNode;
+  items?: ConfigSchemaNode;
+  required?: string[];
+  enum?: readonly unknown[];
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  pattern?: string;
+  plexusMessage?: string;
+}
+
+/**
+ * A plugin's own key at a call level is namespaced with a dot (`consistenthash.arguments: 0`), so
+ * it can never be mistaken for a misspelt built-in key.
+ */
+export const PLUGIN_KEY_PATTERN = '^[A-Za-z][\\w-]*(\\.[\\w-]+)+$';
+
+const name = (description: string): ConfigSchemaNode => ({ type: 'string', minLength: 1, description });
+const text = (description: string): ConfigSchemaNode => ({ type: 'string', description });
+const ms = (description: string): ConfigSchemaNode => ({ type: 'number', minimum: 0, description: `${description} (ms)` });
+const count = (description: string, minimum = 0): ConfigSchemaNode => ({ type: 'integer', minimum, description });
+const flag = (description: string): ConfigSchemaNode => ({ type: 'boolean', description });
+const names = (description: string): ConfigSchemaNode => ({
+  type: ['string', 'array'],
+  items: { type: 'string', minLength: 1 },
+  description,
+});
+
+/** Keys valid at provider/consumer, service/reference and method level (Dubbo's names). */
+export const CALL_KEYS: Record<string, ConfigSchemaNode> = {
+  timeout: ms('how long a call may take; 0 = no limit'),
+  retries: count('extra attempts after the first (failover)'),
+  cluster: name('fault-tolerance policy: failover, failfast, failsafe, failback, forking, broadcast, available'),
+  loadbalance: name('node choice: random, roundrobin, leastactive, shortestresponse, consistenthash, p2c'),
+  serializer: name('body encoding: msgpack, json'),
+  compressor: name('body compression: identity, lz4, snappy, gzip'),
+  compressThreshold: count('bodies smaller than this many bytes are not compressed'),
+  filter: names('filters to add ("a"), remove ("-a") or drop all defaults ("-default"); "a,-b" or a list'),
+  weight: count('provider weight for load balancing; 0 drains the provider'),
+  warmup: ms('time over which a new provider ramps up to its full weight'),
+  delay: ms('wait before registering an exported service'),
+  group: text('service group'),
+  version: text('service version'),
+  tag: text('routing tag'),
+  token: { type: ['string', 'boolean'], description: 'provider token consumers must present; true = random per start' },
+  tps: { type: 'number', minimum: 0, description: 'calls per second allowed (ratelimit filter)' },
+  actives: count('consumer: concurrent calls per method and provider; 0 = no limit'),
+  executes: count('provider: concurrent calls per method; 0 = no limit'),
+  circuitbreaker: {
+    type: 'object',
+    description: 'circuit breaker settings',
+    properties: {
+      errorRate: { type: 'number', minimum: 0, maximum: 1, description: 'fraction of failed calls that opens the circuit' },
+      slowCallMs: ms('a call slower than this counts as failed'),
+      window: ms('length of the statistics window'),
+      minCalls: count('calls in the window before the rate is judged'),
+      openMs: ms('how long the circuit stays open before a trial call'),
+    },
+    additionalProperties: false,
+  },
+  mock: text('"return <json>", "throw [message]" or "force:return <json>"'),
+  forks: count('parallel calls of the forking cluster', 1),
+  sticky: flag('keep calling the same provider while it is available'),
+  idempotent: flag('false stops failover from retrying the method'),
+  oneWay: flag('send without waiting for a response'),
+  shutdownTimeout: ms('how long stop() waits for in-flight calls'),
+};
+
+function level(extra: Record<string, ConfigSchemaNode>, description: string, required?: string[]): ConfigSchemaNode {
+  const node: ConfigSchemaNode = {
+    type: 'object',
+    description,
+    properties: { ...CALL_KEYS, ...extra },
+    patternProperties: { [PLUGIN_KEY_PATTERN]: { type: ['string', 'number', 'boolean'], description: "a plugin's own key" } },
+    additionalProperties: false,
+  };
+  if (required) node.required = required;
+  return node;
+}
+
+/** Shared by services and references through a `$ref`, so ajv compiles it once. */
+const methods: ConfigSchemaNode = {
+  type: 'object',
+  description: 'per-method settings by method name; on a service it also restricts the callable methods',
+  additionalProperties: { $ref: '#/$defs/method' },
+};
+
+const executorKeys = {
+  executor: name('where provider work runs: direct, limited, worker'),
+  threads: count('limited/worker executor: calls (or workers) at once', 1),
+  queues: count('limited/worker executor: calls that may wait; 0 = refuse when busy'),
+};
+
+const protocolEntry: ConfigSchemaNode = {
+  type: 'object',
+  description: 'a protocol this process serves and calls with; other keys are the protocol plugin\'s options',
+  properties: {
+    name: name('protocol name: plexus, injvm, http'),
+    host: text('address to listen on'),
+    port: { type: 'integer', minimum: 0, maximum: 65535, description: 'port to listen on; 0 = any free port' },
+    path: text('Unix socket path instead of host and port'),
+    serializer: name('default serializer on this protocol'),
+    compressor: name('default compressor on this protocol'),
+    compressThreshold: count('bodies smaller than this many bytes are not compressed'),
+    transport: name('socket layer: tcp'),
+    payload: count('largest message in bytes', 1),
+    connections: count('client connections per provider address', 1),
+    heartbeat: ms('idle time before a heartbeat'),
+    tls: { type: ['object', 'boolean'], description: 'TLS options (key, cert, ca, ...) or true' },
+  },
+  additionalProperties: true,
+};
+
+const registry: ConfigSchemaNode = {
+  type: ['string', 'object'],
+  description: 'service discovery; absent = direct URLs and in-process calls only',
+  pattern: '^[A-Za-z][A-Za-z0-9+.-]*://',
+  plexusMessage: 'must be a URL such as zookeeper://127.0.0.1:2181 or local:///var/plexus, or a mapping with a type',
+  properties: {
+    type: name('registry plugin: local, zookeeper, etcd, redis, nacos, direct'),
+    address: text('where the registry is: host:port[,host:port], or a folder for local'),
+  },
+  required: ['type'],
+  additionalProperties: true,
+};
+
+const extensionPoints: Record<string, ConfigSchemaNode> = {};
+for (const point of Object.keys(EXTENSION_POINTS)) {
+  extensionPoints[point] = {
+    type: 'object',
+    description: `options of ${point} extensions, by extension name`,
+    additionalProperties: { type: 'object', description: 'options of one extension, checked by its plugin' },
+  };
+}
+
+/** The schema of the whole config. Frozen; export it to editors as JSON if you like. */
+export const configSchema: ConfigSchemaNode = deepFreeze({
+  type: 'object',
+  $defs: { method: level({}, 'settings of one method') },
+  properties: {
+    $schema: text('a JSON schema URL for editors; ignored'),
+    application: {
+      type: 'object',
+      description: 'who this process is',
+      properties: {
+        name: name('application name, shown in registries and logs'),
+        owner: text('team or person responsible'),
+        environment: text('e.g. dev, test, prod'),
+      },
+      patternProperties: { [PLUGIN_KEY_PATTERN]: { type: ['string', 'number', 'boolean'] } },
+      additionalProperties: false,
+    },
+    logLevel: { enum: ['debug', 'info', 'warn', 'error', 'silent'], description: 'console logger level' },
+    plugins: { type: 'array', items: name('a package name or a path to a local module'), description: 'extra plugins' },
+    registry,
+    protocol: {
+      type: 'object',
+      description: 'one protocol (shorthand for protocols: [ ... ])',
+      plexusMessage: 'must be a mapping such as { name: plexus, port: 20880 } or a protocol name',
+    },
+    protocols: { type: 'array', items: protocolEntry, description: 'the protocols this process serves' },
+    provider: level(executorKeys, 'defaults of every service'),
+    consumer: level({ check: flag('fail start() when a reference has no provider') }, 'defaults of every reference'),
+    services: {
+      type: 'array',
+      description: 'services this process provides',
+      items: level(
+        {
+          interface: name('service name, e.g. demo.Greeter'),
+          implementation: { description: 'module path (relative to the config file) or, in code, the object' },
+          protocol: names('protocols to export on; default all'),
+          methods,
+          ...executorKeys,
+        },
+        'one provided service',
+        ['interface'],
+      ),
+    },
+    references: {
+      type: 'object',
+      description: 'services this process calls, by id',
+      additionalProperties: level(
+        {
+          interface: name('service name, e.g. demo.Greeter'),
+          url: text('direct provider URL(s), comma separated; bypasses the registry'),
+          protocol: name('protocol to call with'),
+          check: flag('fail start() when no provider is available'),
+          methods,
+        },
+        'one reference',
+        ['interface'],
+      ),
+    },
+    extensions: {
+      type: 'object',
+      description: 'per-extension options: extensions.<point>.<name>.<option>',
+      properties: extensionPoints,
+      additionalProperties: false,
+    },
+  },
+  additionalProperties: false,
+});
+
+/** `{ $ref: '#/$defs/method' }` → the definition; other nodes as they are. */
+export function deref(node: ConfigSchemaNode | undefined): ConfigSchemaNode | undefined {
+  const ref = node?.$ref;
+  if (ref === undefined) return node;
+  return configSchema.$defs?.[ref.slice(ref.lastIndexOf('/') + 1)];
+}
+
+let validator: ValidateFunction | undefined;
+
+/**
+ * Validates merged config data; the schema is compiled on first use, once per process. Code
+ * optimisation is off: it halves the compile time, and validation runs once at startup.
+ */
+export function validateShape(data: unknown): readonly ErrorObject[] {
+  if (!validator) {
+    const ajv = new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true, strict: true, code: { optimize: false } });
+    ajv.addVocabulary(['plexusMessage']);
+    validator = ajv.compile(configSchema);
+  }
+  return validator(data) ? [] : (validator.errors ?? []);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,19 @@
+import { definePlugin } from '../extension/plugin';
+import type { Compressor } from '../spi/compressor';
+
+/** The no-op compressor, id 0: what every message uses unless a compressor is chosen. */
+export class IdentityCompressor implements Compressor {
+  readonly id = 0;
+  readonly name = 'identity';
+  compress(bytes: Uint8Array): Uint8Array {
+    return bytes;
+  }
+  decompress(bytes: Uint8Array): Uint8Array {
+    return bytes;
+  }
+}
+
+export default definePlugin({
+  name: '@plexus/kernel',
+  extensions: [{ point: 'compressor', name: 'identity', id: 0, create: () => new IdentityCompressor() }],
+});

@@ -1,0 +1,85 @@
+import { RpcCode, RpcError } from '../errors/rpc-error';
+import { definePlugin } from '../extension/plugin';
+import type { Invocation } from '../spi/invocation';
+import type { Exporter, Invoker } from '../spi/invoker';
+import type { Protocol, ServiceInvoker } from '../spi/protocol';
+import type { Result } from '../spi/result';
+import type { URL } from '../url/url';
+
+/**
+ * Calls a service exported in the same application without leaving the process: no codec, no
+ * socket; arguments are passed by reference. A reference uses it when the application provides
+ * the service itself and no `url:` is given (Dubbo's local-first rule).
+ */
+export class InjvmProtocol implements Protocol {
+  readonly defaultPort = 0;
+  private readonly services = new Map<string, ServiceInvoker>();
+  private draining = false;
+
+  async export(service: ServiceInvoker, url: URL): Promise<Exporter> {
+    this.services.set(service.serviceKey, service);
+    return {
+      url,
+      invoker: service,
+      unexport: async () => {
+        if (this.services.get(service.serviceKey) === service) this.services.delete(service.serviceKey);
+      },
+    };
+  }
+
+  /** Whether a service key is exported here, so a reference can prefer it. */
+  isExported(serviceKey: string): boolean {
+    return this.services.has(serviceKey);
+  }
+
+  refer(url: URL): Invoker {
+    return new InjvmInvoker(this, url);
+  }
+
+  lookup(serviceKey: string): ServiceInvoker | undefined {
+    return this.draining ? undefined : this.services.get(serviceKey);
+  }
+
+  async drain(): Promise<void> {
+    this.draining = true;
+  }
+
+  async destroy(): Promise<void> {
+    this.services.clear();
+  }
+}
+
+class InjvmInvoker implements Invoker {
+  constructor(
+    private readonly protocol: InjvmProtocol,
+    readonly url: URL,
+  ) {}
+
+  invoke(invocation: Invocation): Promise<Result> {
+    const service = this.protocol.lookup(invocation.serviceKey);
+    if (!service) {
+      return Promise.reject(
+        new RpcError(`service ${invocation.serviceKey} is not exported in this process`, RpcCode.SERVICE_NOT_FOUND, {
+          remote: 'injvm',
+        }),
+      );
+    }
+    let inv: Invocation;
+    try {
+      inv = service.createInvocation(invocation.method, invocation.args, { ...invocation.attachments }, 'injvm');
+    } catch (err) {
+      return Promise.reject(RpcError.from(err, RpcCode.BAD_REQUEST));
+    }
+    inv.deadline = invocation.deadline;
+    return service.invoke(inv);
+  }
+
+  isAvailable(): boolean {
+    return this.protocol.lookup(this.url.serviceKey) !== undefined;
+  }
+}
+
+export default definePlugin({
+  name: '@plexus/kernel',
+  extensions: [{ point: 'protocol', name: 'injvm', create: () => new InjvmProtocol() }],
+});

@@ -1,0 +1,140 @@
+import {
+  definePlugin,
+  RpcCode,
+  RpcError,
+  type Cluster,
+  type ClusterSupport,
+  type Directory,
+  type Invocation,
+  type Invoker,
+  type LoadBalance,
+  type Result,
+  type URL,
+} from '@plexus/kernel/spi';
+import { choose, noProviderError } from './select';
+
+/**
+ * Failover (Dubbo's default policy): when a call fails with a retryable error (network, timeout,
+ * executor exhausted, shutting down), try another provider, up to `retries` more times, while the
+ * call's deadline has not passed. Business errors (`SERVICE_ERROR`) and other non-retryable errors
+ * pass through unchanged at once, and a method with `idempotent: false` is never retried.
+ * Scope: one instance per application; stateless.
+ */
+export class FailoverCluster implements Cluster {
+  join(directory: Directory, support: ClusterSupport): Invoker {
+    return new FailoverClusterInvoker(directory, support);
+  }
+}
+
+/** May a retry on another provider help with `err`? Never for business errors. */
+function retryable(err: unknown): err is RpcError {
+  return RpcError.is(err) && err.retryable === true && err.code !== RpcCode.SERVICE_ERROR;
+}
+
+/**
+ * The invoker `FailoverCluster.join` returns; one per reference (and method policy), called
+ * concurrently. The first attempt allocates nothing of its own beyond the async frame that
+ * watches for failure; the list of tried providers is only created when a retry happens.
+ */
+export class FailoverClusterInvoker implements Invoker {
+  readonly url: URL;
+
+  constructor(
+    private readonly directory: Directory,
+    private readonly support: ClusterSupport,
+  ) {
+    this.url = directory.url;
+  }
+
+  invoke(invocation: Invocation): Promise<Result> {
+    try {
+      const invokers = this.directory.list(invocation);
+      if (invokers.length === 0) return Promise.reject(noProviderError(this.directory, invocation));
+      const lb = this.support.loadBalance(invocation);
+      const invoker = choose(lb, invokers, invocation);
+      invocation.remoteAddress = invoker.url.address;
+      const settings = invocation.settings;
+      const retries = settings.idempotent === false || !(settings.retries > 0) ? 0 : Math.floor(settings.retries);
+      // Without retries there is nothing to watch for: hand back the provider's own promise.
+      if (retries === 0) return invoker.invoke(invocation);
+      return this.attempt(invoker, lb, invocation, retries + 1);
+    } catch (err) {
+      // Directories, balancers and invokers should not throw; if one does, the caller still gets a rejection.
+      return Promise.reject(err);
+    }
+  }
+
+  isAvailable(): boolean {
+    return this.directory.isAvailable();
+  }
+
+  destroy(): Promise<void> {
+    return this.directory.destroy();
+  }
+
+  private async attempt(invoker: Invoker, lb: LoadBalance, invocation: Invocation, attempts: number): Promise<Result> {
+    try {
+      return await invoker.invoke(invocation);
+    } catch (err) {
+      if (!retryable(err)) throw err;
+      return this.failover(err, invoker, lb, invocation, attempts);
+    }
+  }
+
+  /** The retry path: attempts 2..n on providers not tried yet. */
+  private async failover(first: RpcError, firstInvoker: Invoker, lb: LoadBalance, invocation: Invocation, attempts: number): Promise<Result> {
+    const tried = invocation.tried ?? (invocation.tried = []);
+    tried.push(firstInvoker);
+    let last = first;
+    let stop: string | undefined;
+    for (let attempt = 2; attempt <= attempts; attempt++) {
+      if (invocation.deadline > 0 && Date.now() >= invocation.deadline) {
+        stop = 'the deadline passed';
+        break;
+      }
+      const invokers = this.directory.list(invocation);
+      if (invokers.length === 0) {
+        stop = 'no provider is left';
+        break;
+      }
+      const invoker = choose(lb, invokers, invocation, tried);
+      invocation.remoteAddress = invoker.url.address;
+      try {
+        return await invoker.invoke(invocation);
+      } catch (err) {
+        tried.push(invoker);
+        if (!retryable(err)) throw err;
+        last = err;
+      }
+    }
+    throw exhausted(last, invocation, tried, stop);
+  }
+}
+
+/** The last error, with the attempts in its message; code, reason and retryability are kept. */
+function exhausted(last: RpcError, invocation: Invocation, tried: readonly Invoker[], stop: string | undefined): RpcError {
+  const addresses: string[] = [];
+  for (const invoker of tried) {
+    const address = invoker.url.address;
+    if (!addresses.includes(address)) addresses.push(address);
+  }
+  const count = `${tried.length} attempt${tried.length === 1 ? '' : 's'} on ${addresses.length} provider${addresses.length === 1 ? '' : 's'}`;
+  const message =
+    `Failed to invoke ${invocation.serviceKey || invocation.service}.${invocation.method} after ${count} ` +
+    `(${addresses.join(', ')})${stop ? `; stopped because ${stop}` : ''}. Last error: ${last.message}`;
+  const err = new RpcError(message, last.code, {
+    retryable: last.retryable,
+    cause: last,
+    data: last.data,
+    reason: last.reason,
+    remote: last.remote,
+  });
+  if (last.remoteName !== undefined) err.remoteName = last.remoteName;
+  return err;
+}
+
+export default definePlugin({
+  name: '@plexus/cluster',
+  kernel: '^0.1.0',
+  extensions: [{ point: 'cluster', name: 'failover', create: () => new FailoverCluster() }],
+});

@@ -1,0 +1,40 @@
+import { RpcCode, RpcError, type Directory, type Invocation, type Invoker, type LoadBalance } from '@plexus/kernel/spi';
+
+/** The `reason` of the error a cluster raises when the directory has no provider. */
+export const NO_PROVIDER_REASON = 'PLEXUS_ERR_CLUSTER_NO_PROVIDER';
+
+/** The NO_PROVIDER error for a call, with what to check. */
+export function noProviderError(directory: Directory, invocation: Invocation): RpcError {
+  const key = invocation.serviceKey || invocation.service;
+  return new RpcError(
+    `No provider available for ${key} (method ${invocation.method}) from consumer ${directory.url.toString()}` +
+      `\n  hint: check that a provider of ${key} is running and registered in the registry this consumer uses, ` +
+      'that its version and group match the reference, and that a direct `url:` points at the right host and port.',
+    RpcCode.NO_PROVIDER,
+    { reason: NO_PROVIDER_REASON },
+  );
+}
+
+const usable = (invoker: Invoker): boolean => invoker.isAvailable?.() !== false;
+
+/**
+ * Chooses the provider for one attempt: the load balancer's pick unless that provider is known to
+ * be unavailable or (on a retry) was already tried, in which case the balancer picks again among the
+ * rest. Allocates only on that second path. When every provider is unusable or tried, picks among
+ * the available ones anyway (a retry on a tried provider beats failing early), and among all when
+ * none is available.
+ */
+export function choose(lb: LoadBalance, invokers: readonly Invoker[], invocation: Invocation, tried?: readonly Invoker[]): Invoker {
+  if (invokers.length === 1) return invokers[0];
+  const picked = lb.select(invokers, invocation);
+  if (usable(picked) && (tried === undefined || !tried.includes(picked))) return picked;
+  const fresh = invokers.filter((i) => usable(i) && (tried === undefined || !tried.includes(i)));
+  if (fresh.length > 0) return fresh.length === 1 ? fresh[0] : lb.select(fresh, invocation);
+  const available = tried === undefined ? fresh : invokers.filter(usable);
+  if (available.length === 0) return picked;
+  if (available.length === 1) return available[0];
+  // Everything has been tried: move on from the provider that failed last rather than repeat it.
+  const last = tried![tried!.length - 1];
+  const again = lb.select(available, invocation);
+  return again !== last ? again : available[(available.indexOf(last) + 1) % available.length];
+}

@@ -1,0 +1,36 @@
+import { clusterContract, fakeClusterSupport, fakeDirectory, fakeInvocation, FakeInvoker } from '@plexus/kernel/testing';
+import { RpcCode, RpcError } from '@plexus/kernel/spi';
+import plugin, { FailfastCluster } from '../src/failfast-cluster';
+import { NO_PROVIDER_REASON } from '../src/select';
+
+clusterContract('failfast', () => new FailfastCluster());
+
+describe('FailfastCluster', () => {
+  it('is the plugin default export under cluster/failfast', () => {
+    expect(plugin.extensions[0]).toMatchObject({ point: 'cluster', name: 'failfast' });
+  });
+
+  it('makes a single attempt even for retryable errors and retries configured', async () => {
+    const error = new RpcError('reset', RpcCode.NETWORK);
+    const a = new FakeInvoker('plexus://10.0.0.1:20880/demo.Greeter', { error });
+    const b = new FakeInvoker('plexus://10.0.0.2:20880/demo.Greeter');
+    const invoker = new FailfastCluster().join(fakeDirectory([a, b]), fakeClusterSupport());
+    const inv = fakeInvocation({ settings: { retries: 3 } });
+    await expect(invoker.invoke(inv)).rejects.toBe(error);
+    expect(a.calls + b.calls).toBe(1);
+    expect(inv.remoteAddress).toBe('10.0.0.1:20880');
+    expect(inv.tried).toBeUndefined();
+  });
+
+  it('rejects an empty directory with NO_PROVIDER and its reason', async () => {
+    const invoker = new FailfastCluster().join(fakeDirectory([]), fakeClusterSupport());
+    await expect(invoker.invoke(fakeInvocation())).rejects.toMatchObject({ code: RpcCode.NO_PROVIDER, reason: NO_PROVIDER_REASON });
+  });
+
+  it('skips an unavailable provider', async () => {
+    const a = new FakeInvoker('plexus://10.0.0.1:20880/demo.Greeter', { available: false });
+    const b = new FakeInvoker('plexus://10.0.0.2:20880/demo.Greeter');
+    const invoker = new FailfastCluster().join(fakeDirectory([a, b]), fakeClusterSupport());
+    await expect(invoker.invoke(fakeInvocation())).resolves.toEqual({ value: '10.0.0.2:20880' });
+  });
+});

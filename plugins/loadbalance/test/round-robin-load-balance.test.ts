@@ -1,0 +1,77 @@
+import { loadBalanceContract, fakeInvocation, fakeProviders, FakeInvoker } from '@plexus/kernel/testing';
+import type { Invoker, URL } from '@plexus/kernel/spi';
+import plugin, { RoundRobinLoadBalance } from '../src/round-robin-load-balance';
+
+loadBalanceContract('roundrobin', () => new RoundRobinLoadBalance());
+
+const names = (invokers: Invoker[], picks: Invoker[]) => picks.map((p) => 'abcdefgh'[invokers.indexOf(p)]).join(' ');
+
+describe('RoundRobinLoadBalance', () => {
+  it('is the plugin default export under loadbalance/roundrobin', () => {
+    expect(plugin.extensions[0]).toMatchObject({ point: 'loadbalance', name: 'roundrobin' });
+  });
+
+  it('produces the smooth sequence a a b a c a a for weights 5, 1, 1', () => {
+    const lb = new RoundRobinLoadBalance();
+    const invokers = fakeProviders([5, 1, 1]);
+    const inv = fakeInvocation();
+    const picks = Array.from({ length: 14 }, () => lb.select(invokers, inv));
+    expect(names(invokers, picks)).toBe('a a b a c a a a a b a c a a');
+  });
+
+  it('rotates evenly over equal weights', () => {
+    const lb = new RoundRobinLoadBalance();
+    const invokers = fakeProviders([100, 100, 100]);
+    const inv = fakeInvocation();
+    const picks = Array.from({ length: 6 }, () => lb.select(invokers, inv));
+    expect(names(invokers, picks)).toBe('a b c a b c');
+  });
+
+  it('keeps a separate rotation per service key and method', () => {
+    const lb = new RoundRobinLoadBalance();
+    const invokers = fakeProviders([1, 1]);
+    const hello = fakeInvocation({ method: 'sayHello' });
+    const bye = fakeInvocation({ method: 'sayBye' });
+    const other = fakeInvocation({ service: 'demo.Other' });
+    expect(lb.select(invokers, hello)).toBe(invokers[0]);
+    expect(lb.select(invokers, bye)).toBe(invokers[0]);
+    expect(lb.select(invokers, other)).toBe(invokers[0]);
+    expect(lb.select(invokers, hello)).toBe(invokers[1]);
+  });
+
+  it('rotates over providers when every weight is 0', () => {
+    const lb = new RoundRobinLoadBalance();
+    const invokers = fakeProviders([0, 0]);
+    const inv = fakeInvocation();
+    expect(names(invokers, [lb.select(invokers, inv), lb.select(invokers, inv), lb.select(invokers, inv)])).toBe('a b a');
+  });
+
+  it('forgets providers that have been gone longer than recycleMs', () => {
+    let clock = 1_000_000;
+    const lb = new RoundRobinLoadBalance({ recycleMs: 1000, now: () => clock });
+    const inv = fakeInvocation();
+    const stable = new FakeInvoker('plexus://10.0.1.1:20880/demo.Greeter');
+    // 200 short-lived providers come and go, each living for one call beside a stable one.
+    for (let i = 0; i < 200; i++) {
+      const passing = new FakeInvoker(`plexus://10.0.2.${i % 250}:20880/demo.Greeter`);
+      lb.select([stable, passing], inv);
+      lb.select([stable], inv);
+      clock += 100;
+    }
+    // Only providers seen within the last recycle period (plus one sweep interval) are kept.
+    expect(lb.trackedProviders()).toBeLessThanOrEqual(1 + 21);
+    clock += 5000;
+    lb.select([stable, new FakeInvoker('plexus://10.0.3.1:20880/demo.Greeter')], inv);
+    expect(lb.trackedProviders()).toBe(2);
+  });
+
+  it('follows a weight change of the same provider (warmup, reconfiguration)', () => {
+    const lb = new RoundRobinLoadBalance();
+    const inv = fakeInvocation();
+    const [a, b] = fakeProviders([1, 1]);
+    expect(lb.select([a, b], inv)).toBe(a);
+    (b as { url: URL }).url = b.url.withParams({ weight: 3 });
+    const picks = Array.from({ length: 4 }, () => lb.select([a, b], inv));
+    expect(picks.filter((p) => p === b)).toHaveLength(3);
+  });
+});

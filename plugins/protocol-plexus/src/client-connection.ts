@@ -1,0 +1,372 @@
+import {
+  RpcCode,
+  RpcError,
+  isRpcCode,
+  type Channel,
+  type ChannelHandler,
+  type ClientChannel,
+  type ConnectOptions,
+  type Invocation,
+  type Result,
+} from '@plexus/kernel/spi';
+import { ProtocolErrors, rpcError } from './errors';
+import { encodeEvent, HeaderReader } from './frame-codec';
+import { describeBytes, FrameDecoder, type FrameSink, type GarbageKind } from './frame-decoder';
+import type { ProtocolCore } from './protocol-core';
+import { codeOfStatus, EventKind, FIXED_LENGTH, Flag, Status } from './wire';
+
+/** Where a client connection stands. */
+export const ConnectionState = {
+  /** Never connected: the first call connects. */
+  IDLE: 0,
+  CONNECTING: 1,
+  OPEN: 2,
+  /** A connect failed or the connection dropped; the transport is reconnecting. */
+  DOWN: 3,
+  /** Destroyed for good. */
+  CLOSED: 4,
+} as const;
+export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
+
+// The promise executor is shared: capturing resolve/reject this way allocates no closure per call.
+let capturedResolve: (result: Result) => void = () => undefined;
+let capturedReject: (error: unknown) => void = () => undefined;
+function capture(resolve: (result: Result) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/** One two-way call waiting for its response. */
+export class PendingCall {
+  readonly promise: Promise<Result>;
+  readonly resolve: (result: Result) => void;
+  readonly reject: (error: unknown) => void;
+  constructor(
+    readonly invocation: Invocation,
+    /** Epoch ms; 0 when the call waits forever. */
+    readonly deadline: number,
+    /** The wait granted when sent, for the timeout message. */
+    readonly timeout: number,
+  ) {
+    this.promise = new Promise<Result>(capture);
+    this.resolve = capturedResolve;
+    this.reject = capturedReject;
+  }
+}
+
+const ONE_WAY_RESULT: Result = Object.freeze({ value: undefined });
+
+function callName(inv: Invocation): string {
+  return `${inv.serviceKey}.${inv.method}`;
+}
+
+/**
+ * One multiplexed connection to a provider address, shared by every reference to it. Holds the
+ * calls in flight by numeric id; their deadlines are swept by the protocol's coarse timer instead
+ * of a timer per call. Scope: per provider address (× `connections`); the transport's callbacks
+ * and the callers run on the one event loop, so no locking.
+ */
+export class ClientConnection implements ChannelHandler, FrameSink {
+  state: ConnectionState = ConnectionState.IDLE;
+  /** The provider announced it is shutting down; cleared when a new connection opens. */
+  closing = false;
+  readonly pending = new Map<number, PendingCall>();
+
+  private channel: ClientChannel | undefined;
+  private connectPromise: Promise<void> | undefined;
+  private decoder: FrameDecoder;
+  private readonly header = new HeaderReader();
+  /** Frames written before the connection opened: ids (0 for one-way) and frames, side by side. */
+  private queuedIds: number[] = [];
+  private queuedFrames: Buffer[] = [];
+  private nextId = 1;
+
+  constructor(
+    private readonly core: ProtocolCore,
+    readonly address: string,
+    private readonly connectOptions: ConnectOptions,
+  ) {
+    this.decoder = new FrameDecoder(core.options.payload, this);
+  }
+
+  /** False while the provider is closing, the connection is down, or it was destroyed. */
+  get available(): boolean {
+    return !this.closing && this.state !== ConnectionState.DOWN && this.state !== ConnectionState.CLOSED;
+  }
+
+  /** A fresh request id; ids stay below 2^53 so they survive as JS numbers. */
+  nextRequestId(): number {
+    const id = this.nextId;
+    this.nextId = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
+    return id;
+  }
+
+  /**
+   * The error for a call made while this connection cannot take it, or undefined when it can.
+   * A down connection gets a reconnect nudge, and the call fails fast so failover can move on.
+   */
+  refusal(inv: Invocation): RpcError | undefined {
+    if (this.state === ConnectionState.DOWN) {
+      this.connect();
+      return this.withRemote(rpcError(ProtocolErrors.NOT_CONNECTED, RpcCode.NETWORK, this.address));
+    }
+    if (this.state === ConnectionState.CLOSED) {
+      return this.withRemote(rpcError(ProtocolErrors.CANCELLED, RpcCode.CANCELLED, callName(inv), this.address));
+    }
+    return undefined;
+  }
+
+  /** Registers a two-way call and writes (or queues) its frame. */
+  request(id: number, call: PendingCall, frame: Buffer): void {
+    this.pending.set(id, call);
+    this.core.watch();
+    if (this.state === ConnectionState.OPEN) {
+      this.write(frame);
+      return;
+    }
+    this.queuedIds.push(id);
+    this.queuedFrames.push(frame);
+    this.connect();
+  }
+
+  /** Writes a one-way frame; resolves once it is handed to the transport. */
+  oneWay(frame: Buffer): Promise<Result> {
+    if (this.state === ConnectionState.OPEN) {
+      this.write(frame);
+      return Promise.resolve(ONE_WAY_RESULT);
+    }
+    this.queuedIds.push(0);
+    this.queuedFrames.push(frame);
+    this.connect();
+    return (this.connectPromise as Promise<void>).then(() => ONE_WAY_RESULT);
+  }
+
+  /** Rejects every call whose deadline passed. Called by the protocol's timer. */
+  sweep(now: number): void {
+    for (const [id, call] of this.pending) {
+      if (call.deadline !== 0 && call.deadline <= now) {
+        this.pending.delete(id);
+        const inv = call.invocation;
+        call.reject(this.withRemote(rpcError(ProtocolErrors.TIMEOUT, RpcCode.TIMEOUT, callName(inv), this.address, call.timeout)));
+      }
+    }
+  }
+
+  /** Closes for good; calls in flight fail with `CANCELLED`. */
+  close(): void {
+    if (this.state === ConnectionState.CLOSED) return;
+    this.state = ConnectionState.CLOSED;
+    this.failAll((call) => rpcError(ProtocolErrors.CANCELLED, RpcCode.CANCELLED, callName(call.invocation), this.address));
+    this.decoder.destroy();
+    this.channel?.destroy();
+  }
+
+  // ---- transport callbacks ----
+
+  onOpen(channel: Channel): void {
+    if (this.state === ConnectionState.CLOSED) return;
+    this.state = ConnectionState.OPEN;
+    this.closing = false;
+    if (this.decoder.isDead || this.decoder.buffered > 0) this.decoder = new FrameDecoder(this.core.options.payload, this);
+    const ids = this.queuedIds;
+    const frames = this.queuedFrames;
+    if (ids.length === 0) return;
+    this.queuedIds = [];
+    this.queuedFrames = [];
+    for (let i = 0; i < ids.length; i++) {
+      // A call that timed out while we connected is not sent at all.
+      if (ids[i] === 0 || this.pending.has(ids[i])) channel.write(frames[i]);
+    }
+  }
+
+  onData(_channel: Channel, chunk: Buffer): void {
+    this.decoder.push(chunk);
+  }
+
+  onIdle(channel: Channel, missed: number): void {
+    if (missed >= this.core.options.heartbeatMisses) {
+      const err = ProtocolErrors.IDLE(this.address, missed * this.core.options.heartbeat);
+      this.core.logger.warn(err.message, { code: err.code, remote: this.address });
+      channel.close(err);
+      return;
+    }
+    if (channel.isOpen) channel.write(encodeEvent(EventKind.HEARTBEAT, this.nextRequestId(), false, true));
+  }
+
+  onClose(_channel: Channel, error?: Error): void {
+    if (this.state === ConnectionState.CLOSED) return;
+    this.state = ConnectionState.DOWN;
+    this.decoder.destroy();
+    const cause = error?.message ?? 'closed by the peer';
+    this.failAll((call) => rpcError(ProtocolErrors.DISCONNECTED, RpcCode.NETWORK, callName(call.invocation), this.address, cause));
+  }
+
+  // ---- frames ----
+
+  onFrame(d: FrameDecoder, buf: Buffer, off: number): void {
+    const flags = d.flags;
+    if (flags & Flag.EVENT) {
+      this.onEvent(d);
+      return;
+    }
+    if ((flags & Flag.RESPONSE) === 0) return; // consumers serve no calls
+    const call = this.pending.get(d.id);
+    if (call === undefined) return; // timed out or cancelled already
+    this.pending.delete(d.id);
+    const h = this.header;
+    const hStart = off + FIXED_LENGTH;
+    const bStart = hStart + d.headerLength;
+    if (!h.read(buf, hStart, bStart)) {
+      call.reject(this.withRemote(rpcError(ProtocolErrors.BAD_HEADER, RpcCode.BAD_RESPONSE, 'response')));
+      return;
+    }
+    if (d.status === Status.OK) {
+      let value: unknown;
+      if (d.bodyLength > 0) {
+        try {
+          value = this.decodeBody(buf, bStart, bStart + d.bodyLength, call.invocation, 'the result');
+        } catch (err) {
+          call.reject(err);
+          return;
+        }
+      }
+      call.resolve(h.attachments === undefined ? { value } : { value, attachments: h.attachments });
+      return;
+    }
+    call.reject(this.errorOf(d.status, buf, bStart, bStart + d.bodyLength, call.invocation));
+  }
+
+  onOversize(d: FrameDecoder): void {
+    if ((d.flags & (Flag.EVENT | Flag.RESPONSE)) !== Flag.RESPONSE) return;
+    const call = this.pending.get(d.id);
+    if (call === undefined) return;
+    this.pending.delete(d.id);
+    const what = `the response to ${callName(call.invocation)} from ${this.address}`;
+    call.reject(
+      this.withRemote(
+        rpcError(ProtocolErrors.PAYLOAD_TOO_LARGE, RpcCode.PAYLOAD_TOO_LARGE, what, d.headerLength + d.bodyLength, this.core.options.payload),
+      ),
+    );
+  }
+
+  onGarbage(_d: FrameDecoder, kind: GarbageKind, sample: Buffer): void {
+    const err =
+      kind === 'version'
+        ? ProtocolErrors.BAD_VERSION(`to ${this.address}`, sample[2])
+        : ProtocolErrors.BAD_MAGIC(`to ${this.address}`, describeBytes(sample));
+    this.core.logger.warn(err.message, { code: err.code, remote: this.address });
+    this.channel?.close(err);
+  }
+
+  // ---- internals ----
+
+  private connect(): void {
+    if (this.state === ConnectionState.CLOSED || this.state === ConnectionState.OPEN) return;
+    if (this.state !== ConnectionState.DOWN) this.state = ConnectionState.CONNECTING;
+    if (this.connectPromise !== undefined) return;
+    this.channel ??= this.core.transport().connect(this.connectOptions, this);
+    const attempt = this.channel.connect().then(
+      () => {
+        this.connectPromise = undefined;
+        // Some transports report the open through the promise only.
+        if (this.state !== ConnectionState.OPEN && this.channel?.isOpen) this.onOpen(this.channel);
+      },
+      (err: unknown) => {
+        this.connectPromise = undefined;
+        if (this.state === ConnectionState.CLOSED || this.state === ConnectionState.OPEN) throw err;
+        this.state = ConnectionState.DOWN;
+        const cause = err instanceof Error ? err.message : String(err);
+        const error = this.withRemote(rpcError(ProtocolErrors.CONNECT, RpcCode.NETWORK, this.address, cause));
+        this.failAll(() => error);
+        throw error;
+      },
+    );
+    this.connectPromise = attempt;
+    // Two-way callers learn of failures through their pending entries; only one-way ones await this.
+    attempt.catch(() => undefined);
+  }
+
+  private write(frame: Buffer): void {
+    try {
+      (this.channel as ClientChannel).write(frame);
+    } catch {
+      // The channel closed under us: onClose fails the pending calls.
+    }
+  }
+
+  private failAll(makeError: (call: PendingCall) => RpcError): void {
+    this.queuedIds = [];
+    this.queuedFrames = [];
+    if (this.pending.size === 0) return;
+    const calls = [...this.pending.values()];
+    this.pending.clear();
+    for (const call of calls) call.reject(this.withRemote(makeError(call)));
+  }
+
+  private onEvent(d: FrameDecoder): void {
+    if (d.event === EventKind.HEARTBEAT) {
+      if ((d.flags & (Flag.RESPONSE | Flag.ONE_WAY)) === 0 && this.state === ConnectionState.OPEN) {
+        this.write(encodeEvent(EventKind.HEARTBEAT, d.id, true, false));
+      }
+    } else if (d.event === EventKind.CLOSING) {
+      if (!this.closing) this.core.logger.info(`provider ${this.address} is shutting down; no new calls go to it`);
+      this.closing = true;
+    }
+  }
+
+  private decodeBody(buf: Buffer, start: number, end: number, inv: Invocation, what: string): unknown {
+    const h = this.header;
+    const serializer = this.core.codecs.serializerById(h.serializerId);
+    if (serializer === undefined) {
+      throw this.withRemote(rpcError(ProtocolErrors.UNKNOWN_SERIALIZER, RpcCode.SERIALIZATION, h.serializerId, 'consumer'));
+    }
+    let body: Uint8Array = buf.subarray(start, end);
+    if (h.compressorId !== 0) {
+      const compressor = this.core.codecs.compressorById(h.compressorId);
+      if (compressor === undefined) {
+        throw this.withRemote(rpcError(ProtocolErrors.UNKNOWN_COMPRESSOR, RpcCode.SERIALIZATION, h.compressorId, 'consumer'));
+      }
+      try {
+        body = compressor.decompress(body, this.core.options.payload);
+      } catch (err) {
+        throw this.withRemote(
+          rpcError(ProtocolErrors.DESERIALIZE, RpcCode.BAD_RESPONSE, `${what} of ${callName(inv)}`, compressor.name, (err as Error).message),
+        );
+      }
+    }
+    try {
+      return serializer.deserialize(body);
+    } catch (err) {
+      throw this.withRemote(
+        rpcError(ProtocolErrors.DESERIALIZE, RpcCode.BAD_RESPONSE, `${what} of ${callName(inv)}`, serializer.name, (err as Error).message),
+      );
+    }
+  }
+
+  /** The error an error response stands for: its serialized wire form, or its header entries. */
+  private errorOf(status: number, buf: Buffer, start: number, end: number, inv: Invocation): RpcError {
+    const code = codeOfStatus(status);
+    const h = this.header;
+    if (end > start) {
+      try {
+        const wire = this.decodeBody(buf, start, end, inv, 'the error');
+        if (typeof wire === 'object' && wire !== null) {
+          const w = wire as Record<string, unknown>;
+          if (!isRpcCode(w.code)) w.code = code;
+          return RpcError.fromWire(w, this.address);
+        }
+      } catch (err) {
+        return RpcError.from(err, RpcCode.BAD_RESPONSE);
+      }
+    }
+    return new RpcError(h.errorMessage ?? `provider ${this.address} answered ${callName(inv)} with ${code}`, code, {
+      reason: h.errorReason,
+      remote: this.address,
+    });
+  }
+
+  private withRemote(err: RpcError): RpcError {
+    err.remote ??= this.address;
+    return err;
+  }
+}

@@ -1,0 +1,284 @@
+import { FIXED_LENGTH, Flag, Tag, varintSize, writeFixed, writeVarint } from './wire';
+
+/**
+ * Reads the header entries of one frame into reusable fields. Scope: one per connection; the
+ * fields are valid until the next `read`. Unknown tags are skipped, which is what lets a newer peer
+ * add entries without breaking an older one.
+ */
+export class HeaderReader {
+  serializerId = -1;
+  compressorId = 0;
+  acceptCompressorId = 0;
+  service = '';
+  method: string | undefined = undefined;
+  methodIndex = -1;
+  timeout = 0;
+  attachments: Record<string, string> | undefined = undefined;
+  errorMessage: string | undefined = undefined;
+  errorReason: string | undefined = undefined;
+
+  /** Parses `buf[start..end)`; returns false when an entry runs past the end or a varint is malformed. */
+  read(buf: Buffer, start: number, end: number): boolean {
+    this.serializerId = -1;
+    this.compressorId = 0;
+    this.acceptCompressorId = 0;
+    this.service = '';
+    this.method = undefined;
+    this.methodIndex = -1;
+    this.timeout = 0;
+    this.attachments = undefined;
+    this.errorMessage = undefined;
+    this.errorReason = undefined;
+    let p = start;
+    while (p < end) {
+      const tag = buf[p++];
+      // Inline varint: entry lengths are almost always one byte.
+      let len = 0;
+      let shift = 0;
+      let b: number;
+      do {
+        if (p >= end || shift > 28) return false;
+        b = buf[p++];
+        len += (b & 0x7f) * 2 ** shift;
+        shift += 7;
+      } while (b & 0x80);
+      const vEnd = p + len;
+      if (vEnd > end) return false;
+      switch (tag) {
+        case Tag.SERIALIZER:
+          if (len < 1) return false;
+          this.serializerId = buf[p];
+          break;
+        case Tag.COMPRESSOR:
+          if (len < 1) return false;
+          this.compressorId = buf[p];
+          break;
+        case Tag.ACCEPT_COMPRESSOR:
+          if (len < 1) return false;
+          this.acceptCompressorId = buf[p];
+          break;
+        case Tag.SERVICE:
+          this.service = buf.toString('utf8', p, vEnd);
+          break;
+        case Tag.METHOD:
+          this.method = buf.toString('utf8', p, vEnd);
+          break;
+        case Tag.METHOD_INDEX: {
+          const n = readVarintIn(buf, p, vEnd);
+          if (n < 0) return false;
+          this.methodIndex = n;
+          break;
+        }
+        case Tag.TIMEOUT: {
+          const n = readVarintIn(buf, p, vEnd);
+          if (n < 0) return false;
+          this.timeout = n;
+          break;
+        }
+        case Tag.ATTACHMENT: {
+          const keyLength = readVarintIn(buf, p, vEnd);
+          if (keyLength < 0) return false;
+          const keyStart = p + varintSize(keyLength);
+          if (keyStart + keyLength > vEnd) return false;
+          const key = buf.toString('utf8', keyStart, keyStart + keyLength);
+          // A `__proto__` key would reach the object's prototype setter; nobody needs it.
+          if (key !== '__proto__') {
+            (this.attachments ??= {})[key] = buf.toString('utf8', keyStart + keyLength, vEnd);
+          }
+          break;
+        }
+        case Tag.ERROR_MESSAGE:
+          this.errorMessage = buf.toString('utf8', p, vEnd);
+          break;
+        case Tag.ERROR_REASON:
+          this.errorReason = buf.toString('utf8', p, vEnd);
+          break;
+        default:
+          break; // an entry from a newer peer
+      }
+      p = vEnd;
+    }
+    return true;
+  }
+}
+
+/** A varint wholly inside `buf[p..end)`, or -1. */
+function readVarintIn(buf: Buffer, p: number, end: number): number {
+  let n = 0;
+  let shift = 0;
+  while (p < end && shift <= 28) {
+    const b = buf[p++];
+    n += (b & 0x7f) * 2 ** shift;
+    if ((b & 0x80) === 0) return n;
+    shift += 7;
+  }
+  return -1;
+}
+
+/** Bytes of one string-valued entry. */
+function stringEntrySize(byteLength: number): number {
+  return 1 + varintSize(byteLength) + byteLength;
+}
+
+function writeStringEntry(buf: Buffer, p: number, tag: number, value: string, byteLength: number): number {
+  buf[p++] = tag;
+  p = writeVarint(buf, p, byteLength);
+  if (byteLength > 0) buf.write(value, p, byteLength, 'utf8');
+  return p + byteLength;
+}
+
+function attachmentsSize(attachments: Record<string, unknown> | undefined): number {
+  let size = 0;
+  if (attachments === undefined) return 0;
+  for (const key in attachments) {
+    const value = attachments[key];
+    if (value === undefined || value === null) continue;
+    const k = Buffer.byteLength(key);
+    const len = varintSize(k) + k + Buffer.byteLength(typeof value === 'string' ? value : String(value));
+    size += 1 + varintSize(len) + len;
+  }
+  return size;
+}
+
+function writeAttachments(buf: Buffer, p: number, attachments: Record<string, unknown> | undefined): number {
+  if (attachments === undefined) return p;
+  for (const key in attachments) {
+    const raw = attachments[key];
+    if (raw === undefined || raw === null) continue;
+    const value = typeof raw === 'string' ? raw : String(raw);
+    const k = Buffer.byteLength(key);
+    const v = Buffer.byteLength(value);
+    const len = varintSize(k) + k + v;
+    buf[p++] = Tag.ATTACHMENT;
+    p = writeVarint(buf, p, len);
+    p = writeVarint(buf, p, k);
+    p += buf.write(key, p, k, 'utf8');
+    if (v > 0) p += buf.write(value, p, v, 'utf8');
+  }
+  return p;
+}
+
+/**
+ * The header entries that name a call's service and method, encoded once per (service key, method)
+ * and copied into every request.
+ */
+export function encodeRoute(serviceKey: string, method: string): Buffer {
+  const s = Buffer.byteLength(serviceKey);
+  const m = Buffer.byteLength(method);
+  const buf = Buffer.allocUnsafe(stringEntrySize(s) + stringEntrySize(m));
+  const p = writeStringEntry(buf, 0, Tag.SERVICE, serviceKey, s);
+  writeStringEntry(buf, p, Tag.METHOD, method, m);
+  return buf;
+}
+
+/** Header bytes a request will take besides its route; see {@link encodeRequest}. */
+export function requestHeaderSize(
+  route: Uint8Array,
+  compressorId: number,
+  acceptCompressorId: number,
+  timeout: number,
+  attachments: Record<string, unknown> | undefined,
+): number {
+  return route.length + 3 + (compressorId !== 0 ? 3 : 0) + (acceptCompressorId !== 0 ? 3 : 0) + (timeout > 0 ? 2 + varintSize(timeout) : 0) + attachmentsSize(attachments);
+}
+
+/**
+ * One request frame in one allocation. `headerLength` must come from {@link requestHeaderSize}
+ * with the same arguments (the caller computes it first to check the payload limit).
+ */
+export function encodeRequest(
+  id: number,
+  oneWay: boolean,
+  route: Uint8Array,
+  serializerId: number,
+  compressorId: number,
+  acceptCompressorId: number,
+  timeout: number,
+  attachments: Record<string, unknown> | undefined,
+  body: Uint8Array,
+  headerLength: number,
+): Buffer {
+  const buf = Buffer.allocUnsafe(FIXED_LENGTH + headerLength + body.length);
+  writeFixed(buf, oneWay ? Flag.ONE_WAY : 0, 0, 0, id, headerLength, body.length);
+  let p = FIXED_LENGTH;
+  buf.set(route, p);
+  p += route.length;
+  buf[p++] = Tag.SERIALIZER;
+  buf[p++] = 1;
+  buf[p++] = serializerId;
+  if (compressorId !== 0) {
+    buf[p++] = Tag.COMPRESSOR;
+    buf[p++] = 1;
+    buf[p++] = compressorId;
+  }
+  if (acceptCompressorId !== 0) {
+    buf[p++] = Tag.ACCEPT_COMPRESSOR;
+    buf[p++] = 1;
+    buf[p++] = acceptCompressorId;
+  }
+  if (timeout > 0) {
+    buf[p++] = Tag.TIMEOUT;
+    buf[p++] = varintSize(timeout);
+    p = writeVarint(buf, p, timeout);
+  }
+  p = writeAttachments(buf, p, attachments);
+  buf.set(body, p);
+  return buf;
+}
+
+/** Header bytes of a successful response; see {@link encodeResponse}. */
+export function responseHeaderSize(compressorId: number, attachments: Record<string, unknown> | undefined): number {
+  return 3 + (compressorId !== 0 ? 3 : 0) + attachmentsSize(attachments);
+}
+
+/**
+ * A response frame whose body was serialized (a value, or an error's wire form when `status` is
+ * not OK). An empty body with status OK stands for `undefined`.
+ */
+export function encodeResponse(
+  id: number,
+  status: number,
+  serializerId: number,
+  compressorId: number,
+  attachments: Record<string, unknown> | undefined,
+  body: Uint8Array,
+  headerLength: number,
+): Buffer {
+  const buf = Buffer.allocUnsafe(FIXED_LENGTH + headerLength + body.length);
+  writeFixed(buf, Flag.RESPONSE, status, 0, id, headerLength, body.length);
+  let p = FIXED_LENGTH;
+  buf[p++] = Tag.SERIALIZER;
+  buf[p++] = 1;
+  buf[p++] = serializerId;
+  if (compressorId !== 0) {
+    buf[p++] = Tag.COMPRESSOR;
+    buf[p++] = 1;
+    buf[p++] = compressorId;
+  }
+  p = writeAttachments(buf, p, attachments);
+  buf.set(body, p);
+  return buf;
+}
+
+/**
+ * An error response that needs no serializer: the message and reason ride in header entries and
+ * the body is empty. Used for errors the protocol raises itself (unknown serializer, shutting
+ * down, too large) and as the fallback when an error's wire form cannot be serialized.
+ */
+export function encodeErrorResponse(id: number, status: number, message: string, reason: string | undefined): Buffer {
+  const m = Buffer.byteLength(message);
+  const r = reason === undefined ? 0 : Buffer.byteLength(reason);
+  const headerLength = stringEntrySize(m) + (reason === undefined ? 0 : stringEntrySize(r));
+  const buf = Buffer.allocUnsafe(FIXED_LENGTH + headerLength);
+  writeFixed(buf, Flag.RESPONSE, status, 0, id, headerLength, 0);
+  const p = writeStringEntry(buf, FIXED_LENGTH, Tag.ERROR_MESSAGE, message, m);
+  if (reason !== undefined) writeStringEntry(buf, p, Tag.ERROR_REASON, reason, r);
+  return buf;
+}
+
+/** An event frame: fixed part only. A two-way event (heartbeat request) expects an answer. */
+export function encodeEvent(kind: number, id: number, response: boolean, twoWay: boolean): Buffer {
+  const buf = Buffer.allocUnsafe(FIXED_LENGTH);
+  writeFixed(buf, Flag.EVENT | (response ? Flag.RESPONSE : 0) | (response || twoWay ? 0 : Flag.ONE_WAY), 0, kind, id, 0, 0);
+  return buf;
+}

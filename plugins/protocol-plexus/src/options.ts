@@ -1,0 +1,90 @@
+import type { TlsOptions } from '@plexus/kernel/spi';
+
+/** The `protocol:` config block as the plexus protocol reads it. Every field has a default. */
+export interface PlexusProtocolOptions {
+  /** Listen port when a service URL gives none (default 20880, Dubbo's). */
+  port: number;
+  /** Unix socket path to listen on instead of host:port. */
+  path?: string;
+  /** Largest header-plus-body a frame may declare, both ways (default 8 MiB). */
+  payload: number;
+  /** Read idle time in ms before a heartbeat is sent (default 60000); 0 disables heartbeats. */
+  heartbeat: number;
+  /** Idle periods without any byte after which a connection is closed (default 3). */
+  heartbeatMisses: number;
+  /** Connections per provider address, shared round-robin by every reference (default 1). */
+  connections: number;
+  /** Transport extension name (default `tcp`). */
+  transport: string;
+  tls?: TlsOptions;
+  /** Serializer of calls whose settings name none (default `msgpack`). */
+  serializer: string;
+  /** Compressor of calls whose settings name none (default `identity`). */
+  compressor: string;
+  /** Responses smaller than this are not compressed (default 1024 bytes). */
+  compressThreshold: number;
+  /** Connect timeout in ms (default 3000). */
+  connectTimeout: number;
+  /** How often pending calls are checked for expired deadlines, in ms (default 10). */
+  timeoutTick: number;
+  /** Send the provider's stack with error responses (default false: stacks leak internals). */
+  sendStack: boolean;
+}
+
+export const DEFAULT_PORT = 20880;
+export const DEFAULT_PAYLOAD = 8 * 1024 * 1024;
+export const DEFAULT_COMPRESS_THRESHOLD = 1024;
+
+/** JSON schema of the options (the kernel validates with it and fills the defaults). */
+export const optionsSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
+    path: { type: 'string' },
+    payload: { type: 'integer', minimum: 1024, maximum: 0xffffffff, default: DEFAULT_PAYLOAD },
+    heartbeat: { type: 'integer', minimum: 0, default: 60000 },
+    heartbeatMisses: { type: 'integer', minimum: 1, default: 3 },
+    connections: { type: 'integer', minimum: 1, maximum: 64, default: 1 },
+    transport: { type: 'string', default: 'tcp' },
+    tls: { type: 'object' },
+    serializer: { type: 'string', default: 'msgpack' },
+    compressor: { type: 'string', default: 'identity' },
+    compressThreshold: { type: 'integer', minimum: 0, default: DEFAULT_COMPRESS_THRESHOLD },
+    connectTimeout: { type: 'integer', minimum: 1, default: 3000 },
+    timeoutTick: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
+    sendStack: { type: 'boolean', default: false },
+  },
+  additionalProperties: true,
+} as const;
+
+/** Fills defaults for options that did not pass through the schema (tests, hand-made contexts). */
+export function normalizeOptions(raw: Readonly<Record<string, unknown>>): PlexusProtocolOptions {
+  const num = (key: string, fallback: number, min = 0): number => {
+    const v = raw[key];
+    const n = typeof v === 'string' && v !== '' ? Number(v) : v;
+    return typeof n === 'number' && Number.isFinite(n) && n >= min ? n : fallback;
+  };
+  const str = (key: string, fallback: string): string => {
+    const v = raw[key];
+    return typeof v === 'string' && v !== '' ? v : fallback;
+  };
+  const options: PlexusProtocolOptions = {
+    port: num('port', DEFAULT_PORT),
+    payload: Math.min(num('payload', DEFAULT_PAYLOAD, 1), 0xffffffff),
+    heartbeat: num('heartbeat', 60000),
+    heartbeatMisses: Math.max(1, num('heartbeatMisses', 3, 1)),
+    connections: Math.max(1, Math.floor(num('connections', 1, 1))),
+    transport: str('transport', 'tcp'),
+    serializer: str('serializer', 'msgpack'),
+    compressor: str('compressor', 'identity'),
+    compressThreshold: num('compressThreshold', DEFAULT_COMPRESS_THRESHOLD),
+    connectTimeout: num('connectTimeout', 3000, 1),
+    timeoutTick: Math.min(1000, num('timeoutTick', 10, 1)),
+    sendStack: raw.sendStack === true || raw.sendStack === 'true',
+  };
+  if (typeof raw.path === 'string' && raw.path !== '') options.path = raw.path;
+  if (raw.tls && typeof raw.tls === 'object') options.tls = raw.tls as TlsOptions;
+  return options;
+}

@@ -1,0 +1,125 @@
+import { RpcCode, RpcError, type Invocation, type Invoker, type Result, type URL } from '@plexus/kernel/spi';
+import { PendingCall } from './client-connection';
+import type { ConnectionPool } from './connection-pool';
+import { ProtocolErrors, rpcError } from './errors';
+import { encodeRequest, encodeRoute, requestHeaderSize } from './frame-codec';
+import { DEFAULT_COMPRESS_THRESHOLD } from './options';
+import type { ProtocolCore } from './protocol-core';
+
+/** Encoded service-key and method entries, per service key then method: no string built per call. */
+export type RouteCache = Map<string, Map<string, Buffer>>;
+
+/**
+ * The consumer-side invoker of one provider address, as `PlexusProtocol.refer` returns it.
+ * Encodes each call into one frame and sends it over the address's shared connection.
+ * Scope: per reference and provider; safe for any number of concurrent calls.
+ */
+export class PlexusInvoker implements Invoker {
+  private destroyed = false;
+
+  constructor(
+    readonly url: URL,
+    private readonly core: ProtocolCore,
+    private readonly pool: ConnectionPool,
+    private readonly routes: RouteCache,
+    private readonly release: (pool: ConnectionPool) => void,
+  ) {}
+
+  invoke(inv: Invocation): Promise<Result> {
+    const conn = this.pool.pick();
+    const refused = this.destroyed
+      ? rpcError(ProtocolErrors.CANCELLED, RpcCode.CANCELLED, `${inv.serviceKey}.${inv.method}`, this.pool.address)
+      : conn.refusal(inv);
+    if (refused !== undefined) return Promise.reject(refused);
+    const core = this.core;
+    const options = core.options;
+    const settings = inv.settings;
+    inv.remoteAddress = this.pool.address;
+
+    let serializerId: number;
+    let body: Uint8Array;
+    let compressorId = 0;
+    let acceptId = 0;
+    try {
+      const serializer = core.codecs.serializer(settings.serializer || this.url.params.serializer || options.serializer);
+      const compressor = core.codecs.compressor(settings.compressor || this.url.params.compressor || options.compressor);
+      serializerId = serializer.id;
+      try {
+        body = serializer.serialize(inv.args);
+      } catch (err) {
+        throw this.failure(ProtocolErrors.SERIALIZE, RpcCode.SERIALIZATION, `the arguments of ${inv.serviceKey}.${inv.method}`, serializer.name, (err as Error).message);
+      }
+      if (compressor.id !== 0) {
+        acceptId = compressor.id;
+        if (body.length >= (settings.compressThreshold ?? DEFAULT_COMPRESS_THRESHOLD)) {
+          try {
+            body = compressor.compress(body);
+          } catch (err) {
+            throw this.failure(ProtocolErrors.SERIALIZE, RpcCode.SERIALIZATION, `the arguments of ${inv.serviceKey}.${inv.method}`, compressor.name, (err as Error).message);
+          }
+          compressorId = compressor.id;
+        }
+      }
+    } catch (err) {
+      return Promise.reject(RpcError.from(err, RpcCode.SERIALIZATION));
+    }
+
+    let timeout = 0;
+    const deadline = inv.deadline;
+    if (deadline > 0) {
+      timeout = deadline - Date.now();
+      if (timeout <= 0) {
+        return Promise.reject(this.failure(ProtocolErrors.TIMEOUT, RpcCode.TIMEOUT, `${inv.serviceKey}.${inv.method}`, this.pool.address, settings.timeout ?? 0));
+      }
+      if (timeout > 0xffffffff) timeout = 0xffffffff;
+    }
+
+    const route = this.route(inv.serviceKey, inv.method);
+    const attachments = inv.attachments;
+    const headerLength = requestHeaderSize(route, compressorId, acceptId, timeout, attachments);
+    if (headerLength + body.length > options.payload) {
+      return Promise.reject(
+        this.failure(
+          ProtocolErrors.PAYLOAD_TOO_LARGE,
+          RpcCode.PAYLOAD_TOO_LARGE,
+          `the request ${inv.serviceKey}.${inv.method}`,
+          headerLength + body.length,
+          options.payload,
+        ),
+      );
+    }
+    const oneWay = settings.oneWay === true;
+    const id = conn.nextRequestId();
+    const frame = encodeRequest(id, oneWay, route, serializerId, compressorId, acceptId, timeout, attachments, body, headerLength);
+    if (oneWay) return conn.oneWay(frame);
+    const call = new PendingCall(inv, deadline > 0 ? deadline : 0, timeout);
+    conn.request(id, call, frame);
+    return call.promise;
+  }
+
+  /** False while the provider is closing or its connection is down. */
+  isAvailable(): boolean {
+    return !this.destroyed && this.pool.isAvailable();
+  }
+
+  /** Releases this reference's share of the connection; the last one closes it. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.release(this.pool);
+  }
+
+  private route(serviceKey: string, method: string): Buffer {
+    let methods = this.routes.get(serviceKey);
+    if (methods === undefined) this.routes.set(serviceKey, (methods = new Map()));
+    let route = methods.get(method);
+    if (route === undefined) methods.set(method, (route = encodeRoute(serviceKey, method)));
+    return route;
+  }
+
+  private failure<A extends unknown[]>(def: { (...args: A): Error; code: string }, code: RpcCode, ...args: A): RpcError {
+    const err = rpcError(def, code, ...args);
+    err.remote = this.pool.address;
+    return err;
+  }
+}

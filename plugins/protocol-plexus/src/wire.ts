@@ -1,0 +1,161 @@
+import { RpcCode } from '@plexus/kernel/spi';
+
+/**
+ * The constants of the plexus wire format. `docs/reference/protocol.md` draws the layout; every
+ * number here appears there too.
+ */
+
+/** Two bytes that open every frame. The first is not ASCII, so text protocols are refused at once. */
+export const MAGIC_0 = 0xe7;
+export const MAGIC_1 = 0x58;
+/** Bumped only for an incompatible change of the fixed part; new features go into header entries. */
+export const VERSION = 1;
+/** Bytes of the fixed part: magic, version, flags, status, event, reserved, id, lengths. */
+export const FIXED_LENGTH = 24;
+
+/** Flag bits (byte 3). Unknown bits are ignored so that newer peers may add some. */
+export const Flag = {
+  /** Set on responses; clear on requests. */
+  RESPONSE: 0x01,
+  /** Request only: the sender awaits no response. */
+  ONE_WAY: 0x02,
+  /** The frame is an event (byte 5 says which), not a call. */
+  EVENT: 0x04,
+} as const;
+
+/** Event kinds (byte 5 when the EVENT flag is set). */
+export const EventKind = {
+  /** Liveness probe; a two-way heartbeat is answered with a heartbeat response. */
+  HEARTBEAT: 1,
+  /** Provider → consumer: this provider is shutting down; send it no new calls. */
+  CLOSING: 2,
+} as const;
+
+/** Header entry tags. An entry is `tag (u8) · length (varint) · value`; unknown tags are skipped. */
+export const Tag = {
+  /** u8 serializer id of the body. */
+  SERIALIZER: 0x01,
+  /** u8 compressor id of the body; absent means identity (0). */
+  COMPRESSOR: 0x02,
+  /** UTF-8 service key `group/interface:version`. */
+  SERVICE: 0x03,
+  /** UTF-8 method name. */
+  METHOD: 0x04,
+  /** varint method index (position in the provider's method table); used when METHOD is absent. */
+  METHOD_INDEX: 0x05,
+  /** varint milliseconds the consumer still waits for the answer. */
+  TIMEOUT: 0x06,
+  /** One attachment: varint key length · UTF-8 key · UTF-8 value (the rest). Repeatable. */
+  ATTACHMENT: 0x07,
+  /** Error responses without a body: UTF-8 message. */
+  ERROR_MESSAGE: 0x08,
+  /** Error responses without a body: UTF-8 reason code (`PLEXUS_ERR_*`). */
+  ERROR_REASON: 0x09,
+  /** Request only: u8 id of the compressor the response may use (sent whatever the request body's size). */
+  ACCEPT_COMPRESSOR: 0x0a,
+} as const;
+
+/**
+ * Response status (byte 4). One status per {@link RpcCode} so that a code survives the trip; 0 is
+ * success. Values are fixed forever: add new ones at the end.
+ */
+export const Status = {
+  OK: 0,
+  CLIENT_TIMEOUT: 1,
+  SERVER_TIMEOUT: 2,
+  BAD_REQUEST: 3,
+  BAD_RESPONSE: 4,
+  SERVICE_NOT_FOUND: 5,
+  METHOD_NOT_FOUND: 6,
+  SERVICE_ERROR: 7,
+  SERVER_ERROR: 8,
+  EXECUTOR_EXHAUSTED: 9,
+  SHUTTING_DOWN: 10,
+  PAYLOAD_TOO_LARGE: 11,
+  SERIALIZATION_ERROR: 12,
+  LIMIT_EXCEEDED: 13,
+  FORBIDDEN: 14,
+  NETWORK: 15,
+  NO_PROVIDER: 16,
+  CANCELLED: 17,
+  UNKNOWN: 18,
+} as const;
+export type Status = (typeof Status)[keyof typeof Status];
+
+const CODE_BY_STATUS: readonly RpcCode[] = [
+  RpcCode.UNKNOWN, // OK never maps to an error; kept so indices line up
+  RpcCode.TIMEOUT,
+  RpcCode.SERVER_TIMEOUT,
+  RpcCode.BAD_REQUEST,
+  RpcCode.BAD_RESPONSE,
+  RpcCode.SERVICE_NOT_FOUND,
+  RpcCode.METHOD_NOT_FOUND,
+  RpcCode.SERVICE_ERROR,
+  RpcCode.SERVER_ERROR,
+  RpcCode.EXECUTOR_EXHAUSTED,
+  RpcCode.SHUTTING_DOWN,
+  RpcCode.PAYLOAD_TOO_LARGE,
+  RpcCode.SERIALIZATION,
+  RpcCode.LIMIT_EXCEEDED,
+  RpcCode.FORBIDDEN,
+  RpcCode.NETWORK,
+  RpcCode.NO_PROVIDER,
+  RpcCode.CANCELLED,
+  RpcCode.UNKNOWN,
+];
+
+const STATUS_BY_CODE = new Map<RpcCode, Status>();
+CODE_BY_STATUS.forEach((code, status) => {
+  if (status !== Status.OK && !STATUS_BY_CODE.has(code)) STATUS_BY_CODE.set(code, status as Status);
+});
+
+/** The RpcCode an error status stands for; statuses from newer peers become UNKNOWN. */
+export function codeOfStatus(status: number): RpcCode {
+  return status > 0 && status < CODE_BY_STATUS.length ? CODE_BY_STATUS[status] : RpcCode.UNKNOWN;
+}
+
+/** The status that carries an RpcCode. */
+export function statusOfCode(code: RpcCode): Status {
+  return STATUS_BY_CODE.get(code) ?? Status.UNKNOWN;
+}
+
+/** Bytes a varint of `n` (0 ≤ n < 2^32) takes. */
+export function varintSize(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
+}
+
+/** Writes `n` (0 ≤ n < 2^32) as an unsigned LEB128 varint at `p`; returns the next position. */
+export function writeVarint(buf: Uint8Array, p: number, n: number): number {
+  while (n >= 0x80) {
+    buf[p++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  buf[p++] = n;
+  return p;
+}
+
+/**
+ * Writes the fixed part at `buf[0..24)`. Ids are JS numbers below 2^53, sent as two u32.
+ */
+export function writeFixed(
+  buf: Buffer,
+  flags: number,
+  status: number,
+  event: number,
+  id: number,
+  headerLength: number,
+  bodyLength: number,
+): void {
+  buf[0] = MAGIC_0;
+  buf[1] = MAGIC_1;
+  buf[2] = VERSION;
+  buf[3] = flags;
+  buf[4] = status;
+  buf[5] = event;
+  buf[6] = 0;
+  buf[7] = 0;
+  buf.writeUInt32BE(id > 0xffffffff ? Math.floor(id / 0x100000000) : 0, 8);
+  buf.writeUInt32BE(id >>> 0, 12);
+  buf.writeUInt32BE(headerLength, 16);
+  buf.writeUInt32BE(bodyLength, 20);
+}

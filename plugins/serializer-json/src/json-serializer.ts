@@ -1,0 +1,77 @@
+import { definePlugin, RpcCode, RpcError, type Serializer } from '@plexus/kernel/spi';
+
+/**
+ * JSON serializer: UTF-8 JSON text, readable by any peer, curl and browsers.
+ *
+ * It is plain `JSON.stringify` / `JSON.parse`, so types map as JSON maps them, deterministically:
+ * - `Date` → its ISO-8601 string; it arrives as a string (msgpack keeps a `Date`).
+ * - `Buffer` → `{"type":"Buffer","data":[...bytes]}` (Node's own `toJSON`); it arrives as that
+ *   plain object: rebuild with `Buffer.from(value.data)`. Other typed arrays, `Uint8Array`
+ *   included, encode as objects keyed by index: wrap them in a `Buffer` first.
+ * - `undefined` at the top level → `null`; in objects the key is dropped, in arrays it is `null`.
+ * - `NaN` and `±Infinity` → `null`; `Map` and `Set` → `{}`.
+ * - `bigint` and cyclic values cannot be encoded: `serialize` throws (code SERIALIZATION).
+ *
+ * Safety: a decoded `__proto__` key is dropped, so a body cannot replace a prototype (nor set one
+ * later through `Object.assign` or a deep merge). The check costs a substring scan; only bodies
+ * that contain `__proto__` or a `\u` escape take the slower, filtering parse.
+ *
+ * Scope: one instance per application; stateless and re-entrant.
+ */
+export class JsonSerializer implements Serializer {
+  readonly id = 1;
+  readonly name = 'json';
+
+  serialize(value: unknown): Uint8Array {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value);
+    } catch (err) {
+      throw new RpcError(
+        `json: cannot encode the value (${messageOf(err)}); JSON has no bigint or cycles: convert bigint to string, or use serializer msgpack`,
+        RpcCode.SERIALIZATION,
+        { reason: 'PLEXUS_ERR_SERIALIZER_ENCODE', cause: err },
+      );
+    }
+    // JSON.stringify answers undefined for undefined, functions and symbols: send JSON null.
+    return Buffer.from(text ?? 'null', 'utf8');
+  }
+
+  deserialize(bytes: Uint8Array): unknown {
+    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const text = buf.toString('utf8');
+    try {
+      // `\u` too: `"\u005f_proto__"` is the same key spelt with an escape.
+      return text.includes('__proto__') || text.includes('\\u') ? JSON.parse(text, dropProtoKeys) : JSON.parse(text);
+    } catch (err) {
+      throw new RpcError(
+        `json: cannot decode a ${bytes.length}-byte body (${messageOf(err)}); check that the peer sends UTF-8 JSON with serializer json (id 1)`,
+        RpcCode.SERIALIZATION,
+        { reason: 'PLEXUS_ERR_SERIALIZER_DECODE', cause: err },
+      );
+    }
+  }
+}
+
+/** A reviver's `undefined` deletes the key from its holder. */
+function dropProtoKeys(key: string, value: unknown): unknown {
+  return key === '__proto__' ? undefined : value;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export default definePlugin({
+  name: '@plexus/serializer-json',
+  kernel: '^0.1.0',
+  extensions: [
+    {
+      point: 'serializer',
+      name: 'json',
+      id: 1,
+      optionsSchema: { type: 'object', additionalProperties: false, properties: {} },
+      create: () => new JsonSerializer(),
+    },
+  ],
+});
