@@ -275,6 +275,17 @@ describe('normalisation', () => {
     ]);
   });
 
+  it('lets the environment change the port of the first protocol, or name the protocol', () => {
+    const f = file('protocols:\n  - { name: plexus, port: 20880 }\n  - { name: http, port: 8080 }\n');
+    const config = resolveConfig({ file: f, env: { PLEXUS_PROTOCOL_PORT: '0', PLEXUS_PROTOCOLS_1_HOST: '0.0.0.0' } });
+    expect(config.protocols.map((p) => [p.name, p.host, p.port])).toEqual([
+      ['plexus', '127.0.0.1', 0],
+      ['http', '0.0.0.0', 8080],
+    ]);
+    expect(config.origins?.['protocols[1].host']).toBe('PLEXUS_PROTOCOLS_1_HOST');
+    expect(resolveConfig({ env: { PLEXUS_PROTOCOL: 'injvm' } }).protocols).toEqual([{ name: 'injvm' }]);
+  });
+
   it('replaces the only protocol when another name is given', () => {
     const f = file('protocol: { name: plexus, port: 20881, serializer: json }\n');
     const config = resolveConfig({ file: f, env: {}, code: { protocol: { name: 'http', port: 8080 } } });

@@ -12,8 +12,11 @@ export interface RawOptions {
   mode: WriteMode;
   /** Server: flush after each socket read (`read`, default) or on the next tick / setImmediate. */
   serverFlush: FlushPoint;
-  /** Client: flush on the next tick (default) or in setImmediate. */
-  clientFlush: Exclude<FlushPoint, 'read'>;
+  /**
+   * Client: `read` (default) flushes calls issued while handling a socket read at the end of that
+   * read, and any other call on the next tick; `tick` and `immediate` always defer.
+   */
+  clientFlush: FlushPoint;
   /**
    * `none` (default): payload bytes are echoed untouched — the transport floor. `msgpack`: the
    * client encodes the payload object for every call and decodes every reply, and the server
@@ -28,7 +31,7 @@ export function rawOptions(given: Record<string, unknown> | undefined): RawOptio
   return {
     mode: o.mode === 'perframe' ? 'perframe' : 'coalesce',
     serverFlush: o.serverFlush === 'tick' || o.serverFlush === 'immediate' ? o.serverFlush : 'read',
-    clientFlush: o.clientFlush === 'immediate' ? 'immediate' : 'tick',
+    clientFlush: o.clientFlush === 'tick' || o.clientFlush === 'immediate' ? o.clientFlush : 'read',
     codec: o.codec === 'msgpack' ? 'msgpack' : 'none',
   };
 }

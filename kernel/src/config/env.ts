@@ -103,7 +103,7 @@ function walk(
   if (i === words.length) return { path: [], schema: node };
   // A free-form level (plugin options): the rest of the variable is one key.
   if (node === undefined) {
-    const key = existingKey(existing, words, i, true) ?? camel(words.slice(i));
+    const key = existingKey(existing, words, i) ?? camel(words.slice(i));
     return { path: [key], schema: undefined };
   }
   const types = typesOf(node);
@@ -156,8 +156,12 @@ function walk(
   return undefined;
 }
 
-/** The index after the words that spell `key` (ignoring case and punctuation), if they do. */
+/**
+ * The index after the words that spell `key` (ignoring case and punctuation), if they do.
+ * `$schema` is for editors, not for the environment.
+ */
 function matchKey(key: string, words: readonly string[], i: number): number | undefined {
+  if (key.startsWith('$')) return undefined;
   const wanted = key.toUpperCase().replace(/[^A-Z0-9]/g, '');
   if (wanted === '') return undefined;
   let joined = '';
@@ -176,11 +180,8 @@ function existingKeys(existing: readonly unknown[]): string[] {
 }
 
 /** An existing key spelt by all of `words[i..]`. */
-function existingKey(existing: readonly unknown[], words: readonly string[], i: number, whole: boolean): string | undefined {
-  return existingKeys(existing).find((k) => {
-    const end = matchKey(k, words, i);
-    return end !== undefined && (!whole || end === words.length);
-  });
+function existingKey(existing: readonly unknown[], words: readonly string[], i: number): string | undefined {
+  return existingKeys(existing).find((k) => matchKey(k, words, i) === words.length);
 }
 
 function below(existing: readonly unknown[], key: string): unknown[] {

@@ -187,7 +187,9 @@ export class ConfigMerger {
       this.mergeKey(this.data, 'protocol', entry, ['protocol'], ['protocol'], layer);
       return;
     }
-    if (!Array.isArray(this.data.protocols)) {
+    // A `protocols` of the wrong shape stays for validation to name, rather than being overwritten.
+    if (this.data.protocols !== undefined && !Array.isArray(this.data.protocols)) return;
+    if (this.data.protocols === undefined) {
       this.data.protocols = [];
       this.clear(['protocols']);
       this.record(['protocols'], layer, ['protocol']);

@@ -260,10 +260,11 @@ export function transportContract(name: string, create: () => Transport, options
     });
 
     it('closes from the server: the client hears onClose', async () => {
-      const { client, clientSide, serverChannel, server } = await pair();
+      const { client, clientSide, serverSide, serverChannel, server } = await pair();
       serverChannel.write(Buffer.from('goodbye'));
       serverChannel.close();
       await clientSide.until(() => clientSide.closed.length === 1, 'client-side onClose');
+      await serverSide.until(() => serverSide.closed.length === 1, 'server-side onClose');
       expect(clientSide.received(client).toString()).toBe('goodbye');
       expect(client.isOpen).toBe(false);
       expect([...server.channels()]).toEqual([]);
@@ -275,6 +276,7 @@ export function transportContract(name: string, create: () => Transport, options
       const other = transport.connect(connectOptions(server, listen), second);
       clients.push(other);
       await other.connect();
+      await serverSide.until(() => serverSide.opened.length === 2, 'the server to see the second connection');
       await server.close();
       await clientSide.until(() => clientSide.closed.length === 1, 'first client onClose');
       await second.until(() => second.closed.length === 1, 'second client onClose');

@@ -11,6 +11,8 @@ export class URL {
   readonly path: string;
   readonly params: Readonly<Record<string, string>>;
   private cachedString?: string;
+  private cachedAddress?: string;
+  private cachedServiceKey?: string;
 
   constructor(protocol: string, host: string, port: number, path = '', params: Record<string, string> = {}) {
     this.protocol = protocol;
@@ -40,12 +42,16 @@ export class URL {
 
   /** `host:port`, the key of a connection. */
   get address(): string {
-    return this.port ? `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}` : this.host;
+    if (this.cachedAddress === undefined) {
+      this.cachedAddress = this.port ? `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}` : this.host;
+    }
+    return this.cachedAddress;
   }
 
   /** `group/interface:version`, the key of an exported service. */
   get serviceKey(): string {
-    return serviceKey(this.path, this.params.version, this.params.group);
+    if (this.cachedServiceKey === undefined) this.cachedServiceKey = serviceKey(this.path, this.params.version, this.params.group);
+    return this.cachedServiceKey;
   }
 
   getParam(key: string): string | undefined;

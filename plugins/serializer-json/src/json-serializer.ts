@@ -14,7 +14,7 @@ import { definePlugin, RpcCode, RpcError, type Serializer } from '@plexus/kernel
  *
  * Safety: a decoded `__proto__` key is dropped, so a body cannot replace a prototype (nor set one
  * later through `Object.assign` or a deep merge). The check costs a substring scan; only bodies
- * that contain `__proto__` or a `\u` escape take the slower, filtering parse.
+ * that spell `__proto__` (plainly or with `\u` escapes) take the slower, filtering parse.
  *
  * Scope: one instance per application; stateless and re-entrant.
  */
@@ -41,8 +41,7 @@ export class JsonSerializer implements Serializer {
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const text = buf.toString('utf8');
     try {
-      // `\u` too: `"\u005f_proto__"` is the same key spelt with an escape.
-      return text.includes('__proto__') || text.includes('\\u') ? JSON.parse(text, dropProtoKeys) : JSON.parse(text);
+      return mayHoldProtoKey(text) ? JSON.parse(text, dropProtoKeys) : JSON.parse(text);
     } catch (err) {
       throw new RpcError(
         `json: cannot decode a ${bytes.length}-byte body (${messageOf(err)}); check that the peer sends UTF-8 JSON with serializer json (id 1)`,
@@ -51,6 +50,17 @@ export class JsonSerializer implements Serializer {
       );
     }
   }
+}
+
+/** `"__proto__"` with any of its characters written as a `\u` escape. */
+const ESCAPED_PROTO = /"(?:_|\\u005[fF]){2}(?:p|\\u0070)(?:r|\\u0072)(?:o|\\u006[fF])(?:t|\\u0074)(?:o|\\u006[fF])(?:_|\\u005[fF]){2}"/;
+
+/**
+ * Whether a body may hold a `__proto__` key. Plain substring scans first (fast); the regex runs
+ * only on bodies with `\u` escapes, as ASCII-only encoders (Python's default, for one) write them.
+ */
+function mayHoldProtoKey(text: string): boolean {
+  return text.includes('__proto__') || (text.includes('\\u') && ESCAPED_PROTO.test(text));
 }
 
 /** A reviver's `undefined` deletes the key from its holder. */

@@ -100,6 +100,24 @@ describe('JsonSerializer', () => {
       expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
     });
 
+    it('drops __proto__ keys with any character escaped, in either hex case', () => {
+      for (const key of ['_\\u005fproto__', '__pr\\u006Fto__', '\\u005F\\u005f\\u0070\\u0072\\u006f\\u0074\\u006f\\u005f\\u005f']) {
+        const out = serializer.deserialize(Buffer.from(`{"${key}":{"polluted":1},"k":1}`)) as Record<string, unknown>;
+        expect(Object.keys(out)).toEqual(['k']);
+      }
+    });
+
+    it('parses escaped bodies without a __proto__ key on the fast path', () => {
+      const parse = jest.spyOn(JSON, 'parse');
+      try {
+        expect(serializer.deserialize(Buffer.from('{"name":"caf\\u00e9","protocol":"x"}'))).toEqual({ name: 'café', protocol: 'x' });
+        expect(parse).toHaveBeenCalledTimes(1);
+        expect(parse.mock.calls[0]).toHaveLength(1);
+      } finally {
+        parse.mockRestore();
+      }
+    });
+
     it('keeps a value that merely mentions __proto__', () => {
       expect(serializer.deserialize(Buffer.from('{"text":"__proto__ is a key"}'))).toEqual({ text: '__proto__ is a key' });
     });

@@ -33,6 +33,17 @@ export const deflateCompressor: Compressor = {
   decompress: (bytes, maxOutput) => zlib.inflateRawSync(bytes, maxOutput ? { maxOutputLength: maxOutput } : {}),
 };
 
+/** The stand-in deflate compressor, counting its work. */
+export function countingCompressor(): Compressor & { counts: { compress: number; decompress: number } } {
+  const counts = { compress: 0, decompress: 0 };
+  return {
+    ...deflateCompressor,
+    counts,
+    compress: (bytes) => (counts.compress++, deflateCompressor.compress(bytes)),
+    decompress: (bytes, max) => (counts.decompress++, deflateCompressor.decompress(bytes, max)),
+  };
+}
+
 export interface ProtocolInit {
   transport: Transport;
   options?: Record<string, unknown>;
