@@ -33,15 +33,11 @@ export function resolveConfig(options: ResolveOptions = {}): PlexusConfig {
 
   const merger = new ConfigMerger();
   if (loaded) merger.apply(fileLayer(loaded));
-  const envLayerData = envLayer(env.assignments);
-  merger.apply(envLayerData);
+  merger.apply(envLayer(env.assignments));
   merger.apply(codeLayer(code));
 
   const problems: Problem[] = env.problems.map((p) => ({ order: `1:${p.variable}`, text: p.message }));
-  for (const p of merger.problems) {
-    const userPath = ConfigMerger.userPath(p.origin, p.targetPath);
-    problems.push({ order: p.origin.layer?.order(userPath) ?? '3', text: `${p.origin.layer?.subject(userPath) ?? formatPath(p.targetPath)} ${p.message}` });
-  }
+  for (const p of merger.problems) problems.push(problemAt(merger, p.targetPath, p.message, p.origin));
   fixRegistryAddress(merger, problems);
   const shapeErrors = validateShape(merger.data);
   for (const error of shapeErrors) problems.push(fromAjv(error, merger));
@@ -55,6 +51,13 @@ export function resolveConfig(options: ResolveOptions = {}): PlexusConfig {
 interface Problem {
   order: string;
   text: string;
+}
+
+/** One problem line about a merged key, introduced the way the user wrote it (file:line, variable, code). */
+function problemAt(merger: ConfigMerger, target: KeyPath, what: string, origin = merger.originOf(target)): Problem {
+  if (!origin?.layer) return { order: '3', text: `${formatPath(target) || 'the config'} ${what}` };
+  const userPath = ConfigMerger.userPath(origin, target);
+  return { order: origin.layer.order(userPath), text: `${origin.layer.subject(userPath)} ${what}` };
 }
 
 function fileLayer(loaded: LoadedFile): Layer {
@@ -150,12 +153,13 @@ function fixRegistryAddress(merger: ConfigMerger, problems: Problem[]): void {
   const parsed = parseRegistryUrl(registry.address);
   if (!parsed) return;
   if (registry.type !== undefined && registry.type !== parsed.type) {
-    const origin = merger.originOf(['registry', 'address']);
-    const userPath = origin ? ConfigMerger.userPath(origin, ['registry', 'address']) : ['registry', 'address'];
-    problems.push({
-      order: origin?.layer?.order(userPath) ?? '3',
-      text: `${origin?.layer?.subject(userPath) ?? 'registry.address'} is a ${String(parsed.type)} URL, but registry.type is ${JSON.stringify(registry.type)}; write one of them`,
-    });
+    problems.push(
+      problemAt(
+        merger,
+        ['registry', 'address'],
+        `is a ${String(parsed.type)} URL, but registry.type is ${JSON.stringify(registry.type)}; write one of them`,
+      ),
+    );
     return;
   }
   for (const [key, value] of Object.entries(parsed)) {
@@ -227,10 +231,7 @@ function fromAjv(error: ErrorObject, merger: ConfigMerger): Problem {
     default:
       what = `${error.message ?? 'is not valid'} ${got}`;
   }
-  const origin = merger.originOf(target);
-  if (!origin?.layer) return { order: '3', text: `${formatPath(target) || 'the config'} ${what}` };
-  const userPath = ConfigMerger.userPath(origin, target);
-  return { order: origin.layer.order(userPath), text: `${origin.layer.subject(userPath)} ${what}` };
+  return problemAt(merger, target, what);
 }
 
 function pointerToPath(pointer: string, data: unknown): KeyPath {
@@ -248,17 +249,13 @@ function pointerToPath(pointer: string, data: unknown): KeyPath {
 /** Checks that span keys, once each key is known to have the right shape. */
 function crossCheck(merger: ConfigMerger, problems: Problem[]): void {
   const data = merger.data as { protocols?: Record<string, unknown>[]; services?: Record<string, unknown>[] };
-  const problemAt = (target: KeyPath, what: string) => {
-    const origin = merger.originOf(target);
-    const userPath = origin ? ConfigMerger.userPath(origin, target) : target;
-    problems.push({ order: origin?.layer?.order(userPath) ?? '3', text: `${origin?.layer?.subject(userPath) ?? formatPath(target)} ${what}` });
-  };
+  const report = (target: KeyPath, what: string) => problems.push(problemAt(merger, target, what));
   const seen = new Map<string, number>();
   const protocols = data.protocols ?? [];
   protocols.forEach((p, n) => {
     const name = typeof p.name === 'string' ? p.name : CONFIG_DEFAULTS.protocol.name;
     const first = seen.get(name);
-    if (first !== undefined) problemAt(['protocols', n], `repeats the protocol "${name}" of protocols[${first}]; give each protocol its own name`);
+    if (first !== undefined) report(['protocols', n], `repeats the protocol "${name}" of protocols[${first}]; give each protocol its own name`);
     else seen.set(name, n);
   });
   const available = protocols.length > 0 ? [...seen.keys()] : [CONFIG_DEFAULTS.protocol.name];
@@ -267,7 +264,7 @@ function crossCheck(merger: ConfigMerger, problems: Problem[]): void {
     for (const name of wanted) {
       if (available.includes(name)) continue;
       const near = suggest(name, available);
-      problemAt(
+      report(
         ['services', n, 'protocol'],
         `names protocol "${name}", which is not configured (protocols: ${available.join(', ')})${near ? `; did you mean "${near}"?` : ''}`,
       );
