@@ -58,4 +58,28 @@ describe('readEnvOverrides', () => {
       [['protocol', 'tls', 'cert'], '/c.pem'],
     ]);
   });
+
+  it('suggests the variable meant, keeping the words after the typo', () => {
+    const out = readEnvOverrides(
+      {
+        PLEXUS_CONSUMER_COMPRES_THRESHOLD: '1',
+        PLEXUS_EXTENSIONS_LOADBALANCER_P2C_CHOICES: '2',
+        PLEXUS_REFERENCES_GREETER_TIMOUT: '1',
+        PLEXUS_REFERENCES_GREETER_METHODS_SAY_HELLO_RETRYS: '0',
+      },
+      [{ references: { greeter: { interface: 'demo.Greeter' } } }],
+    );
+    expect(out.assignments).toEqual([]);
+    expect(out.problems.map((p) => p.message)).toEqual([
+      'PLEXUS_CONSUMER_COMPRES_THRESHOLD is not a config key (did you mean PLEXUS_CONSUMER_COMPRESS_THRESHOLD?)',
+      'PLEXUS_EXTENSIONS_LOADBALANCER_P2C_CHOICES is not a config key (did you mean PLEXUS_EXTENSIONS_LOADBALANCE_P2C_CHOICES?)',
+      'PLEXUS_REFERENCES_GREETER_METHODS_SAY_HELLO_RETRYS is not a config key (did you mean PLEXUS_REFERENCES_GREETER_METHODS_SAY_HELLO_RETRIES?)',
+      'PLEXUS_REFERENCES_GREETER_TIMOUT is not a config key (did you mean PLEXUS_REFERENCES_GREETER_TIMEOUT?)',
+    ]);
+  });
+
+  it('takes a whole new entry only as JSON', () => {
+    const out = readEnvOverrides({ PLEXUS_REFERENCES_STOCK: '{"interface":"demo.Stock"}' });
+    expect(out.assignments).toEqual([{ variable: 'PLEXUS_REFERENCES_STOCK', path: ['references', 'stock'], value: { interface: 'demo.Stock' } }]);
+  });
 });

@@ -25,9 +25,7 @@ hostClient(async (args) => {
   const free: number[] = [];
   let closedError: Error | undefined;
   const writer = createFrameWriter(socket, options.mode);
-  const flushLater = flushScheduler(options.clientFlush === 'immediate' ? 'immediate' : 'tick', () => writer.flush());
-  const flushAfterRead = options.clientFlush === 'read';
-  let reading = false;
+  const flushLater = flushScheduler(options.clientFlush, () => writer.flush());
   const parser = new FrameParser((id, buf, start, end) => {
     const done = pending[id];
     if (done === undefined) return;
@@ -40,13 +38,7 @@ hostClient(async (args) => {
       done(end - start === payload.length ? undefined : new Error(`short echo: ${end - start} bytes`));
     }
   });
-  socket.on('data', (chunk: Buffer) => {
-    reading = true;
-    parser.push(chunk);
-    reading = false;
-    // Callers answered by this read have issued their next calls synchronously: send them as one write.
-    if (flushAfterRead) writer.flush();
-  });
+  socket.on('data', (chunk: Buffer) => parser.push(chunk));
   socket.on('error', () => undefined);
   socket.on('close', () => {
     closedError = new Error('raw connection closed');
@@ -67,7 +59,7 @@ hostClient(async (args) => {
     // msgpackr returns a view of its scratch buffer; the writer copies it before the next pack.
     const bytes = codec ? standardPackr.pack(value) : payload;
     writer.write(id, bytes, 0, bytes.length);
-    if (options.mode === 'coalesce' && !(reading && flushAfterRead)) flushLater();
+    if (options.mode === 'coalesce') flushLater();
   };
 
   // One round trip before the runner measures anything.

@@ -13,10 +13,10 @@ export interface RawOptions {
   /** Server: flush after each socket read (`read`, default) or on the next tick / setImmediate. */
   serverFlush: FlushPoint;
   /**
-   * Client: `read` (default) flushes calls issued while handling a socket read at the end of that
-   * read, and any other call on the next tick; `tick` and `immediate` always defer.
+   * Client: on the next tick (default) or in setImmediate. Flushing at the end of the socket read
+   * that answered the callers measured no better than the tick and is left out.
    */
-  clientFlush: FlushPoint;
+  clientFlush: Exclude<FlushPoint, 'read'>;
   /**
    * `none` (default): payload bytes are echoed untouched — the transport floor. `msgpack`: the
    * client encodes the payload object for every call and decodes every reply, and the server
@@ -31,7 +31,7 @@ export function rawOptions(given: Record<string, unknown> | undefined): RawOptio
   return {
     mode: o.mode === 'perframe' ? 'perframe' : 'coalesce',
     serverFlush: o.serverFlush === 'tick' || o.serverFlush === 'immediate' ? o.serverFlush : 'read',
-    clientFlush: o.clientFlush === 'tick' || o.clientFlush === 'immediate' ? o.clientFlush : 'read',
+    clientFlush: o.clientFlush === 'immediate' ? 'immediate' : 'tick',
     codec: o.codec === 'msgpack' ? 'msgpack' : 'none',
   };
 }

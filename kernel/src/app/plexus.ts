@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
-import { resolveConfig } from '../config';
+import { CONFIG_DEFAULTS, resolveConfig } from '../config';
 import type { PlexusConfig, PlexusConfigInput, ProtocolConfig, ReferenceConfig, ServiceConfig } from '../config/types';
 import { AppErrors } from '../errors/catalogue';
 import { PlexusError } from '../errors/plexus-error';
@@ -42,7 +42,6 @@ export const TOKENS = {
 type State = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
 type Level = Readonly<Record<string, unknown>> | undefined;
 
-const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;
 
 interface ProvidedService {
   config: ServiceConfig;
@@ -209,7 +208,7 @@ export class Plexus {
   private async doStop(): Promise<void> {
     this.state = 'stopping';
     this.removeSignalHandlers();
-    const timeout = Number(this.config.provider.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT);
+    const timeout = Number(this.config.provider.shutdownTimeout ?? CONFIG_DEFAULTS.provider.shutdownTimeout);
     for (const url of this.registered.splice(0)) {
       await this.registryInstance?.unregister(url).catch((err: Error) => this.logger.warn(`unregister failed: ${err.message}`));
     }

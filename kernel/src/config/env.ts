@@ -1,6 +1,6 @@
 import { configSchema, deref, type ConfigSchemaNode } from './schema';
 import { isPlainObject, type KeyPath } from './key-path';
-import { suggest } from './suggest';
+import { levenshtein, suggest } from './suggest';
 
 /**
  * `PLEXUS_*` environment overrides. A variable names a key path upper-cased with `_` between
@@ -62,9 +62,10 @@ export function readEnvOverrides(env: NodeJS.ProcessEnv, existing: readonly unkn
       continue;
     }
     const failure: Failure = { depth: -1, prefix: '', candidates: [] };
-    const found = walk(configSchema, words, 0, existing, PREFIX.slice(0, -1), failure);
+    const json = /^\s*[[{]/.test(raw);
+    const found = walk(configSchema, words, 0, existing, PREFIX.slice(0, -1), failure, json);
     if (!found) {
-      const near = suggest(variable, failure.candidates);
+      const near = nearestVariable(words, failure);
       problems.push({
         variable,
         message: `${variable} is not a config key${near ? ` (did you mean ${near}?)` : ''}`,
@@ -87,8 +88,31 @@ interface Found {
 /** The deepest level where no key matched, for the "did you mean". */
 interface Failure {
   depth: number;
+  /** The variable's name up to that level: `PLEXUS_CONSUMER`. */
   prefix: string;
+  /** The keys known there. */
   candidates: string[];
+}
+
+/**
+ * The variable the user probably meant: the words at the failing level replaced by the nearest
+ * known key, the rest kept (`PLEXUS_EXTENSIONS_LOADBALANCER_P2C_X` → `..._LOADBALANCE_P2C_X`).
+ */
+function nearestVariable(words: readonly string[], failure: Failure): string | undefined {
+  let best: { distance: number; name: string } | undefined;
+  for (const key of failure.candidates) {
+    const spelt = snake(key);
+    const size = spelt.split('_').length;
+    for (let span = Math.max(1, size - 1); span <= size + 1 && failure.depth + span <= words.length; span++) {
+      const typo = words.slice(failure.depth, failure.depth + span).join('_');
+      if (suggest(typo, [spelt]) === undefined) continue;
+      const distance = levenshtein(typo, spelt);
+      if (!best || distance < best.distance) {
+        best = { distance, name: [failure.prefix, spelt, ...words.slice(failure.depth + span)].join('_') };
+      }
+    }
+  }
+  return best?.name;
 }
 
 function walk(
@@ -98,6 +122,7 @@ function walk(
   existing: readonly unknown[],
   prefix: string,
   failure: Failure,
+  json: boolean,
 ): Found | undefined {
   const node = deref(start);
   if (i === words.length) return { path: [], schema: node };
@@ -110,7 +135,7 @@ function walk(
   if (types.includes('array') && /^\d+$/.test(words[i])) {
     const index = Number(words[i]);
     const below = existing.map((e) => (Array.isArray(e) ? e[index] : undefined));
-    const found = walk(node.items, words, i + 1, below, `${prefix}_${words[i]}`, failure);
+    const found = walk(node.items, words, i + 1, below, `${prefix}_${words[i]}`, failure, json);
     return found && { path: [index, ...found.path], schema: found.schema };
   }
   if (!types.includes('object')) return undefined;
@@ -120,7 +145,7 @@ function walk(
     const end = matchKey(key, words, i);
     if (end === undefined) continue;
     const childNode = i === 0 ? (WALK_ALIASES[key] ?? child) : child;
-    const found = walk(childNode, words, end, below(existing, key), `${prefix}_${words.slice(i, end).join('_')}`, failure);
+    const found = walk(childNode, words, end, below(existing, key), `${prefix}_${words.slice(i, end).join('_')}`, failure, json);
     if (found) return { path: [key, ...found.path], schema: found.schema };
   }
 
@@ -134,15 +159,18 @@ function walk(
     const pattern = patternNodes.find(([p]) => new RegExp(p).test(key));
     const child = pattern ? pattern[1] : typeof extra === 'object' ? extra : undefined;
     if (!pattern && extra === false) continue;
-    const found = walk(child, words, end, below(existing, key), `${prefix}_${words.slice(i, end).join('_')}`, failure);
+    const found = walk(child, words, end, below(existing, key), `${prefix}_${words.slice(i, end).join('_')}`, failure, json);
     if (found) return { path: [key, ...found.path], schema: found.schema };
   }
 
   if (typeof extra === 'object') {
     // A new id: try the shortest name first, so `REFERENCES_ORDER_SERVICE_URL` finds `orderService.url`.
-    for (let end = i + 1; end < words.length + 1; end++) {
+    // An id that takes all the words is a whole entry, which only JSON can give; otherwise
+    // `REFERENCES_GREETER_TIMOUT` would become a reference called `greeterTimout`.
+    const last = json ? words.length : words.length - 1;
+    for (let end = i + 1; end <= last; end++) {
       const key = camel(words.slice(i, end));
-      const found = walk(extra, words, end, [], `${prefix}_${words.slice(i, end).join('_')}`, failure);
+      const found = walk(extra, words, end, [], `${prefix}_${words.slice(i, end).join('_')}`, failure, json);
       if (found) return { path: [key, ...found.path], schema: found.schema };
     }
   } else if (extra === true || (extra === undefined && !node.properties)) {
@@ -151,7 +179,8 @@ function walk(
 
   if (i > failure.depth && node.properties) {
     failure.depth = i;
-    failure.candidates = Object.keys(properties).map((k) => `${prefix}_${snake(k)}`);
+    failure.prefix = prefix;
+    failure.candidates = Object.keys(properties).filter((k) => !k.startsWith('$'));
   }
   return undefined;
 }

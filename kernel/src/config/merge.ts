@@ -48,6 +48,7 @@ const DEFAULT_PROTOCOL = 'plexus';
 
 const REGISTRY_URL = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^?#]*)(?:\?([^#]*))?$/;
 
+/** The merged tree of one `resolveConfig` run and the origin of each of its nodes. Single use. */
 export class ConfigMerger {
   readonly data: Record<string, unknown> = {};
   readonly problems: MergeProblem[] = [];

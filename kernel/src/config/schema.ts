@@ -162,6 +162,7 @@ export const configSchema: ConfigSchemaNode = deepFreeze({
         name: name('application name, shown in registries and logs'),
         owner: text('team or person responsible'),
         environment: text('e.g. dev, test, prod'),
+        handleSignals: flag('stop gracefully on SIGTERM/SIGINT once services are exported (default true)'),
       },
       patternProperties: { [PLUGIN_KEY_PATTERN]: { type: ['string', 'number', 'boolean'] } },
       additionalProperties: false,

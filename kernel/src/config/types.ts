@@ -105,6 +105,7 @@ export interface PlexusConfig {
   origins?: Record<string, string>;
 }
 
+/** The console logger's levels, least severe first; `silent` logs nothing. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 export type ConfigSource = 'default' | 'file' | 'env' | 'code';

@@ -1,12 +1,13 @@
+import { CONFIG_DEFAULTS } from '../config/defaults';
 import type { MethodSettings } from '../spi/invocation';
 
-/** Defaults when no level sets a key. */
+/** Defaults when no level sets a key (config normally sets them; code paths without config rely on these). */
 export const SETTING_DEFAULTS = {
-  timeout: 1000,
-  retries: 2,
-  cluster: 'failover',
-  loadbalance: 'random',
-  serializer: 'msgpack',
+  timeout: CONFIG_DEFAULTS.consumer.timeout,
+  retries: CONFIG_DEFAULTS.consumer.retries,
+  cluster: CONFIG_DEFAULTS.consumer.cluster,
+  loadbalance: CONFIG_DEFAULTS.consumer.loadbalance,
+  serializer: CONFIG_DEFAULTS.plexusProtocol.serializer,
   compressor: 'identity',
   compressThreshold: 1024,
   idempotent: true,

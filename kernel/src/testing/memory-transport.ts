@@ -9,32 +9,37 @@ import type {
   TransportServer,
 } from '../spi/transport';
 
-/** Errors of the in-memory transport; the same situations as the TCP transport's, under their own codes. */
+/** No in-memory server listens at the address. (The memory transport's errors mirror the TCP transport's.) */
 export const ERR_MEMORY_CONNECT_REFUSED = defineError(
   'PLEXUS_ERR_MEMORY_CONNECT_REFUSED',
   (address: string) => `no in-memory server listens on ${address}`,
   'listen on that address with a MemoryTransport in this process first (any instance will do)',
 );
+/** `listen` on an address another in-memory server holds. */
 export const ERR_MEMORY_ADDRESS_IN_USE = defineError(
   'PLEXUS_ERR_MEMORY_ADDRESS_IN_USE',
   (address: string) => `an in-memory server already listens on ${address}`,
   'close the other server first, or listen on port 0 for a free fake port',
 );
+/** A write on a client channel that is connecting or waiting to reconnect. */
 export const ERR_MEMORY_NOT_CONNECTED = defineError(
   'PLEXUS_ERR_MEMORY_NOT_CONNECTED',
   (address: string) => `not connected to ${address} (connecting or waiting to reconnect)`,
   'await channel.connect() before writing',
 );
+/** A write on a closed channel, or `connect` on a destroyed one. */
 export const ERR_MEMORY_CHANNEL_CLOSED = defineError(
   'PLEXUS_ERR_MEMORY_CHANNEL_CLOSED',
   (address: string) => `in-memory channel to ${address} is closed`,
   'the channel was closed or destroyed; open a new one',
 );
+/** Handed to `onClose` after `heartbeatMisses` idle periods in a row. */
 export const ERR_MEMORY_HEARTBEAT_TIMEOUT = defineError(
   'PLEXUS_ERR_MEMORY_HEARTBEAT_TIMEOUT',
   (address: string, idleMs: number) => `no bytes read from ${address} for ${idleMs} ms; closing the channel`,
   'the peer stopped sending; raise heartbeat or heartbeatMisses, or answer onIdle with a heartbeat',
 );
+/** Handed to `onClose` when a handler callback threw. */
 export const ERR_MEMORY_HANDLER = defineError(
   'PLEXUS_ERR_MEMORY_HANDLER',
   (address: string, cause: string) => `the channel handler threw on data from ${address}: ${cause}`,

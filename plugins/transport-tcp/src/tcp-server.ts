@@ -30,6 +30,8 @@ export class TcpServer implements TransportServer {
   /** Every accepted socket, handshaken or not, so close() can cut off stragglers (a TLS handshake in progress has no channel yet). */
   private readonly sockets = new Set<net.Socket>();
   private closed: Promise<void> | undefined;
+  /** Set while closing: resolves close() once the listener and every channel are gone. */
+  private allClosed: (() => void) | undefined;
 
   private constructor(
     private readonly server: net.Server,
@@ -107,22 +109,25 @@ export class TcpServer implements TransportServer {
 
   close(): Promise<void> {
     this.closed ??= new Promise<void>((resolve) => {
-      let pending = 2;
-      const step = (): void => {
-        if (--pending === 0) {
-          this.monitor?.stop();
-          resolve();
-        }
+      let listenerClosed = false;
+      const settle = (): void => {
+        if (!listenerClosed || this.live.size > 0) return;
+        clearTimeout(cutoff);
+        this.monitor?.stop();
+        this.allClosed = undefined;
+        resolve();
       };
-      // net.Server.close calls back once every accepted socket has closed.
-      this.server.close(() => step());
-      for (const ch of [...this.live]) ch.close();
+      this.allClosed = settle;
       const cutoff = setTimeout(() => {
         for (const s of this.sockets) s.destroy();
       }, this.settings.closeTimeout);
       cutoff.unref();
-      this.server.once('close', () => clearTimeout(cutoff));
-      step();
+      // net.Server.close stops accepting and calls back once every accepted socket has closed.
+      this.server.close(() => {
+        listenerClosed = true;
+        settle();
+      });
+      for (const ch of [...this.live]) ch.close();
     });
     return this.closed;
   }
@@ -132,7 +137,10 @@ export class TcpServer implements TransportServer {
       socket.destroy();
       return;
     }
-    const ch = new ServerChannel(this.handler, this.settings, this.path, (c) => this.live.delete(c as TcpChannel));
+    const ch = new ServerChannel(this.handler, this.settings, this.path, (c) => {
+      this.live.delete(c);
+      this.allClosed?.();
+    });
     this.live.add(ch);
     ch.bind(socket, this.monitor);
   }

@@ -122,6 +122,7 @@ export class TcpTransport implements Transport {
   }
 }
 
+/** The plugin: the `transport` extension `tcp`, configured by {@link TcpTransportOptions}. */
 export default definePlugin({
   name: '@plexus/transport-tcp',
   kernel: '^0.1.0',

@@ -280,10 +280,11 @@ describe('heartbeat', () => {
         ch.write(Buffer.from([0])); // the protocol's heartbeat; the echo counts as a read
       },
     });
-    const client = connect(transport, handler, { port: server.port, heartbeat: 60, heartbeatMisses: 2 });
+    const client = connect(transport, handler, { port: server.port, heartbeat: 100, heartbeatMisses: 3 });
     await client.connect();
-    await clientSide.until(() => idle.length >= 4, 'four idle periods');
-    expect(idle.every((missed) => missed === 1)).toBe(true);
+    // Five idle periods outlive three misses only if each answered heartbeat reset the count.
+    await clientSide.until(() => idle.length >= 5, 'five idle periods');
+    expect(Math.max(...idle)).toBeLessThan(3);
     expect(client.isOpen).toBe(true);
     expect(clientSide.closed).toHaveLength(0);
   });
@@ -323,15 +324,14 @@ describe('TLS', () => {
     const clientSide = new RecordingHandler();
     const client = connect(transport, clientSide, { port: server.port, tls: clientTls });
     // TLS 1.3 finishes the client's side of the handshake before the server checks the client's
-    // certificate, so the refusal shows either as a rejected connect or as an immediate close.
+    // certificate, so the refusal shows either as a rejected connect or as an immediate close
+    // (with the server's alert as the error, or none when the server just hangs up).
     const refused = await client.connect().then(
       () => false,
       (e: unknown) => PlexusError.is(e),
     );
-    if (!refused) {
-      await clientSide.until(() => clientSide.closed.length === 1, 'the refusal');
-      expect(PlexusError.is(clientSide.closed[0].error)).toBe(true);
-    }
+    if (!refused) await clientSide.until(() => clientSide.closed.length === 1, 'the refusal');
+    expect(client.isOpen).toBe(false);
     expect(serverSide.opened).toHaveLength(0);
     expect([...server.channels()]).toHaveLength(0);
   });
@@ -425,13 +425,14 @@ describe('errors and options', () => {
 
   it('passes socket errors to onClose with a code', async () => {
     const transport = new TcpTransport();
-    const raw = net.createServer((s) => s.resetAndDestroy());
+    // Resets once the client wrote: the connect has certainly completed by then.
+    const raw = net.createServer((s) => s.once('data', () => s.resetAndDestroy()));
     await new Promise<void>((resolve) => raw.listen(0, LOCAL, resolve));
     servers.push({ close: () => new Promise((resolve) => raw.close(resolve)) });
     const clientSide = new RecordingHandler();
     const client = connect(transport, clientSide, { port: (raw.address() as net.AddressInfo).port });
-    // The kernel completes the handshake before the server resets, so the connect succeeds first.
     await client.connect();
+    client.write(Buffer.from('hello?'));
     await clientSide.until(() => clientSide.closed.length === 1, 'the reset');
     const error = clientSide.closed[0].error as PlexusError;
     expect(error.code).toBe('PLEXUS_ERR_TCP_SOCKET');
