@@ -264,8 +264,14 @@ export class ClientConnection implements ChannelHandler, FrameSink {
     if (this.state === ConnectionState.CLOSED || this.state === ConnectionState.OPEN) return;
     if (this.state !== ConnectionState.DOWN) this.state = ConnectionState.CONNECTING;
     if (this.connectPromise !== undefined) return;
-    this.channel ??= this.core.transport().connect(this.connectOptions, this);
-    const attempt = this.channel.connect().then(
+    let dial: Promise<void>;
+    try {
+      this.channel ??= this.core.transport().connect(this.connectOptions, this);
+      dial = this.channel.connect();
+    } catch (err) {
+      dial = Promise.reject(err); // no transport, bad options: fail like a refused connect
+    }
+    const attempt = dial.then(
       () => {
         this.connectPromise = undefined;
         // Some transports report the open through the promise only.
@@ -273,11 +279,12 @@ export class ClientConnection implements ChannelHandler, FrameSink {
       },
       (err: unknown) => {
         this.connectPromise = undefined;
-        if (this.state === ConnectionState.CLOSED || this.state === ConnectionState.OPEN) throw err;
-        this.state = ConnectionState.DOWN;
         const cause = err instanceof Error ? err.message : String(err);
         const error = this.withRemote(rpcError(ProtocolErrors.CONNECT, RpcCode.NETWORK, this.address, cause));
-        this.failAll(() => error);
+        if (this.state !== ConnectionState.CLOSED && this.state !== ConnectionState.OPEN) {
+          this.state = ConnectionState.DOWN;
+          this.failAll(() => error);
+        }
         throw error;
       },
     );

@@ -123,7 +123,7 @@ export class PlexusProtocol implements Protocol, ProtocolCore {
     const address = url.address;
     let pool = this.pools.get(address);
     if (pool === undefined) {
-      pool = new ConnectionPool(this, address, this.connectOptions(url), this.options.connections);
+      pool = new ConnectionPool(this, address, this.connectOptions(url), Math.max(1, Math.min(64, url.getNumber('connections', this.options.connections))));
       this.pools.set(address, pool);
     }
     pool.refs++;
