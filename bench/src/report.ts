@@ -35,15 +35,16 @@ export function formatRpcReport(result: RpcBenchResult): string {
   }
 
   if (result.ratios.length > 0) {
-    lines.push('', 'Plexus / peer (calls/s):');
+    lines.push('', 'Plexus / peer (calls/s; median of per-round ratios, ratio of the medians in brackets):');
     const rows = result.ratios.map((r) => [
       `c=${r.concurrency}`,
       `plexus/${r.peer}`,
       Number.isFinite(r.ratio) ? r.ratio.toFixed(2) : 'n/a',
+      Number.isFinite(r.ratioOfMedians) ? `(${r.ratioOfMedians.toFixed(2)})` : '',
       r.target === undefined ? '' : `target ≥ ${r.target}`,
       r.target === undefined ? '' : r.pass === undefined ? 'n/a' : r.pass ? 'PASS' : 'FAIL',
     ]);
-    lines.push(...table(['conc', 'ratio', 'value', 'target', ''], rows, [false, false, true, false, false]));
+    lines.push(...table(['conc', 'ratio', 'value', '', 'target', ''], rows, [false, false, true, true, false, false]));
   }
   return lines.join('\n');
 }

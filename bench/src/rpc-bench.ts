@@ -65,8 +65,13 @@ export interface RpcSummaryRow {
 export interface RpcRatio {
   concurrency: number;
   peer: string;
-  /** Plexus calls/s ÷ peer calls/s; NaN when either is missing. */
+  /**
+   * Median over rounds of Plexus calls/s ÷ peer calls/s within the same round (the two ran
+   * minutes apart at most, so a slow spell of the machine affects both); NaN when either is missing.
+   */
   ratio: number;
+  /** Ratio of the medians in the summary table, for comparison. */
+  ratioOfMedians: number;
   /** The goal, where one is set (Plexus/raw only). */
   target?: number;
   /** Whether the goal is met; absent when there is no goal or no ratio. */
@@ -179,7 +184,7 @@ export async function runRpcBench(options: RpcBenchOptions = {}): Promise<RpcBen
     peers: [...statuses.values()],
     measurements,
     summary,
-    ratios: ratios(peers, concurrency, summary),
+    ratios: ratios(peers, concurrency, summary, measurements),
   };
 }
 
@@ -232,20 +237,34 @@ function summarize(peers: readonly PeerSpec[], concurrency: readonly number[], m
 }
 
 /** Plexus ÷ each other peer, per concurrency; only Plexus/raw carries a target. */
-function ratios(peers: readonly PeerSpec[], concurrency: readonly number[], rows: readonly RpcSummaryRow[]): RpcRatio[] {
+function ratios(
+  peers: readonly PeerSpec[],
+  concurrency: readonly number[],
+  rows: readonly RpcSummaryRow[],
+  ms: readonly RpcMeasurement[],
+): RpcRatio[] {
   if (!peers.some((p) => p.name === 'plexus')) return [];
+  const rate = (peer: string, c: number, round: number) =>
+    ms.find((m) => m.peer === peer && m.concurrency === c && m.round === round)?.callsPerSec;
   const out: RpcRatio[] = [];
   for (const c of concurrency) {
     const plexus = rows.find((r) => r.peer === 'plexus' && r.concurrency === c);
     for (const spec of peers) {
       if (spec.name === 'plexus') continue;
       const other = rows.find((r) => r.peer === spec.name && r.concurrency === c);
-      const ratio = plexus && other && other.callsPerSec > 0 ? plexus.callsPerSec / other.callsPerSec : NaN;
+      const perRound = ms
+        .filter((m) => m.peer === 'plexus' && m.concurrency === c)
+        .map((m) => {
+          const theirs = rate(spec.name, c, m.round);
+          return theirs !== undefined && theirs > 0 ? m.callsPerSec / theirs : NaN;
+        });
+      const ratio = median(perRound);
       const target = spec.name === 'raw' ? RAW_TARGETS[c] : undefined;
       out.push({
         concurrency: c,
         peer: spec.name,
         ratio,
+        ratioOfMedians: plexus && other && other.callsPerSec > 0 ? plexus.callsPerSec / other.callsPerSec : NaN,
         ...(target === undefined ? {} : Number.isFinite(ratio) ? { target, pass: ratio >= target } : { target }),
       });
     }

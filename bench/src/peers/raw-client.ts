@@ -7,7 +7,7 @@ import net from 'node:net';
 import type { Done } from '../load-loop';
 import { hostClient } from '../peer-host';
 import { benchPayload, standardPackr } from '../payload';
-import { createFrameWriter, FrameParser } from './raw-frames';
+import { createFrameWriter, FRAME_HEADER, FrameParser } from './raw-frames';
 import { flushScheduler, rawOptions } from './raw-options';
 
 hostClient(async (args) => {
@@ -24,6 +24,7 @@ hostClient(async (args) => {
   const pending: (Done | undefined)[] = [];
   const free: number[] = [];
   let closedError: Error | undefined;
+  let outstanding = 0;
   const writer = createFrameWriter(socket, options.mode);
   const flushLater = flushScheduler(options.clientFlush, () => writer.flush());
   const parser = new FrameParser((id, buf, start, end) => {
@@ -31,6 +32,7 @@ hostClient(async (args) => {
     if (done === undefined) return;
     pending[id] = undefined;
     free.push(id);
+    outstanding--;
     if (codec) {
       const reply = standardPackr.unpack(buf.subarray(start, end)) as { id?: unknown };
       done(reply.id === value.id ? undefined : new Error('echo mismatch'));
@@ -56,10 +58,14 @@ hostClient(async (args) => {
     }
     const id = free.length > 0 ? (free.pop() as number) : pending.length;
     pending[id] = done;
+    outstanding++;
     // msgpackr returns a view of its scratch buffer; the writer copies it before the next pack.
     const bytes = codec ? standardPackr.pack(value) : payload;
     writer.write(id, bytes, 0, bytes.length);
-    if (options.mode === 'coalesce') flushLater();
+    if (options.mode !== 'coalesce') return;
+    // Alone on an idle link (concurrency 1) nothing can join the batch: write at once.
+    if (outstanding === 1 && writer.staged === bytes.length + FRAME_HEADER) writer.flush();
+    else flushLater();
   };
 
   // One round trip before the runner measures anything.

@@ -44,6 +44,8 @@ export interface FrameWriter {
   write(id: number, src: Buffer, start: number, end: number): void;
   /** Writes whatever is staged now (coalescing writers only). */
   flush(): void;
+  /** Bytes staged and not yet written. */
+  readonly staged: number;
 }
 
 /**
@@ -55,6 +57,10 @@ export class CoalescingFrameWriter implements FrameWriter {
   private used = 0;
 
   constructor(private readonly socket: Socket) {}
+
+  get staged(): number {
+    return this.used;
+  }
 
   write(id: number, src: Buffer, start: number, end: number): void {
     const need = FRAME_HEADER + end - start;
@@ -84,6 +90,8 @@ export class CoalescingFrameWriter implements FrameWriter {
 
 /** One `socket.write` per frame: what a naive RPC stack does; shown for information. */
 export class PerFrameWriter implements FrameWriter {
+  readonly staged = 0;
+
   constructor(private readonly socket: Socket) {}
 
   write(id: number, src: Buffer, start: number, end: number): void {

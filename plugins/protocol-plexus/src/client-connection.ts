@@ -173,9 +173,13 @@ export class ClientConnection implements ChannelHandler, FrameSink {
     if (ids.length === 0) return;
     this.queuedIds = [];
     this.queuedFrames = [];
-    for (let i = 0; i < ids.length; i++) {
-      // A call that timed out while we connected is not sent at all.
-      if (ids[i] === 0 || this.pending.has(ids[i])) channel.write(frames[i]);
+    try {
+      for (let i = 0; i < ids.length; i++) {
+        // A call that timed out while we connected is not sent at all.
+        if (ids[i] === 0 || this.pending.has(ids[i])) channel.write(frames[i]);
+      }
+    } catch {
+      // Closed again at once: onClose fails the pending calls.
     }
   }
 
@@ -336,6 +340,7 @@ export class ClientConnection implements ChannelHandler, FrameSink {
       try {
         body = compressor.decompress(body, this.core.options.payload);
       } catch (err) {
+        if (RpcError.is(err) && err.code === RpcCode.PAYLOAD_TOO_LARGE) throw this.withRemote(err);
         throw this.withRemote(
           rpcError(ProtocolErrors.DESERIALIZE, RpcCode.BAD_RESPONSE, `${what} of ${callName(inv)}`, compressor.name, (err as Error).message),
         );

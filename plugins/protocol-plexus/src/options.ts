@@ -48,7 +48,7 @@ export const optionsSchema = {
     heartbeatMisses: { type: 'integer', minimum: 1, default: 3 },
     connections: { type: 'integer', minimum: 1, maximum: 64, default: 1 },
     transport: { type: 'string', default: 'tcp' },
-    tls: { type: 'object' },
+    tls: { anyOf: [{ type: 'object' }, { type: 'boolean' }] },
     serializer: { type: 'string', default: 'msgpack' },
     compressor: { type: 'string', default: 'identity' },
     compressThreshold: { type: 'integer', minimum: 0, default: DEFAULT_COMPRESS_THRESHOLD },
@@ -85,6 +85,8 @@ export function normalizeOptions(raw: Readonly<Record<string, unknown>>): Plexus
     sendStack: raw.sendStack === true || raw.sendStack === 'true',
   };
   if (typeof raw.path === 'string' && raw.path !== '') options.path = raw.path;
-  if (raw.tls && typeof raw.tls === 'object') options.tls = raw.tls as TlsOptions;
+  // `tls: true` asks for TLS with the platform's defaults (system CAs on the consumer side).
+  if (raw.tls === true || raw.tls === 'true') options.tls = {};
+  else if (raw.tls && typeof raw.tls === 'object') options.tls = raw.tls as TlsOptions;
   return options;
 }

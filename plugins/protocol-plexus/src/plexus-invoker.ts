@@ -6,6 +6,8 @@ import { encodeRequest, encodeRoute, requestHeaderSize } from './frame-codec';
 import { DEFAULT_COMPRESS_THRESHOLD } from './options';
 import type { ProtocolCore } from './protocol-core';
 
+const MAX_CACHED_METHODS = 1024;
+
 /** Encoded service-key and method entries, per service key then method: no string built per call. */
 export type RouteCache = Map<string, Map<string, Buffer>>;
 
@@ -113,7 +115,11 @@ export class PlexusInvoker implements Invoker {
     let methods = this.routes.get(serviceKey);
     if (methods === undefined) this.routes.set(serviceKey, (methods = new Map()));
     let route = methods.get(method);
-    if (route === undefined) methods.set(method, (route = encodeRoute(serviceKey, method)));
+    if (route === undefined) {
+      route = encodeRoute(serviceKey, method);
+      // Generic calls may name any method; past a sane table size, encode without caching.
+      if (methods.size < MAX_CACHED_METHODS) methods.set(method, route);
+    }
     return route;
   }
 

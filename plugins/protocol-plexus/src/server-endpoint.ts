@@ -145,7 +145,12 @@ export class ProviderConnection implements FrameSink {
       try {
         body = compressor.decompress(body, core.options.payload);
       } catch (err) {
-        this.fail(id, oneWay, Status.SERIALIZATION_ERROR, ProtocolErrors.DESERIALIZE('the request body', compressor.name, (err as Error).message));
+        if (RpcError.is(err) && err.code === RpcCode.PAYLOAD_TOO_LARGE) {
+          // a small body that inflates past the limit (a compression bomb) is refused like a large one
+          this.failWith(id, oneWay, Status.PAYLOAD_TOO_LARGE, err.message, err.reason);
+        } else {
+          this.fail(id, oneWay, Status.SERIALIZATION_ERROR, ProtocolErrors.DESERIALIZE('the request body', compressor.name, (err as Error).message));
+        }
         return;
       }
     }

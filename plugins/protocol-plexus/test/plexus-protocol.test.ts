@@ -1,4 +1,5 @@
-import { RpcCode, RpcError, URL, isPluginDefinition } from '@plexus/kernel/spi';
+import Ajv from 'ajv';
+import { RpcCode, RpcError, URL } from '@plexus/kernel/spi';
 import { fakeExtensionContext, MemoryTransport } from '@plexus/kernel/testing';
 import plugin, { PlexusProtocol } from '../src/plexus-protocol';
 import { normalizeOptions, optionsSchema, DEFAULT_PAYLOAD } from '../src/options';
@@ -6,7 +7,7 @@ import { call, makeProtocol } from './support/harness';
 
 describe('plexus protocol plugin', () => {
   it('declares one protocol extension named plexus with an options schema', () => {
-    expect(isPluginDefinition(plugin)).toBe(true);
+    expect(Object.getOwnPropertySymbols(plugin).map(String)).toContain('Symbol(plexus.plugin)');
     expect(plugin.name).toBe('@plexus/protocol-plexus');
     expect(plugin.extensions).toHaveLength(1);
     const [ext] = plugin.extensions;
@@ -15,6 +16,16 @@ describe('plexus protocol plugin', () => {
     const created = ext.create(fakeExtensionContext({ port: 20999 }));
     expect(created).toBeInstanceOf(PlexusProtocol);
     expect((created as PlexusProtocol).defaultPort).toBe(20999);
+  });
+
+  it('has an options schema that compiles in strict mode and fills the same defaults', () => {
+    const ajv = new Ajv({ strict: true, allErrors: true, useDefaults: true, coerceTypes: true });
+    const validate = ajv.compile(optionsSchema);
+    const options: Record<string, unknown> = { tls: true, port: '20881' };
+    expect(validate(options)).toBe(true);
+    expect(normalizeOptions(options)).toEqual({ ...normalizeOptions({}), port: 20881, tls: {} });
+    expect(validate({ payload: 10 })).toBe(false);
+    expect(validate({ connections: 0 })).toBe(false);
   });
 
   it('fills every option default, and accepts string numbers from env-style config', () => {

@@ -30,7 +30,17 @@ export const deflateCompressor: Compressor = {
   id: 1,
   name: 'deflate',
   compress: (bytes) => zlib.deflateRawSync(bytes),
-  decompress: (bytes, maxOutput) => zlib.inflateRawSync(bytes, maxOutput ? { maxOutputLength: maxOutput } : {}),
+  decompress: (bytes, maxOutput) => {
+    try {
+      return zlib.inflateRawSync(bytes, maxOutput ? { maxOutputLength: maxOutput } : {});
+    } catch (err) {
+      // as the real compressors do
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new RpcError(`inflates beyond ${maxOutput} bytes`, RpcCode.PAYLOAD_TOO_LARGE, { reason: 'PLEXUS_ERR_COMPRESSOR_TOO_LARGE' });
+      }
+      throw err;
+    }
+  },
 };
 
 /** The stand-in deflate compressor, counting its work. */

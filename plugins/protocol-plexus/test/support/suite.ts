@@ -245,6 +245,15 @@ export function protocolSuite(label: string, makeTransport: () => Transport): vo
       expect(w.transport.serverChannels()).toHaveLength(1);
     });
 
+    it('refuses a small compressed request that would inflate past the limit', async () => {
+      const w = await world({ provider: { payload: 4096 }, compressor: countingCompressor() });
+      const settings = { compressor: 'deflate', compressThreshold: 0 };
+      const err = await rejection(w.invoker.invoke(call(KEY, 'echo', ['0'.repeat(200_000)], settings)));
+      expect(err.code).toBe(RpcCode.PAYLOAD_TOO_LARGE);
+      expect(err.reason).toBe('PLEXUS_ERR_COMPRESSOR_TOO_LARGE');
+      await expect(w.invoker.invoke(call(KEY, 'hello', ['ok'], settings))).resolves.toEqual({ value: 'hello ok' });
+    });
+
     it('closes only the connection that sent an HTTP request, with a coded warning', async () => {
       const w = await world();
       await w.invoker.invoke(call(KEY, 'hello', ['before']));
