@@ -1,6 +1,7 @@
 /**
  * Command-line options of `npm run bench` (`node dist/run.js`).
  */
+import { PIN_MODES, type PinMode } from './affinity';
 import { PEER_NAMES } from './peers';
 
 /** Parsed command line. */
@@ -10,6 +11,7 @@ export interface CliOptions {
   warmupMs: number;
   peers: string[];
   concurrency: number[];
+  pin: PinMode;
   quick: boolean;
   codecs: boolean;
   onlyCodecs: boolean;
@@ -25,6 +27,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --warmup ms           warmup before each window (default 1000)
   --peers a,b           peers to run (default ${PEER_NAMES.join(',')})
   --concurrency 1,100   outstanding calls per client (default 1,100)
+  --pin mode            auto (c=1 on one shared CPU, else one CPU each), split, same, none
   --quick               1 round, 1000 ms windows, 500 ms warmup
   --codecs              run the codec suite as well
   --only-codecs         run only the codec suite
@@ -39,6 +42,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     warmupMs: 1000,
     peers: [...PEER_NAMES],
     concurrency: [1, 100],
+    pin: 'auto',
     quick: false,
     codecs: false,
     onlyCodecs: false,
@@ -74,6 +78,12 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       case '--concurrency':
         o.concurrency = list(value()).map((c) => positiveInt(flag, c));
         break;
+      case '--pin': {
+        const mode = value();
+        if (!(PIN_MODES as readonly string[]).includes(mode)) throw new Error(`--pin expects one of ${PIN_MODES.join(', ')}, got "${mode}"`);
+        o.pin = mode as PinMode;
+        break;
+      }
       case '--quick':
         o.quick = true;
         break;

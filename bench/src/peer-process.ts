@@ -4,6 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { cpusFor, pin, type Layout } from './affinity';
 import type { CpuTime, PeerArgs, RunResult, ToChild, ToParent } from './ipc';
 import type { PeerSpec } from './peers';
 
@@ -190,6 +191,13 @@ export class PeerPair {
       server.kill();
       throw err;
     }
+  }
+
+  /** Pins both processes for `layout` (see affinity.ts); returns the layout in effect. */
+  place(layout: Layout): Layout {
+    if (layout === 'none' || this.client.pid === undefined || this.server.pid === undefined) return 'none';
+    const cpus = cpusFor(layout);
+    return pin(this.client.pid, cpus.client) && pin(this.server.pid, cpus.server) ? layout : 'none';
   }
 
   /**

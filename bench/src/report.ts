@@ -10,6 +10,7 @@ export function formatRpcReport(result: RpcBenchResult): string {
   lines.push(
     `RPC bench — ${machine.cpus} × ${machine.cpuModel}, node ${machine.node}, ${machine.platform}/${machine.arch}`,
     `${options.rounds} round(s) × ${options.durationMs} ms (warmup ${options.warmupMs} ms), interleaved; medians over rounds.`,
+    pinning(result),
     `Payload: ${result.payloadBytes.msgpack} B msgpack / ${result.payloadBytes.json} B JSON. ` +
       `Load average ${machine.loadAvg[0]} at start, ${result.loadAvgAtEnd[0]} at end (${machine.cpus} CPUs).`,
     '',
@@ -47,6 +48,18 @@ export function formatRpcReport(result: RpcBenchResult): string {
     lines.push(...table(['conc', 'ratio', 'value', '', 'target', ''], rows, [false, false, true, true, false, false]));
   }
   return lines.join('\n');
+}
+
+function pinning(result: RpcBenchResult): string {
+  const { pin, pinnable } = result.options;
+  if (pin === 'none') return 'CPU pinning: none (scheduler placement).';
+  if (!pinnable) return `CPU pinning: ${pin} requested but unavailable (needs Linux, taskset, 2 CPUs); unpinned.`;
+  const modes: Record<string, string> = {
+    auto: 'c=1 client and server share CPU 0; c>1 client on CPU 0, server on CPU 1',
+    same: 'client and server share CPU 0',
+    split: 'client on CPU 0, server on CPU 1',
+  };
+  return `CPU pinning: ${pin} (${modes[pin]}).`;
 }
 
 function fmtMs(ms: number): string {

@@ -3,6 +3,7 @@
  * and measurements are interleaved (round-robin over peers, several rounds) so a noisy moment on
  * a shared machine hits all peers alike; the report takes medians over rounds.
  */
+import { canPin, layoutFor, type Layout, type PinMode } from './affinity';
 import type { CpuTime, RunResult } from './ipc';
 import { machineInfo, type MachineInfo } from './machine';
 import { payloadSizes } from './payload';
@@ -22,6 +23,8 @@ export interface RpcBenchOptions {
   duration?: number;
   /** Warmup before each window in ms (default 1000). */
   warmup?: number;
+  /** CPU placement of each pair's processes (default `auto`, see affinity.ts). */
+  pin?: PinMode;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
   /** Forward the peer processes' output to stderr (default false). */
@@ -46,6 +49,8 @@ export interface RpcMeasurement {
   /** Client + server CPU µs per completed call. */
   cpuUsPerCall: number;
   stuck: number;
+  /** CPU placement in effect: `same` CPU, `split` over two, or `none` (unpinned). */
+  layout: Layout;
 }
 
 /** Medians over rounds for one peer at one concurrency. */
@@ -93,7 +98,7 @@ export interface RpcBenchResult {
   kind: 'rpc';
   startedAt: string;
   finishedAt: string;
-  options: { peers: string[]; concurrency: number[]; rounds: number; durationMs: number; warmupMs: number };
+  options: { peers: string[]; concurrency: number[]; rounds: number; durationMs: number; warmupMs: number; pin: PinMode; pinnable: boolean };
   machine: MachineInfo;
   /** 1/5/15-minute load average when the run ended (the start's is in `machine`). */
   loadAvgAtEnd: number[];
@@ -119,6 +124,7 @@ export async function runRpcBench(options: RpcBenchOptions = {}): Promise<RpcBen
   const warmupMs = options.warmup ?? 1000;
   const log = options.log ?? (() => undefined);
   const distDir = options.distDir ?? __dirname;
+  const pinMode = options.pin ?? 'auto';
   if (peers.length === 0) throw new Error('No peers selected');
   if (concurrency.some((c) => !Number.isInteger(c) || c < 1)) throw new Error(`Bad concurrency: ${concurrency.join(',')}`);
   if (!(rounds >= 1) || !(durationMs > 0) || !(warmupMs >= 0)) throw new Error('rounds ≥ 1, duration > 0 and warmup ≥ 0 are required');
@@ -130,28 +136,36 @@ export async function runRpcBench(options: RpcBenchOptions = {}): Promise<RpcBen
   );
   const pairs = new Map<string, PeerPair>();
   const measurements: RpcMeasurement[] = [];
+  const stopPairs = async () => {
+    const all = [...pairs.values()];
+    pairs.clear();
+    await Promise.all(all.map((p) => p.stop().catch(() => p.kill())));
+  };
 
   try {
-    for (const spec of peers) {
-      log(`starting ${spec.name} …`);
-      try {
-        const pair = await PeerPair.start(spec, distDir, options.verbose === true);
-        pairs.set(spec.name, pair);
-        (statuses.get(spec.name) as RpcPeerStatus).details = pair.info;
-      } catch (err) {
-        markDown(statuses, spec, 'unavailable', err);
-        log(`  ${spec.name} unavailable: ${firstLine(err)}`);
-      }
-    }
-
     for (let round = 1; round <= rounds; round++) {
+      // Fresh processes every round, started in a rotated order: a pair's own luck (heap layout,
+      // start order) then varies between rounds and the median absorbs it.
+      const order = rotate(peers, round - 1);
+      for (const spec of order) {
+        if ((statuses.get(spec.name) as RpcPeerStatus).status !== 'ok') continue;
+        try {
+          const pair = await PeerPair.start(spec, distDir, options.verbose === true);
+          pairs.set(spec.name, pair);
+          (statuses.get(spec.name) as RpcPeerStatus).details = pair.info;
+        } catch (err) {
+          markDown(statuses, spec, 'unavailable', err);
+          log(`${spec.name} unavailable: ${firstLine(err)}`);
+        }
+      }
       for (const c of concurrency) {
-        for (const spec of rotate(peers, round - 1)) {
+        for (const spec of order) {
           const pair = pairs.get(spec.name);
           if (pair === undefined) continue;
           try {
+            const layout = pair.place(layoutFor(pinMode, c));
             const m = await pair.measure(c, warmupMs, durationMs);
-            const row = toMeasurement(spec, c, round, m.client, m.serverCpu);
+            const row = toMeasurement(spec, c, round, m.client, m.serverCpu, layout);
             measurements.push(row);
             log(
               `round ${round}/${rounds}  c=${String(c).padEnd(4)} ${spec.name.padEnd(13)} ${fmtInt(row.callsPerSec).padStart(9)} calls/s  ` +
@@ -160,15 +174,16 @@ export async function runRpcBench(options: RpcBenchOptions = {}): Promise<RpcBen
             );
           } catch (err) {
             markDown(statuses, spec, 'failed', err);
-            log(`  ${spec.name} failed: ${firstLine(err)}`);
+            log(`${spec.name} failed: ${firstLine(err)}`);
             pair.kill();
             pairs.delete(spec.name);
           }
         }
       }
+      await stopPairs();
     }
   } finally {
-    await Promise.all([...pairs.values()].map((p) => p.stop().catch(() => p.kill())));
+    await stopPairs();
     killAllPeers();
   }
 
@@ -177,7 +192,7 @@ export async function runRpcBench(options: RpcBenchOptions = {}): Promise<RpcBen
     kind: 'rpc',
     startedAt,
     finishedAt: new Date().toISOString(),
-    options: { peers: peers.map((p) => p.name), concurrency, rounds, durationMs, warmupMs },
+    options: { peers: peers.map((p) => p.name), concurrency, rounds, durationMs, warmupMs, pin: pinMode, pinnable: canPin() },
     machine,
     loadAvgAtEnd: machineInfo().loadAvg,
     payloadBytes: payloadSizes(),
@@ -194,6 +209,7 @@ function toMeasurement(
   round: number,
   client: RunResult,
   serverCpu: CpuTime,
+  layout: Layout,
 ): RpcMeasurement {
   const clientCpu = client.cpu.user + client.cpu.system;
   const serverTotal = serverCpu.user + serverCpu.system;
@@ -210,6 +226,7 @@ function toMeasurement(
     cpu: { client: clientCpu, server: serverTotal },
     cpuUsPerCall: client.calls > 0 ? (clientCpu + serverTotal) / client.calls : NaN,
     stuck: client.stuck,
+    layout,
   };
 }
 

@@ -43,6 +43,7 @@ async function main(): Promise<number> {
       rounds: options.rounds,
       duration: options.durationMs,
       warmup: options.warmupMs,
+      pin: options.pin,
       verbose: options.verbose,
       log: (line) => console.log(line),
     });

@@ -118,9 +118,9 @@ export class ServiceRuntime implements ServiceInvoker {
       this.config.group ?? '',
       this.serviceKey,
       settings,
+      // The protocol sets the consumer's deadline when the request carried one.
+      0,
     );
-    const remaining = Number(attachments.timeout);
-    inv.deadline = remaining > 0 ? Date.now() + remaining : 0;
     inv.remoteAddress = remoteAddress;
     return inv;
   }

@@ -56,7 +56,9 @@ export class RpcInvocation implements Invocation {
     readonly group: string,
     readonly serviceKey: string,
     readonly settings: MethodSettings,
+    /** Epoch ms; when omitted, now + `settings.timeout` (0 = none). */
+    deadline?: number,
   ) {
-    this.deadline = settings.timeout > 0 ? Date.now() + settings.timeout : 0;
+    this.deadline = deadline ?? (settings.timeout > 0 ? Date.now() + settings.timeout : 0);
   }
 }
