@@ -16,7 +16,7 @@ export function formatRpcReport(result: RpcBenchResult): string {
     '',
   );
 
-  const header = ['peer', 'conc', 'calls/s', 'p50 ms', 'p99 ms', 'CPU µs/call', 'rounds', 'errors'];
+  const header = ['peer', 'conc', 'calls/s', 'p50 ms', 'p99 ms', 'CPU µs/call', 'client+server', 'rounds', 'errors'];
   const body = result.summary.map((r) => [
     r.info ? `${r.peer} (info)` : r.peer,
     String(r.concurrency),
@@ -24,10 +24,11 @@ export function formatRpcReport(result: RpcBenchResult): string {
     fmtMs(r.p50),
     fmtMs(r.p99),
     Number.isFinite(r.cpuUsPerCall) ? r.cpuUsPerCall.toFixed(1) : 'n/a',
+    Number.isFinite(r.cpuUsPerCall) ? `${r.cpuClientUsPerCall.toFixed(1)}+${r.cpuServerUsPerCall.toFixed(1)}` : '',
     String(r.rounds),
     String(r.errors),
   ]);
-  lines.push(...table(header, body, [false, true, true, true, true, true, true, true]));
+  lines.push(...table(header, body, [false, true, true, true, true, true, true, true, true]));
 
   const down = result.peers.filter((p) => p.status !== 'ok');
   if (down.length > 0) {

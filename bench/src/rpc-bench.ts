@@ -62,6 +62,9 @@ export interface RpcSummaryRow {
   p50: number;
   p99: number;
   cpuUsPerCall: number;
+  /** The client's and the server's share of {@link RpcSummaryRow.cpuUsPerCall} (medians). */
+  cpuClientUsPerCall: number;
+  cpuServerUsPerCall: number;
   errors: number;
   info: boolean;
 }
@@ -245,6 +248,8 @@ function summarize(peers: readonly PeerSpec[], concurrency: readonly number[], m
         p50: median(mine.map((m) => m.latency.p50)),
         p99: median(mine.map((m) => m.latency.p99)),
         cpuUsPerCall: median(mine.map((m) => m.cpuUsPerCall)),
+        cpuClientUsPerCall: median(mine.map((m) => (m.calls > 0 ? m.cpu.client / m.calls : NaN))),
+        cpuServerUsPerCall: median(mine.map((m) => (m.calls > 0 ? m.cpu.server / m.calls : NaN))),
         errors: mine.reduce((n, m) => n + m.errors, 0),
         info: spec.info === true,
       });

@@ -200,9 +200,9 @@ export class Plexus {
     return this.stopping;
   }
 
-  /** Exported services' URLs (with the real port when port 0 was asked). */
+  /** URLs of the services exported on network protocols (with the real port when port 0 was asked). */
   exportedUrls(): URL[] {
-    return this.exporters.map((e) => e.url);
+    return this.exporters.filter((e) => e.url.protocol !== 'injvm').map((e) => e.url);
   }
 
   private async doStop(): Promise<void> {
