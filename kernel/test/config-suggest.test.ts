@@ -2,14 +2,15 @@ import { levenshtein, suggest } from '../src/config/suggest';
 import { readEnvOverrides } from '../src/config/env';
 
 describe('levenshtein', () => {
-  it('counts insertions, deletions and substitutions', () => {
+  it('counts insertions, deletions, substitutions and adjacent swaps', () => {
     expect(levenshtein('', '')).toBe(0);
     expect(levenshtein('abc', '')).toBe(3);
     expect(levenshtein('', 'ab')).toBe(2);
     expect(levenshtein('kitten', 'sitting')).toBe(3);
     expect(levenshtein('refrences', 'references')).toBe(1);
     expect(levenshtein('roundrobn', 'roundrobin')).toBe(1);
-    expect(levenshtein('retires', 'retries')).toBe(2);
+    expect(levenshtein('retires', 'retries')).toBe(1); // a swap of adjacent letters is one edit
+    expect(levenshtein('abc', 'xyz')).toBe(3);
   });
 });
 

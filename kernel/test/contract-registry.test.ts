@@ -1,0 +1,95 @@
+import { URL } from '../src/url/url';
+import { MemoryLogger, MemoryRegistry, memoryRegistryPlugin, registryContract, waitFor } from '../src/testing';
+import { fakeExtensionContext } from '../src/testing';
+
+registryContract('memory', () => new MemoryRegistry({ namespace: 'contract' }));
+
+describe('MemoryRegistry', () => {
+  afterEach(() => MemoryRegistry.reset());
+
+  const provider = (n: number, path = 'demo.Greeter') => URL.parse(`plexus://10.0.0.${n}:20880/${path}?weight=100`);
+  const consumer = URL.parse('consumer://10.0.0.200/demo.Greeter');
+
+  it('delivers in a later microtask, never inside subscribe or register', async () => {
+    const r = new MemoryRegistry({ namespace: 'async' });
+    const lists: string[][] = [];
+    const subscribing = r.subscribe(consumer, (urls) => lists.push(urls.map(String)));
+    expect(lists).toEqual([]);
+    await subscribing;
+    await waitFor(() => lists.length === 1);
+    const registering = r.register(provider(1));
+    expect(lists).toHaveLength(1);
+    await registering;
+    await waitFor(() => lists.length === 2);
+    expect(lists).toEqual([[], [provider(1).toString()]]);
+    await r.close();
+  });
+
+  it('delivers changes made in one turn as one list', async () => {
+    const r = new MemoryRegistry({ namespace: 'batch' });
+    const lists: number[] = [];
+    await r.subscribe(consumer, (urls) => lists.push(urls.length));
+    await waitFor(() => lists.length === 1);
+    await Promise.all([1, 2, 3, 4].map((n) => r.register(provider(n))));
+    await waitFor(() => lists[lists.length - 1] === 4);
+    expect(lists).toEqual([0, 4]);
+    await r.close();
+  });
+
+  it('keeps namespaces apart', async () => {
+    const a = new MemoryRegistry({ namespace: 'left' });
+    const b = new MemoryRegistry({ namespace: 'right' });
+    await a.register(provider(1));
+    await b.register(provider(2));
+    expect(MemoryRegistry.providers('left', 'demo.Greeter').map(String)).toEqual([provider(1).toString()]);
+    expect(MemoryRegistry.providers('right', 'demo.Greeter').map(String)).toEqual([provider(2).toString()]);
+    const seen: string[][] = [];
+    await b.subscribe(consumer, (urls) => seen.push(urls.map(String)));
+    await waitFor(() => seen.length === 1);
+    expect(seen[0]).toEqual([provider(2).toString()]);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('keeps a URL two instances registered until both closed', async () => {
+    const a = new MemoryRegistry({ namespace: 'shared' });
+    const b = new MemoryRegistry({ namespace: 'shared' });
+    await a.register(provider(1));
+    await b.register(provider(1));
+    await a.close();
+    expect(MemoryRegistry.providers('shared', 'demo.Greeter')).toHaveLength(1);
+    await b.close();
+    expect(MemoryRegistry.providers('shared', 'demo.Greeter')).toHaveLength(0);
+  });
+
+  it('refuses register and subscribe after close()', async () => {
+    const r = new MemoryRegistry();
+    await r.close();
+    await expect(r.register(provider(1))).rejects.toThrow(/after close/);
+    await expect(r.subscribe(consumer, () => undefined)).rejects.toThrow(/after close/);
+    await expect(r.unregister(provider(1))).resolves.toBeUndefined();
+    await expect(r.close()).resolves.toBeUndefined();
+  });
+
+  it('logs a failing listener and keeps notifying the others', async () => {
+    const logger = new MemoryLogger();
+    const r = new MemoryRegistry({ namespace: 'faulty' }, logger);
+    const seen: number[] = [];
+    await r.subscribe(consumer, () => {
+      throw new Error('listener bug');
+    });
+    await r.subscribe(consumer, (urls) => seen.push(urls.length));
+    await r.register(provider(1));
+    await waitFor(() => seen[seen.length - 1] === 1);
+    expect(logger.entries.some((e) => e.level === 'error' && e.message.includes('listener bug'))).toBe(true);
+    await r.close();
+  });
+
+  it('is the registry extension "memory" of memoryRegistryPlugin, reading namespace from its options', () => {
+    expect(memoryRegistryPlugin.name).toBe('@plexus/kernel/testing');
+    const [ext] = memoryRegistryPlugin.extensions;
+    expect([ext.point, ext.name]).toEqual(['registry', 'memory']);
+    const created = ext.create(fakeExtensionContext({ type: 'memory', namespace: 'from-config' }));
+    expect(created).toBeInstanceOf(MemoryRegistry);
+    expect((created as MemoryRegistry).namespace).toBe('from-config');
+  });
+});
