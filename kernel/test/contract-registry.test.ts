@@ -1,6 +1,8 @@
+import { Plexus } from '../src';
+import { definePlugin } from '../src/extension/plugin';
+import { InjvmProtocol } from '../src/protocol/injvm-protocol';
 import { URL } from '../src/url/url';
-import { MemoryLogger, MemoryRegistry, memoryRegistryPlugin, registryContract, waitFor } from '../src/testing';
-import { fakeExtensionContext } from '../src/testing';
+import { fakeExtensionContext, MemoryLogger, MemoryRegistry, memoryRegistryPlugin, registryContract, waitFor } from '../src/testing';
 
 registryContract('memory', () => new MemoryRegistry({ namespace: 'contract' }));
 
@@ -91,5 +93,34 @@ describe('MemoryRegistry', () => {
     const created = ext.create(fakeExtensionContext({ type: 'memory', namespace: 'from-config' }));
     expect(created).toBeInstanceOf(MemoryRegistry);
     expect((created as MemoryRegistry).namespace).toBe('from-config');
+  });
+});
+
+describe('memoryRegistryPlugin', () => {
+  afterEach(() => MemoryRegistry.reset());
+
+  it('lets two apps in one process discover each other', async () => {
+    // A network-like protocol without a network: both apps share one in-process protocol named "loop".
+    const shared = new InjvmProtocol();
+    const loop = definePlugin({ name: 'loop', extensions: [{ point: 'protocol', name: 'loop', create: () => shared }] });
+    const registry = { type: 'memory', namespace: 'two-apps' };
+    const provider = Plexus.create({ application: { name: 'provider', handleSignals: false }, registry, protocol: { name: 'loop' } })
+      .use(memoryRegistryPlugin)
+      .use(loop);
+    provider.provide({ interface: 'demo.Greeter' }, { sayHello: (name: string) => `hello ${name}` });
+    const consumer = Plexus.create({ application: { name: 'consumer' }, registry, references: { greeter: { interface: 'demo.Greeter' } } })
+      .use(memoryRegistryPlugin)
+      .use(loop);
+    try {
+      await provider.start();
+      expect(MemoryRegistry.providers('two-apps', 'demo.Greeter').map((u) => u.protocol)).toEqual(['loop']);
+      await consumer.start();
+      const greeter = consumer.reference<{ sayHello(name: string): Promise<string> }>('greeter');
+      await expect(greeter.sayHello('ada')).resolves.toBe('hello ada');
+    } finally {
+      await consumer.stop();
+      await provider.stop();
+    }
+    expect(MemoryRegistry.providers('two-apps', 'demo.Greeter')).toEqual([]);
   });
 });

@@ -63,7 +63,8 @@ let serial = 0;
  * `create` is called once per registry instance a test needs (up to three, standing for separate
  * applications); instances created in one test must share a backend. Every test uses interfaces
  * of its own, so state left in a real backend does not leak into the next test. Every instance is
- * closed after its test. Waits are bounded by `waitLimit` and end as soon as the awaited
+ * closed after its test. `unsubscribe` is called with a URL equal to (not the same object as) the
+ * one given to `subscribe`, as a reference rebuilt from config would. Waits are bounded by `waitLimit` and end as soon as the awaited
  * notification arrives; nothing sleeps for a fixed time.
  */
 export function registryContract(name: string, create: () => Registry | Promise<Registry>, options: RegistryContractOptions = {}): void {
