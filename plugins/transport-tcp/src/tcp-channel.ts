@@ -12,6 +12,8 @@ export interface ChannelSettings {
   readonly heartbeatMisses: number;
   /** How long a graceful close waits for the peer before the socket is destroyed, in ms. */
   readonly closeTimeout: number;
+  /** Frames queued in one turn after which the channel writes at once. */
+  readonly flushFrames: number;
   readonly logger?: Logger;
 }
 
@@ -98,7 +100,9 @@ export class TcpChannel implements Channel, IdleWatched {
     if (bytes.byteLength !== 0) {
       this.queue.push(bytes);
       this.queued += bytes.byteLength;
-      if (!this.flushScheduled) {
+      if (this.queue.length >= this.settings.flushFrames) {
+        this.flush();
+      } else if (!this.flushScheduled) {
         this.flushScheduled = true;
         scheduleFlush(this.flushNow);
       }

@@ -51,7 +51,7 @@ function codeOf(fn: () => unknown): string | undefined {
 
 describe('write coalescing', () => {
   it('turns 1000 writes of one turn into one socket write, intact and in order', async () => {
-    const transport = new TcpTransport();
+    const transport = new TcpTransport({ flushFrames: Infinity });
     const serverSide = new RecordingHandler();
     const server = await listen(transport, serverSide);
     const client = connect(transport, new RecordingHandler(), { port: server.port });
@@ -77,8 +77,32 @@ describe('write coalescing', () => {
     expect(serverSide.received(channel).equals(expected)).toBe(true);
   });
 
+  it('writes a long burst in slices of flushFrames so the peer can start early', async () => {
+    const transport = new TcpTransport({ flushFrames: 16 });
+    const serverSide = new RecordingHandler();
+    const server = await listen(transport, serverSide);
+    const client = connect(transport, new RecordingHandler(), { port: server.port });
+    await client.connect();
+    await serverSide.until(() => serverSide.opened.length === 1, 'the connection');
+    const frames = Array.from({ length: 100 }, (_, i) => patternBytes(64, i + 1));
+    const spy = jest.spyOn(net.Socket.prototype, 'write');
+    try {
+      for (const f of frames) client.write(f);
+      // 6 slices of 16 went out at once; the last 4 frames wait for the end of the turn.
+      expect(spy).toHaveBeenCalledTimes(6);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(spy).toHaveBeenCalledTimes(7);
+    } finally {
+      spy.mockRestore();
+    }
+    const expected = Buffer.concat(frames);
+    const channel = serverSide.opened[0];
+    await serverSide.until(() => serverSide.receivedBytes(channel) >= expected.length, 'all frames');
+    expect(serverSide.received(channel).equals(expected)).toBe(true);
+  });
+
   it('flushes writes made in promise continuations of the same turn together', async () => {
-    const transport = new TcpTransport();
+    const transport = new TcpTransport({ flushFrames: Infinity });
     const serverSide = new RecordingHandler();
     const server = await listen(transport, serverSide);
     const client = connect(transport, new RecordingHandler(), { port: server.port });
