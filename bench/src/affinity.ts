@@ -9,8 +9,9 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 
 /**
- * `auto` (default): one shared CPU at concurrency 1 (only one side works at a time, so sharing
- * costs nothing but the cross-CPU wake-up), one CPU each above. `split`: always one CPU each.
+ * `split` (default): client and server on a CPU each at every concurrency, as two hosts would be.
+ * `auto`: one shared CPU at concurrency 1 (only one side works at a time, so sharing
+ * costs nothing but the cross-CPU wake-up), one CPU each above.
  * `same`: always one shared CPU. `none`: leave it to the scheduler.
  */
 export type PinMode = 'auto' | 'split' | 'same' | 'none';

@@ -27,7 +27,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --warmup ms           warmup before each window (default 1000)
   --peers a,b           peers to run (default ${PEER_NAMES.join(',')})
   --concurrency 1,100   outstanding calls per client (default 1,100)
-  --pin mode            auto (c=1 on one shared CPU, else one CPU each), split, same, none
+  --pin mode            split (default: one CPU each, like two hosts), auto (c=1 on one shared CPU), same, none
   --quick               1 round, 1000 ms windows, 500 ms warmup
   --codecs              run the codec suite as well
   --only-codecs         run only the codec suite
@@ -42,7 +42,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     warmupMs: 1000,
     peers: [...PEER_NAMES],
     concurrency: [1, 100],
-    pin: 'auto',
+    pin: 'split',
     quick: false,
     codecs: false,
     onlyCodecs: false,
