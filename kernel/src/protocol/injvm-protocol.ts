@@ -37,7 +37,11 @@ export class InjvmProtocol implements Protocol {
   }
 
   lookup(serviceKey: string): ServiceInvoker | undefined {
-    return this.draining ? undefined : this.services.get(serviceKey);
+    return this.services.get(serviceKey);
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
   }
 
   async drain(): Promise<void> {
@@ -56,6 +60,11 @@ class InjvmInvoker implements Invoker {
   ) {}
 
   invoke(invocation: Invocation): Promise<Result> {
+    if (this.protocol.isDraining) {
+      return Promise.reject(
+        new RpcError(`service ${invocation.serviceKey} is shutting down in this process`, RpcCode.SHUTTING_DOWN, { remote: 'injvm' }),
+      );
+    }
     const service = this.protocol.lookup(invocation.serviceKey);
     if (!service) {
       return Promise.reject(
@@ -75,7 +84,7 @@ class InjvmInvoker implements Invoker {
   }
 
   isAvailable(): boolean {
-    return this.protocol.lookup(this.url.serviceKey) !== undefined;
+    return !this.protocol.isDraining && this.protocol.lookup(this.url.serviceKey) !== undefined;
   }
 }
 

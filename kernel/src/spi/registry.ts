@@ -6,8 +6,9 @@ export type NotifyListener = (urls: URL[]) => void;
 
 /**
  * Service discovery. Scope: one instance per application and registry address. `subscribe`
- * calls the listener with the full current list of provider URLs for the consumer URL's service
- * key, now and after every change. Implementations keep working from their last known state when
+ * calls the listener with the full current list of provider URLs of the consumer URL's interface
+ * (`url.path`), now (an empty list too) and after every change. Registries do not filter by
+ * version or group: the kernel's directory does, from the URLs' params. Implementations keep working from their last known state when
  * the backend is down and re-register after it comes back.
  */
 export interface Registry {

@@ -2,6 +2,13 @@ import { definePlugin } from '../extension/plugin';
 import type { Logger } from '../spi/logger';
 import type { NotifyListener, Registry } from '../spi/registry';
 import type { URL } from '../url/url';
+import { defineError } from '../errors/plexus-error';
+
+const REGISTRY_CLOSED = defineError(
+  'PLEXUS_ERR_MEMORY_REGISTRY_CLOSED',
+  (namespace: string, what: string) => `MemoryRegistry "${namespace}": cannot ${what} after close()`,
+  'Create a new MemoryRegistry (or application) instead of reusing a closed one.',
+);
 
 /** Options of a {@link MemoryRegistry}. */
 export interface MemoryRegistryOptions {
@@ -174,7 +181,7 @@ export class MemoryRegistry implements Registry {
   }
 
   private ensureOpen(what: string): void {
-    if (this.closed) throw new Error(`MemoryRegistry "${this.namespace}": cannot ${what} after close()`);
+    if (this.closed) throw REGISTRY_CLOSED(this.namespace, what);
   }
 }
 
