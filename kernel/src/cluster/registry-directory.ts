@@ -1,19 +1,16 @@
-import type { Directory } from '../spi/directory';
-import type { Invocation } from '../spi/invocation';
 import type { Invoker } from '../spi/invoker';
 import type { Logger } from '../spi/logger';
 import type { Registry } from '../spi/registry';
 import type { Router } from '../spi/router';
 import type { URL } from '../url/url';
-import { route } from './static-directory';
+import { AbstractDirectory } from './static-directory';
 
 /**
  * The providers of one reference as a registry reports them. Invokers are created per provider URL
  * through `refer` and kept while the URL stays listed, so a notification that changes nothing
  * creates nothing. Calls made before the first notification wait for it (`ready`).
  */
-export class RegistryDirectory implements Directory {
-  private invokers: readonly Invoker[] = [];
+export class RegistryDirectory extends AbstractDirectory {
   private byUrl = new Map<string, Invoker>();
   private readyResolve?: () => void;
   readonly ready: Promise<void>;
@@ -21,12 +18,13 @@ export class RegistryDirectory implements Directory {
   private readonly listener = (urls: URL[]) => this.notify(urls);
 
   constructor(
-    readonly url: URL,
+    url: URL,
     private readonly registry: Registry,
     private readonly refer: (providerUrl: URL) => Invoker | undefined,
     private readonly logger: Logger,
-    private readonly routers: readonly Router[] = [],
+    routers: readonly Router[] = [],
   ) {
+    super(url, routers);
     this.ready = new Promise((resolve) => (this.readyResolve = resolve));
   }
 
@@ -60,18 +58,6 @@ export class RegistryDirectory implements Directory {
     this.invokers = [...next.values()];
     this.notified = true;
     this.readyResolve?.();
-  }
-
-  list(invocation: Invocation): readonly Invoker[] {
-    return this.routers.length ? route(this.routers, this.invokers, invocation) : this.invokers;
-  }
-
-  all(): readonly Invoker[] {
-    return this.invokers;
-  }
-
-  isAvailable(): boolean {
-    return this.invokers.some((i) => (i.isAvailable ? i.isAvailable() : true));
   }
 
   async destroy(): Promise<void> {

@@ -11,22 +11,37 @@ export function route(routers: readonly Router[], invokers: readonly Invoker[], 
   return out;
 }
 
-/** A fixed list of providers: direct `url:` references and in-process (injvm) ones. */
-export class StaticDirectory implements Directory {
+/** What every directory shares: the current list, routing, availability. */
+export abstract class AbstractDirectory implements Directory {
+  protected invokers: readonly Invoker[] = [];
+
   constructor(
     readonly url: URL,
-    private readonly invokers: readonly Invoker[],
-    private readonly routers: readonly Router[] = [],
+    protected readonly routers: readonly Router[],
   ) {}
+
   list(invocation: Invocation): readonly Invoker[] {
     return this.routers.length ? route(this.routers, this.invokers, invocation) : this.invokers;
   }
+
   all(): readonly Invoker[] {
     return this.invokers;
   }
+
   isAvailable(): boolean {
     return this.invokers.some((i) => (i.isAvailable ? i.isAvailable() : true));
   }
+
+  abstract destroy(): Promise<void>;
+}
+
+/** A fixed list of providers: direct `url:` references and in-process (injvm) ones. */
+export class StaticDirectory extends AbstractDirectory {
+  constructor(url: URL, invokers: readonly Invoker[], routers: readonly Router[] = []) {
+    super(url, routers);
+    this.invokers = invokers;
+  }
+
   async destroy(): Promise<void> {
     await Promise.all(this.invokers.map((i) => i.destroy?.()));
   }
