@@ -94,3 +94,16 @@ describe('an application calling itself through injvm', () => {
     expect(() => app.reference('greter')).toThrow(/No reference "greter".*Did you mean "greeter"/);
   });
 });
+
+describe('references check their extension names when created', () => {
+  it('names a misspelt load balancer or serializer with a suggestion, before any call', () => {
+    const app = Plexus.create({
+      references: {
+        lb: { interface: 'x.Y', url: 'plexus://127.0.0.1:1', loadbalance: 'roundrobn' },
+        ser: { interface: 'x.Y', url: 'plexus://127.0.0.1:1', methods: { f: { serializer: 'msgpak' } } },
+      },
+    });
+    expect(() => app.reference('lb')).toThrow(/No loadbalance named "roundrobn".*Did you mean "roundrobin"/);
+    expect(() => app.reference('ser')).toThrow(/No serializer named "msgpak". Available: .*msgpack.*Did you mean "msgpack"/);
+  });
+});

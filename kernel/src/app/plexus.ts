@@ -13,7 +13,7 @@ import type { PluginDefinition } from '../extension/plugin';
 import { callStorage, outgoingStorage, type CallContext } from '../pipeline/call-context';
 import { selectFilterNames } from '../pipeline/filter-chain';
 import { MethodTable } from '../pipeline/method-table';
-import { toUrlParams } from '../pipeline/method-settings';
+import { resolveMethodSettings, toUrlParams } from '../pipeline/method-settings';
 import injvmPlugin, { InjvmProtocol } from '../protocol/injvm-protocol';
 import identityPlugin from '../protocol/identity-compressor';
 import { RegistryDirectory } from '../cluster/registry-directory';
@@ -331,6 +331,7 @@ export class Plexus {
     const protocolName = cfg.protocol ?? (cfg.url ? URL.parse(cfg.url.split(',')[0]).protocol : this.config.protocols[0]?.name ?? 'plexus');
     const levels: Level[] = [this.protocolConfig(protocolName), this.config.consumer, cfg];
     const key = serviceKey(cfg.interface, cfg.version, cfg.group);
+    this.checkNames(levels, cfg.methods, Boolean(cfg.url) || !this.providesLocally(key));
     const consumerUrl = new URL('consumer', os.hostname(), 0, cfg.interface, {
       ...toUrlParams([this.config.consumer, cfg], cfg.methods),
       application: this.config.application.name,
@@ -384,6 +385,23 @@ export class Plexus {
     runtime = new ReferenceRuntime(id, cfg, directory, scope, levels, filters, ready);
     this.references.set(id, runtime);
     return runtime;
+  }
+
+  /**
+   * Resolves the extension names a reference will use (reference level and each configured
+   * method), so a misspelt name fails here with a suggestion instead of at the first call.
+   */
+  private checkNames(levels: Level[], methods: ReferenceConfig['methods'], remote: boolean): void {
+    const check = (settings: ReturnType<typeof resolveMethodSettings>) => {
+      this.loader.get('cluster', settings.cluster);
+      this.loader.get('loadbalance', settings.loadbalance);
+      // In-process calls pass arguments by reference: no codec is needed, so none is required.
+      if (!remote) return;
+      this.loader.get('serializer', settings.serializer);
+      this.loader.get('compressor', settings.compressor);
+    };
+    check(resolveMethodSettings('*', levels));
+    for (const [m, level] of Object.entries(methods ?? {})) check(resolveMethodSettings(m, [...levels, level]));
   }
 
   private providesLocally(key: string): boolean {

@@ -151,6 +151,7 @@ export class ExtensionLoader {
   /** Names known for a point, after probing the conventional family package. */
   names(point: string): string[] {
     this.probe(`@plexus/${point}`);
+    for (const pkg of this.conventionalPackages(point)) this.probe(pkg);
     return [...(this.entries.get(point)?.values() ?? [])].filter((e) => !e.wrapper).map((e) => e.name).sort();
   }
 
@@ -198,6 +199,31 @@ export class ExtensionLoader {
       this.failures.push(`${pkg}: ${(err as Error).message.split('\n')[0]}`);
       this.logger.warn(`plugin "${pkg}" failed to load`, { error: err });
     }
+  }
+
+  /**
+   * Installed packages whose names follow the convention for `point` (`@plexus/<point>-*`,
+   * `plexus-<point>-*`): only folder names are read, and only to list what exists after a miss.
+   */
+  private conventionalPackages(point: string): string[] {
+    const found = new Set<string>();
+    for (const root of this.searchRoots) {
+      let dir = root;
+      for (;;) {
+        const modules = path.join(dir, 'node_modules');
+        for (const [folder, prefix, scope] of [[path.join(modules, '@plexus'), `${point}-`, '@plexus/'], [modules, `plexus-${point}-`, '']]) {
+          try {
+            for (const name of fs.readdirSync(folder)) if (name.startsWith(prefix)) found.add(`${scope}${name}`);
+          } catch {
+            // no such folder here
+          }
+        }
+        const parent = path.dirname(dir);
+        if (parent === dir) break;
+        dir = parent;
+      }
+    }
+    return [...found];
   }
 
   private findPackage(pkg: string): string | undefined {
