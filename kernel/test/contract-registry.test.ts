@@ -124,3 +124,22 @@ describe('memoryRegistryPlugin', () => {
     expect(MemoryRegistry.providers('two-apps', 'demo.Greeter')).toEqual([]);
   });
 });
+
+describe('consumer check at start', () => {
+  it('fails start() with a code when the registry lists no provider, and starts with check: false', async () => {
+    const { Plexus } = await import('../src');
+    const { memoryRegistryPlugin } = await import('../src/testing');
+    const strict = Plexus.create({
+      registry: { type: 'memory', namespace: 'check-test' },
+      references: { missing: { interface: 'nobody.Home' } },
+    }).use(memoryRegistryPlugin);
+    await expect(strict.start()).rejects.toMatchObject({ code: 'PLEXUS_ERR_APP_CHECK_FAILED' });
+    const lenient = Plexus.create({
+      registry: { type: 'memory', namespace: 'check-test' },
+      consumer: { check: false },
+      references: { missing: { interface: 'nobody.Home' } },
+    }).use(memoryRegistryPlugin);
+    await expect(lenient.start()).resolves.toBe(lenient);
+    await lenient.stop();
+  });
+});

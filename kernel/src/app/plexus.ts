@@ -42,6 +42,9 @@ export const TOKENS = {
 type State = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
 type Level = Readonly<Record<string, unknown>> | undefined;
 
+/** How long `check: true` waits for a registry's first provider list, ms. */
+const CHECK_TIMEOUT = 5000;
+
 
 interface ProvidedService {
   config: ServiceConfig;
@@ -178,7 +181,7 @@ export class Plexus {
       for (const [id, cfg] of Object.entries(this.config.references)) {
         const check = cfg.check ?? this.config.consumer.check ?? true;
         const runtime = this.runtimeFor(id, cfg);
-        if (check && runtime.directory instanceof RegistryDirectory) await runtime.directory.ready;
+        if (check && runtime.directory instanceof RegistryDirectory) await this.checkProviders(runtime.serviceKey, runtime.directory);
       }
       this.state = 'started';
       this.installSignalHandlers();
@@ -385,6 +388,19 @@ export class Plexus {
     runtime = new ReferenceRuntime(id, cfg, directory, scope, levels, filters, ready);
     this.references.set(id, runtime);
     return runtime;
+  }
+
+  /** `check: true`: waits (bounded) for the registry's first list and wants a provider in it. */
+  private async checkProviders(key: string, directory: RegistryDirectory): Promise<void> {
+    const waitMs = Number(this.config.consumer.checkTimeout ?? CHECK_TIMEOUT);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), waitMs);
+    });
+    const outcome = await Promise.race([directory.ready.then(() => 'ready' as const), timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') throw AppErrors.CHECK_FAILED(key, `the registry sent no provider list within ${waitMs} ms`);
+    if (directory.all().length === 0) throw AppErrors.CHECK_FAILED(key, 'the registry lists none');
   }
 
   /**

@@ -177,7 +177,13 @@ export const configSchema: ConfigSchemaNode = deepFreeze({
     },
     protocols: { type: 'array', items: protocolEntry, description: 'the protocols this process serves' },
     provider: level(executorKeys, 'defaults of every service'),
-    consumer: level({ check: flag('fail start() when a reference has no provider') }, 'defaults of every reference'),
+    consumer: level(
+      {
+        check: flag('fail start() when a reference has no provider'),
+        checkTimeout: ms('how long start() waits for a registry to list providers when check is on'),
+      },
+      'defaults of every reference',
+    ),
     services: {
       type: 'array',
       description: 'services this process provides',

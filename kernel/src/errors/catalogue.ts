@@ -87,6 +87,11 @@ export const AppErrors = {
     (iface: string) => `Reference ${iface} has no way to reach a provider: no url, no registry, and no provider in this process.`,
     'Give the reference a `url: plexus://host:port`, configure a `registry:`, or provide the service in this application.',
   ),
+  CHECK_FAILED: defineError(
+    'PLEXUS_ERR_APP_CHECK_FAILED',
+    (key: string, why: string) => `Reference ${key} has no provider at start: ${why}.`,
+    'Start the provider first, check the registry address and the version/group, or set `check: false` on the reference (or `consumer.check: false`) to start anyway.',
+  ),
   START: defineError(
     'PLEXUS_ERR_APP_START',
     (step: string, cause: string) => `Start failed in ${step}: ${cause}`,
