@@ -77,7 +77,7 @@ export class Plexus {
 
   private constructor(config: PlexusConfig) {
     this.config = config;
-    this.logger = new ConsoleLogger(config.application.name);
+    this.logger = config.logLevel ? new ConsoleLogger(config.application.name, config.logLevel) : new ConsoleLogger(config.application.name);
     this.container = rootContainer.createChildContainer();
     this.loader = new ExtensionLoader(config.baseDir, this.logger);
     this.loader.addPlugin(injvmPlugin);
