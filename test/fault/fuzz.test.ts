@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Plexus } from '@plexus/kernel';
+import { seededRandom as prng } from '@plexus/kernel/testing';
 import { FrameDecoder, encodeRequest, encodeRoute, requestHeaderSize, type FrameSink } from '@plexus/protocol-plexus';
 import { MsgpackSerializer } from '@plexus/serializer-msgpack';
 import { FIXTURES, startProvider, type ProviderProcess } from '../e2e/helpers';
@@ -11,18 +12,6 @@ import { FIXTURES, startProvider, type ProviderProcess } from '../e2e/helpers';
  * A failure prints the seed; rerun with PLEXUS_FUZZ_SEED to reproduce.
  */
 const SEED = Number(process.env.PLEXUS_FUZZ_SEED ?? Date.now() % 1_000_000);
-
-/** mulberry32: small, fast, good enough to spread mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function validRequest(id: number): Buffer {
   const route = encodeRoute('e2e.KitchenSink:1.0.0', 'echo');

@@ -77,8 +77,8 @@ function fakePort(): number {
   throw new Error('no free fake port left');
 }
 
-/** A seeded PRNG (mulberry32): fragmenting runs are reproducible. */
-function random(seed: number): () => number {
+/** A seeded PRNG (mulberry32) in [0, 1): fragmenting and fuzzing runs are reproducible. */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -527,7 +527,7 @@ export class MemoryTransport implements Transport {
     let cut: Wire['cut'];
     if (options.fragment) {
       const f = options.fragment === true ? {} : options.fragment;
-      const next = random(f.seed ?? 1);
+      const next = seededRandom(f.seed ?? 1);
       const maxChunk = Math.max(1, f.maxChunk ?? 65536);
       // Half the pieces are tiny (1..16 bytes) so headers get split too; the rest up to maxChunk.
       cut = (available) => {
