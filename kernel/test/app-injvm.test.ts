@@ -107,3 +107,24 @@ describe('references check their extension names when created', () => {
     expect(() => app.reference('ser')).toThrow(/No serializer named "msgpak". Available: .*msgpack.*Did you mean "msgpack"/);
   });
 });
+
+describe('startup hooks', () => {
+  it('run after export and before registration, in order; a failing hook fails start() naming it', async () => {
+    const order: string[] = [];
+    const app = Plexus.create({ protocol: { name: 'injvm' }, references: { g: { interface: 'h.Greeter' } } });
+    app.provide({ interface: 'h.Greeter' }, { hi: () => 'hi' });
+    app.onStart('preload', async () => {
+      order.push(`preload:${await app.reference<{ hi(): string }>('g').hi()}`);
+    });
+    app.onStart('second', () => order.push('second'));
+    await app.start();
+    expect(order).toEqual(['preload:hi', 'second']);
+    await app.stop();
+
+    const failing = Plexus.create({ protocol: { name: 'injvm' } });
+    failing.onStart('warm-cache', () => {
+      throw new Error('cache down');
+    });
+    await expect(failing.start()).rejects.toMatchObject({ code: 'PLEXUS_ERR_APP_START', message: expect.stringContaining('startup hook "warm-cache": cache down') });
+  });
+});

@@ -72,6 +72,7 @@ export class Plexus {
   private readonly proxies = new Map<string, unknown>();
   private readonly boundPorts = new Map<string, number>();
   private registryInstance?: Registry;
+  private readonly startupHooks: Array<{ name: string; run: () => unknown }> = [];
   private signalHandler?: (signal: NodeJS.Signals) => void;
   private stopping?: Promise<void>;
 
@@ -128,6 +129,17 @@ export class Plexus {
     return this;
   }
 
+  /**
+   * Adds work to run during `start()` after services are exported (and `provider.delay` passed)
+   * but before they are registered: preloading caches, warming connections. Hooks run in order;
+   * one that throws fails `start()` with PLEXUS_ERR_APP_START naming the hook.
+   */
+  onStart(name: string, hook: () => unknown): this {
+    if (this.state !== 'created') throw AppErrors.STATE('add a startup hook', this.state);
+    this.startupHooks.push({ name, run: hook });
+    return this;
+  }
+
   /** Provides a service: an object, or a class to instantiate. Call before `start()`. */
   provide(config: Omit<ServiceConfig, 'implementation'> & { implementation?: unknown }, implementation?: object): this {
     if (this.state !== 'created') throw AppErrors.STATE('provide a service', this.state);
@@ -177,6 +189,13 @@ export class Plexus {
       for (const p of this.provided) this.services.push(await this.exportService(p));
       const delay = Number(this.config.provider.delay ?? 0);
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      for (const hook of this.startupHooks) {
+        try {
+          await hook.run();
+        } catch (err) {
+          throw AppErrors.START(`startup hook "${hook.name}"`, (err as Error)?.message ?? String(err));
+        }
+      }
       await this.registerAll();
       for (const [id, cfg] of Object.entries(this.config.references)) {
         const check = cfg.check ?? this.config.consumer.check ?? true;
