@@ -39,6 +39,7 @@ describe('URL', () => {
 
   it('rejects text that is not a URL', () => {
     expect(() => URL.parse('not a url')).toThrow(/not a URL/);
+    expect(() => URL.parse('127.0.0.1:20880')).toThrow(expect.objectContaining({ code: 'PLEXUS_ERR_URL_INVALID' }));
   });
 
   it('builds service keys with group and version', () => {

@@ -98,3 +98,11 @@ export const AppErrors = {
     'Read the cause; a port in use needs another `protocol.port` (0 picks a free one).',
   ),
 } as const;
+
+export const UrlErrors = {
+  INVALID: defineError(
+    'PLEXUS_ERR_URL_INVALID',
+    (text: string) => `not a URL: "${text}"`,
+    'Write it as protocol://host:port[/interface][?key=value], e.g. plexus://127.0.0.1:20880; several are separated by commas.',
+  ),
+} as const;

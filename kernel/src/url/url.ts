@@ -1,3 +1,5 @@
+import { UrlErrors } from '../errors/catalogue';
+
 /**
  * The address of a service: `plexus://127.0.0.1:20880/demo.Greeter?version=1.0.0&timeout=500&sayHello.timeout=200`.
  * Parameters are strings; a parameter written `<method>.<key>` applies to that method only.
@@ -25,7 +27,7 @@ export class URL {
   /** Parses `proto://host:port/path?k=v`; also accepts `unix:///tmp/x.sock` and `local:///dir`. */
   static parse(text: string): URL {
     const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/(\[[^\]]*\]|[^/:?#]*)(?::(\d+))?(\/[^?#]*)?(?:\?([^#]*))?$/.exec(text.trim());
-    if (!m) throw new TypeError(`not a URL: "${text}" (expected protocol://host:port/path?key=value)`);
+    if (!m) throw UrlErrors.INVALID(text);
     const [, protocol, host, port, path, query] = m;
     const params: Record<string, string> = {};
     if (query) {
