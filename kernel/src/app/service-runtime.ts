@@ -20,15 +20,18 @@ function toResult(value: unknown): Result {
 }
 
 /** A business error becomes SERVICE_ERROR with the original name and message; RpcErrors keep their code. */
-export function toServiceError(err: unknown): never {
-  if (RpcError.is(err)) throw err;
+export function serviceError(err: unknown): RpcError {
+  if (RpcError.is(err)) return err;
   const e = err instanceof Error ? err : new Error(String(err));
-  const data: Record<string, unknown> = {};
   const code = (e as { code?: unknown }).code;
-  if (typeof code === 'string' || typeof code === 'number') data.code = code;
-  const rpc = new RpcError(e.message, RpcCode.SERVICE_ERROR, { cause: e, data: Object.keys(data).length ? data : undefined });
+  const data = typeof code === 'string' || typeof code === 'number' ? { code } : undefined;
+  const rpc = new RpcError(e.message, RpcCode.SERVICE_ERROR, { cause: e, data });
   rpc.remoteName = e.name;
-  throw rpc;
+  return rpc;
+}
+
+function rejectAsServiceError(err: unknown): never {
+  throw serviceError(err);
 }
 
 function callMethod(fn: BoundMethod, args: unknown[]): Promise<Result> {
@@ -36,22 +39,12 @@ function callMethod(fn: BoundMethod, args: unknown[]): Promise<Result> {
   try {
     out = fn.apply(undefined, args);
   } catch (err) {
-    return Promise.reject(toServiceErrorValue(err));
+    return Promise.reject(serviceError(err));
   }
   if (out !== null && typeof out === 'object' && typeof (out as Promise<unknown>).then === 'function') {
-    return (out as Promise<unknown>).then(toResult, toServiceError);
+    return (out as Promise<unknown>).then(toResult, rejectAsServiceError);
   }
   return Promise.resolve({ value: out });
-}
-
-function toServiceErrorValue(err: unknown): RpcError {
-  try {
-    toServiceError(err);
-  } catch (e) {
-    return e as RpcError;
-  }
-  /* istanbul ignore next */
-  return RpcError.from(err);
 }
 
 /** The innermost provider invoker: finds the bound method and runs it inside the call's context. */

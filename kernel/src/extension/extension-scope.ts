@@ -3,7 +3,7 @@ import type { DependencyContainer } from 'tsyringe';
 import { ExtensionErrors } from '../errors/catalogue';
 import { PlexusError } from '../errors/plexus-error';
 import type { Logger } from '../spi/logger';
-import { EXTENSION_POINTS, type ExtensionPoint } from '../spi/points';
+import { EXTENSION_POINTS } from '../spi/points';
 import type { ExtensionLoader } from './extension-loader';
 import type { ExtensionContext, ExtensionDefinition } from './plugin';
 
@@ -116,7 +116,8 @@ export class ExtensionScope {
     if (!def.optionsSchema) return options;
     let validate = validators.get(def.optionsSchema);
     if (!validate) validators.set(def.optionsSchema, (validate = ajv.compile(def.optionsSchema)));
-    const copy = structuredCloneSafe(options);
+    // A shallow copy: options may hold Buffers or functions (TLS keys, hooks) that must not be cloned.
+    const copy = { ...options };
     if (!validate(copy)) {
       const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '(options)'} ${e.message}`).join('; ');
       throw ExtensionErrors.OPTIONS(def.point, def.name, problems);
@@ -131,9 +132,4 @@ function defaultName(point: string): string {
   return d;
 }
 
-function structuredCloneSafe(options: Record<string, unknown>): Record<string, unknown> {
-  // Options may hold Buffers or functions (TLS keys, hooks); copy only the top level.
-  return { ...options };
-}
 
-export type { ExtensionPoint };
