@@ -143,3 +143,32 @@ describe('consumer check at start', () => {
     await lenient.stop();
   });
 });
+
+describe('a registry that never answers', () => {
+  it('fails calls with a coded NO_PROVIDER after their timeout instead of hanging', async () => {
+    const { Plexus, definePlugin } = await import('../src');
+    const silent = definePlugin({
+      name: 'silent-registry',
+      extensions: [
+        {
+          point: 'registry',
+          name: 'silent',
+          create: () => ({
+            register: async () => undefined,
+            unregister: async () => undefined,
+            subscribe: async () => undefined, // never calls the listener
+            unsubscribe: async () => undefined,
+            close: async () => undefined,
+          }),
+        },
+      ],
+    });
+    const app = Plexus.create({ registry: { type: 'silent' }, consumer: { check: false }, references: { r: { interface: 'nobody.Home', timeout: 200 } } }).use(silent);
+    await app.start();
+    const started = Date.now();
+    const err = await app.reference<{ f(): void }>('r').f().catch((e) => e);
+    expect(err).toMatchObject({ code: 'NO_PROVIDER', reason: 'PLEXUS_ERR_APP_REGISTRY_PENDING', retryable: true });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    await app.stop();
+  });
+});

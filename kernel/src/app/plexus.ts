@@ -379,7 +379,7 @@ export class Plexus {
             ...target.params,
             ...consumerUrl.params,
           });
-          return wrap(this.scope.get<Protocol>('protocol', target.protocol, this.protocolConfig(target.protocol)).refer(providerUrl));
+          return wrap(this.protocol(target.protocol).refer(providerUrl));
         });
       directory = new StaticDirectory(consumerUrl, invokers);
     } else if (this.providesLocally(key)) {

@@ -117,8 +117,45 @@ export class ReferenceRuntime {
       this.serviceKey,
       this.settingsOf(method),
     );
-    if (this.ready !== undefined) return this.ready.then(() => this.chain.invoke(inv)).then(valueOf);
+    if (this.ready !== undefined) return this.afterReady(inv).then(valueOf);
     return this.chain.invoke(inv).then(valueOf);
+  }
+
+  /**
+   * The first calls of a registry-fed reference wait for the registry's first list, but never
+   * past their own deadline: a dead registry gives a coded error, not a hang.
+   */
+  private afterReady(inv: RpcInvocation): Promise<Result> {
+    const wait = inv.deadline > 0 ? inv.deadline - Date.now() : 0;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout =
+      wait > 0
+        ? new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () =>
+                reject(
+                  new RpcError(
+                    `No provider list for ${this.serviceKey} from the registry within ${inv.settings.timeout} ms` +
+                      '\n  hint: check that the registry is reachable and that a provider of this service is registered.',
+                    RpcCode.NO_PROVIDER,
+                    { reason: 'PLEXUS_ERR_APP_REGISTRY_PENDING' },
+                  ),
+                ),
+              wait,
+            );
+          })
+        : undefined;
+    const ready = this.ready!;
+    return (timeout ? Promise.race([ready, timeout]) : ready).then(
+      () => {
+        clearTimeout(timer);
+        return this.chain.invoke(inv);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        throw err;
+      },
+    );
   }
 
   async destroy(): Promise<void> {
