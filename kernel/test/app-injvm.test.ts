@@ -128,3 +128,41 @@ describe('startup hooks', () => {
     await expect(failing.start()).rejects.toMatchObject({ code: 'PLEXUS_ERR_APP_START', message: expect.stringContaining('startup hook "warm-cache": cache down') });
   });
 });
+
+describe('implementation modules', () => {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const os = require('node:os') as typeof import('node:os');
+  const path = require('node:path') as typeof import('node:path');
+  const cases: Array<[string, string]> = [
+    ['an object of functions with one method', `module.exports = { hi: (n) => 'hi ' + n };`],
+    ['an object of functions with two methods', `module.exports = { hi: (n) => 'hi ' + n, bye: () => 'bye' };`],
+    ['a class as module.exports', `module.exports = class { hi(n) { return 'hi ' + n; } };`],
+    ['a default export', `exports.default = { hi: (n) => 'hi ' + n };`],
+    ['a single named class', `exports.Greeter = class { hi(n) { return 'hi ' + n; } };`],
+  ];
+  for (const [what, source] of cases) {
+    it(`accepts ${what}`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plexus-impl-'));
+      fs.writeFileSync(path.join(dir, 'impl.js'), source);
+      const app = Plexus.create({
+        baseDir: dir,
+        protocol: { name: 'injvm' },
+        services: [{ interface: 'demo.Greeter', implementation: './impl.js' }],
+        references: { g: { interface: 'demo.Greeter' } },
+      });
+      await app.start();
+      await expect(app.reference<{ hi(n: string): string }>('g').hi('ada')).resolves.toBe('hi ada');
+      await app.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+  }
+
+  it('refuses a module that exports a plain function, with a code', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plexus-impl-'));
+    fs.writeFileSync(path.join(dir, 'impl.js'), `module.exports = (n) => 'hi ' + n;`);
+    expect(() =>
+      Plexus.create({ baseDir: dir, protocol: { name: 'injvm' }, services: [{ interface: 'demo.Greeter', implementation: './impl.js' }] }),
+    ).toThrow(expect.objectContaining({ code: 'PLEXUS_ERR_APP_IMPLEMENTATION' }));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

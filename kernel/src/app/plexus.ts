@@ -257,9 +257,10 @@ export class Plexus {
         throw AppErrors.IMPLEMENTATION(config.interface, `cannot load ${modulePath}: ${(err as Error).message}`);
       }
     }
-    if (typeof impl === 'function') impl = new (impl as new () => object)();
+    if (isClass(impl)) impl = new impl();
     if (impl === null || typeof impl !== 'object') {
-      throw AppErrors.IMPLEMENTATION(config.interface, 'expected an object or a class');
+      const what = typeof impl === 'function' ? 'a plain function' : String(impl);
+      throw AppErrors.IMPLEMENTATION(config.interface, `expected an object or a class, got ${what}`);
     }
     return { config, target: impl as object, modulePath };
   }
@@ -496,16 +497,28 @@ function pickProviderParams(u: URL): Record<string, string> {
   return out;
 }
 
-/** `module.exports`, `default`, or the single named export (or the one named after the interface). */
+/** A class (or a pre-ES2015 constructor whose prototype carries methods), as opposed to a plain function. */
+function isClass(value: unknown): value is new () => object {
+  if (typeof value !== 'function') return false;
+  if (/^class[\s{]/.test(Function.prototype.toString.call(value))) return true;
+  const proto = (value as { prototype?: object }).prototype;
+  return proto !== undefined && Object.getOwnPropertyNames(proto).some((n) => n !== 'constructor');
+}
+
+const isImplementation = (v: unknown): boolean => isClass(v) || (typeof v === 'object' && v !== null);
+
+/**
+ * The implementation a module exports: `module.exports` itself when it is a class, `default`, a
+ * single named export that is an object or a class (or one named after the interface) — otherwise
+ * the module object, whose functions are then the methods (`module.exports = { sayHello() {} }`).
+ */
 function pickExport(mod: unknown, iface: string): unknown {
-  if (mod === null || (typeof mod !== 'object' && typeof mod !== 'function')) return mod;
+  if (mod === null || typeof mod !== 'object') return mod;
   const m = mod as Record<string, unknown>;
-  if (typeof mod === 'function') return mod;
   if (m.default !== undefined) return m.default;
   const named = Object.keys(m).filter((k) => k !== '__esModule');
-  if (named.length === 1) return m[named[0]];
+  if (named.length === 1 && isImplementation(m[named[0]])) return m[named[0]];
   const short = iface.split('.').pop()!;
-  for (const k of named) if (k === short || k === `${short}Impl` || k === `${short}Service`) return m[k];
-  // Several named functions and none named after the interface: the module itself is the implementation.
+  for (const k of named) if ((k === short || k === `${short}Impl` || k === `${short}Service`) && isImplementation(m[k])) return m[k];
   return mod;
 }
