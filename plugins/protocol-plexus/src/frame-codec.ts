@@ -203,19 +203,9 @@ export function encodeRequest(
   let p = FIXED_LENGTH;
   buf.set(route, p);
   p += route.length;
-  buf[p++] = Tag.SERIALIZER;
-  buf[p++] = 1;
-  buf[p++] = serializerId;
-  if (compressorId !== 0) {
-    buf[p++] = Tag.COMPRESSOR;
-    buf[p++] = 1;
-    buf[p++] = compressorId;
-  }
-  if (acceptCompressorId !== 0) {
-    buf[p++] = Tag.ACCEPT_COMPRESSOR;
-    buf[p++] = 1;
-    buf[p++] = acceptCompressorId;
-  }
+  p = writeByteEntry(buf, p, Tag.SERIALIZER, serializerId);
+  if (compressorId !== 0) p = writeByteEntry(buf, p, Tag.COMPRESSOR, compressorId);
+  if (acceptCompressorId !== 0) p = writeByteEntry(buf, p, Tag.ACCEPT_COMPRESSOR, acceptCompressorId);
   if (timeout > 0) {
     buf[p++] = Tag.TIMEOUT;
     buf[p++] = varintSize(timeout);
@@ -224,6 +214,14 @@ export function encodeRequest(
   p = writeAttachments(buf, p, attachments);
   buf.set(body, p);
   return buf;
+}
+
+/** Writes a one-byte header entry (`tag · 1 · value`) at `p`; returns the next position. */
+function writeByteEntry(buf: Buffer, p: number, tag: number, value: number): number {
+  buf[p] = tag;
+  buf[p + 1] = 1;
+  buf[p + 2] = value;
+  return p + 3;
 }
 
 /** Header bytes of a successful response; see {@link encodeResponse}. */
@@ -247,14 +245,8 @@ export function encodeResponse(
   const buf = Buffer.allocUnsafe(FIXED_LENGTH + headerLength + body.length);
   writeFixed(buf, Flag.RESPONSE, status, 0, id, headerLength, body.length);
   let p = FIXED_LENGTH;
-  buf[p++] = Tag.SERIALIZER;
-  buf[p++] = 1;
-  buf[p++] = serializerId;
-  if (compressorId !== 0) {
-    buf[p++] = Tag.COMPRESSOR;
-    buf[p++] = 1;
-    buf[p++] = compressorId;
-  }
+  p = writeByteEntry(buf, p, Tag.SERIALIZER, serializerId);
+  if (compressorId !== 0) p = writeByteEntry(buf, p, Tag.COMPRESSOR, compressorId);
   p = writeAttachments(buf, p, attachments);
   buf.set(body, p);
   return buf;
