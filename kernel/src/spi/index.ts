@@ -15,6 +15,7 @@ export * from './cluster';
 export * from './protocol';
 export * from './transport';
 export * from './registry';
+export * from '../registry/layout';
 export * from './executor';
 export * from './logger';
 export * from './points';
