@@ -1,0 +1,177 @@
+'use strict';
+/**
+ * A real Redis 7 server for tests (DESIGN §9): the Debian package `redis-server`, run in the
+ * foreground (not daemonized, so we hold its PID), bound to 127.0.0.1 only, no persistence, its
+ * working folder and log in a folder the caller owns.
+ *
+ *   const redis = require('../../scripts/servers/redis');
+ *   redis.ensureInstalled();
+ *   const server = await redis.start({ port: 26380, dir: tmp });   // { address, pid, stop(), logFile }
+ *   ...
+ *   await server.stop();                        // SIGTERM, SIGKILL after 5 s; resolves once it exited
+ *   await server.stop({ signal: 'SIGKILL' });   // a crash
+ *
+ * With `--save ''` and `--appendonly no` a restart starts empty, as a cache-style Redis would: the
+ * registry on top must register again. `password` sets `requirepass`; `args` adds raw server
+ * arguments (e.g. ['--hash-max-listpack-entries', '0']). CommonJS and no npm dependencies, so any
+ * test or script can require it.
+ */
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+
+const BINARY = '/usr/bin/redis-server';
+const READY_TIMEOUT_MS = 20_000;
+const STOP_GRACE_MS = 5_000;
+
+/** Installs `redis-server` with apt-get when its binary is missing; throws when that fails. */
+function ensureInstalled() {
+  if (fs.existsSync(BINARY)) return;
+  try {
+    execFileSync('apt-get', ['install', '-y', 'redis-server'], { stdio: 'pipe', timeout: 600_000 });
+  } catch (err) {
+    const out = `${err.stdout ?? ''}${err.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
+    throw new Error(`cannot install Redis: "apt-get install -y redis-server" failed (${err.message}).\n${out}\n` +
+      'Install it by hand (as root), or run these tests on a machine that has it.');
+  }
+  if (!fs.existsSync(BINARY)) throw new Error(`redis-server installed but ${BINARY} is still missing; check the package contents`);
+}
+
+/** The last `lines` lines of a file, or a note that it is empty or missing. */
+function tail(file, lines = 30) {
+  try {
+    const text = fs.readFileSync(file, 'utf8').trimEnd();
+    return text ? text.split('\n').slice(-lines).join('\n') : '(the log is empty)';
+  } catch {
+    return '(no log written)';
+  }
+}
+
+/**
+ * Sends inline commands (e.g. ['AUTH pw', 'PING']) and resolves with the raw answer, '' when the
+ * connection failed. Reads at most 4 KiB.
+ */
+function send(port, commands, timeoutMs = 1000) {
+  return new Promise((resolve) => {
+    let answer = '';
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let settled = false;
+    const done = () => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(timeoutMs, done);
+    socket.on('connect', () => socket.write(commands.map((c) => `${c}\r\n`).join('')));
+    socket.on('data', (chunk) => {
+      if (answer.length < 4096) answer += chunk.toString('latin1');
+      // One reply line per command is all we wait for.
+      if (answer.split('\r\n').length > commands.length) done();
+    });
+    socket.on('end', done);
+    socket.on('error', done);
+    socket.on('close', done);
+  });
+}
+
+/** Whether something accepts connections on 127.0.0.1:`port`. */
+function portTaken(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+/**
+ * Starts a server on 127.0.0.1:`port`, working folder `dir` (created when missing), log in
+ * `dir/redis.log`. Resolves once PING answers PONG (bounded by 20 s); rejects with the server's log
+ * tail otherwise, after killing what it started.
+ */
+async function start({ port, dir, password, args = [] }) {
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`redis.start: bad port ${port}`);
+  if (typeof dir !== 'string' || !dir) throw new Error('redis.start: give a working folder as `dir`');
+  // PING below must be answered by our server, not by one another test left on the port.
+  if (await portTaken(port)) throw new Error(`redis.start: 127.0.0.1:${port} is already in use; stop what holds it or pick another port`);
+  fs.mkdirSync(dir, { recursive: true });
+  const logFile = path.join(dir, 'redis.log');
+  const argv = [
+    '--bind', '127.0.0.1',
+    '--port', String(port),
+    '--save', '',
+    '--appendonly', 'no',
+    '--dir', dir,
+    '--daemonize', 'no',
+    '--logfile', logFile,
+    ...(password ? ['--requirepass', password] : []),
+    ...args,
+  ];
+  const out = fs.openSync(logFile, 'a');
+  let child;
+  try {
+    // Anything printed before the log file is open (a bad argument) lands in the same file.
+    child = spawn(BINARY, argv, { cwd: dir, stdio: ['ignore', out, out] });
+  } finally {
+    fs.closeSync(out);
+  }
+
+  let exited;
+  const exit = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      resolve();
+    });
+    child.once('error', (err) => {
+      exited = { code: null, signal: null, error: err };
+      resolve();
+    });
+  });
+
+  const pid = child.pid;
+  const stop = async ({ signal = 'SIGTERM' } = {}) => {
+    if (exited) return;
+    try {
+      process.kill(pid, signal);
+    } catch {
+      return;
+    }
+    let timer;
+    await Promise.race([exit, new Promise((r) => (timer = setTimeout(r, STOP_GRACE_MS)))]);
+    clearTimeout(timer);
+    if (!exited) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      await exit;
+    }
+  };
+
+  const ping = password ? [`AUTH ${password}`, 'PING'] : ['PING'];
+  const end = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    if (exited) {
+      const why = exited.error ? exited.error.message : `exit code ${exited.code}, signal ${exited.signal}`;
+      throw new Error(`Redis on 127.0.0.1:${port} exited while starting (${why}). Log tail (${logFile}):\n${tail(logFile)}`);
+    }
+    if ((await send(port, ping)).includes('+PONG')) break;
+    if (Date.now() >= end) {
+      await stop({ signal: 'SIGKILL' });
+      throw new Error(`Redis on 127.0.0.1:${port} did not answer PING within ${READY_TIMEOUT_MS} ms. Log tail (${logFile}):\n${tail(logFile)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { address: `127.0.0.1:${port}`, pid, stop, logFile };
+}
+
+module.exports = { ensureInstalled, start, send };
