@@ -1,4 +1,5 @@
-import type { Serializer } from '../spi/serializer';
+import { RpcError } from '../errors/rpc-error';
+import { DEFAULT_DECODE_LIMITS, SERIALIZER_LIMIT_REASON, type Serializer } from '../spi/serializer';
 
 /** Values every serializer must give back unchanged (deep equality). */
 const ROUND_TRIP_SAMPLES: ReadonlyArray<readonly [string, unknown]> = [
@@ -35,9 +36,27 @@ function nest(depth: number): unknown {
   return value;
 }
 
+/** `depth` arrays nested in one another around a number: `[[[1]]]` is depth 3. */
+function nestArrays(depth: number): unknown {
+  let value: unknown = 1;
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
+
+/** What `fn` threw (fails the test when it returned). */
+function thrown(fn: () => unknown): RpcError {
+  try {
+    fn();
+  } catch (err) {
+    return err as RpcError;
+  }
+  throw new Error('expected a throw, but the call returned');
+}
+
 /**
  * The contract every {@link Serializer} must meet. Call it inside a jest test file:
- * `serializerContract('msgpack', () => new MsgpackSerializer())`. `create` is called once per
+ * `serializerContract('msgpack', () => new MsgpackSerializer())` (created with default limits:
+ * the suite checks the {@link DEFAULT_DECODE_LIMITS}). `create` is called once per
  * `describe`, so the suite also checks that one instance serves many calls (the SPI's scope).
  */
 export function serializerContract(name: string, create: () => Serializer): void {
@@ -93,6 +112,60 @@ export function serializerContract(name: string, create: () => Serializer): void
         Uint8Array.of(0x5b, 0x5b, 0x5b, 0x5b, 0x7b), // "[[[[{"
       ];
       for (const garbage of samples) expect(() => serializer.deserialize(garbage)).toThrow();
+    });
+
+    it('takes at most a few ms for a tiny body that declares a huge container (100 times)', () => {
+      const samples = [
+        Uint8Array.of(0xdd, 0x02, 0x00, 0x00, 0x00, 0xc0), // msgpack array32 of 2^25 items, one item
+        Uint8Array.of(0xdf, 0x02, 0x00, 0x00, 0x00, 0xc0), // msgpack map32 of 2^25 entries
+        Uint8Array.of(0xc6, 0x7f, 0xff, 0xff, 0xff, 0x00), // msgpack bin32 of 2 GiB
+      ];
+      const started = process.hrtime.bigint();
+      for (let i = 0; i < 100; i++) for (const body of samples) expect(() => serializer.deserialize(body)).toThrow();
+      // the unchecked decoder spent ~150 ms and 256 MiB on each array sample
+      expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(500);
+    });
+
+    it('refuses nesting deeper than maxDepth with a coded SERIALIZATION error, and allows exactly maxDepth', () => {
+      const bytes = serializer.serialize(nestArrays(20));
+      expect(serializer.deserialize(bytes, { maxDepth: 20 })).toEqual(nestArrays(20));
+      const err = thrown(() => serializer.deserialize(bytes, { maxDepth: 19 }));
+      expect(RpcError.is(err)).toBe(true);
+      expect(err.code).toBe('SERIALIZATION');
+      expect(err.reason).toBe(SERIALIZER_LIMIT_REASON);
+      expect(err.message).toMatch(/maxDepth/);
+    });
+
+    it('counts objects as well as arrays toward maxDepth', () => {
+      let value: unknown = 0;
+      for (let i = 0; i < 10; i++) value = { k: value };
+      const bytes = serializer.serialize([value]);
+      expect(serializer.deserialize(bytes, { maxDepth: 11 })).toEqual([value]);
+      expect(thrown(() => serializer.deserialize(bytes, { maxDepth: 10 })).reason).toBe(SERIALIZER_LIMIT_REASON);
+    });
+
+    it('refuses more array items and object entries than maxElements, summed over the body', () => {
+      const list = Array.from({ length: 1000 }, (_, i) => i);
+      const bytes = serializer.serialize(list);
+      expect(serializer.deserialize(bytes, { maxElements: 1000 })).toEqual(list);
+      const err = thrown(() => serializer.deserialize(bytes, { maxElements: 999 }));
+      expect(err.reason).toBe(SERIALIZER_LIMIT_REASON);
+      expect(err.message).toMatch(/maxElements/);
+      // 300 objects of 2 entries in an array: 300 items + 600 entries
+      const records = serializer.serialize(Array.from({ length: 300 }, (_, i) => ({ a: i, b: [] })));
+      expect(() => serializer.deserialize(records, { maxElements: 900 })).not.toThrow();
+      expect(thrown(() => serializer.deserialize(records, { maxElements: 899 })).reason).toBe(SERIALIZER_LIMIT_REASON);
+    });
+
+    it('refuses a body of many empty objects before building them', () => {
+      const bytes = serializer.serialize(Array.from({ length: 5000 }, () => ({})));
+      expect(thrown(() => serializer.deserialize(bytes, { maxElements: 4999 })).reason).toBe(SERIALIZER_LIMIT_REASON);
+    });
+
+    it(`decodes ${DEFAULT_DECODE_LIMITS.maxDepth} levels by default and refuses one more`, () => {
+      expect(serializer.deserialize(serializer.serialize(nestArrays(DEFAULT_DECODE_LIMITS.maxDepth)))).toEqual(nestArrays(DEFAULT_DECODE_LIMITS.maxDepth));
+      const err = thrown(() => serializer.deserialize(serializer.serialize(nestArrays(DEFAULT_DECODE_LIMITS.maxDepth + 1))));
+      expect(err.reason).toBe(SERIALIZER_LIMIT_REASON);
     });
 
     it('does not let __proto__ / constructor / prototype keys reach a prototype', () => {

@@ -1,2 +1,2 @@
 /** `@plexus/serializer-json` — the JSON serializer (wire id 1). */
-export { JsonSerializer } from './json-serializer';
+export { JsonSerializer, JSON_OPTIONS_SCHEMA, type JsonSerializerOptions } from './json-serializer';

@@ -1,4 +1,27 @@
-import { definePlugin, RpcCode, RpcError, type Serializer } from '@plexus/kernel/spi';
+import {
+  DECODE_LIMITS_SCHEMA,
+  decodeLimitError,
+  definePlugin,
+  resolveDecodeLimits,
+  RpcCode,
+  RpcError,
+  type DecodeLimits,
+  type Serializer,
+} from '@plexus/kernel/spi';
+import { JsonScan, scanJson } from './json-scan';
+
+/**
+ * Options of {@link JsonSerializer}: the decode limits `maxDepth` and `maxElements` (see
+ * `DecodeLimits` in `@plexus/kernel/spi`: defaults 100 and 1 000 000).
+ */
+export type JsonSerializerOptions = DecodeLimits;
+
+/** JSON schema of {@link JsonSerializerOptions}, checked by the loader. */
+export const JSON_OPTIONS_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { ...DECODE_LIMITS_SCHEMA },
+} as const;
 
 /**
  * JSON serializer: UTF-8 JSON text, readable by any peer, curl and browsers.
@@ -16,11 +39,23 @@ import { definePlugin, RpcCode, RpcError, type Serializer } from '@plexus/kernel
  * later through `Object.assign` or a deep merge). The check costs a substring scan; only bodies
  * that spell `__proto__` (plainly or with `\u` escapes) take the slower, filtering parse.
  *
+ * Bounds: before `JSON.parse`, a linear pre-scan of the bytes (`json-scan.ts`, no allocation)
+ * enforces `maxDepth` and `maxElements`, so a body cannot make the parser build millions of
+ * objects. `JSON.parse` itself never allocates ahead of the text it has read.
+ *
  * Scope: one instance per application; stateless and re-entrant.
  */
 export class JsonSerializer implements Serializer {
   readonly id = 1;
   readonly name = 'json';
+  private readonly maxDepth: number;
+  private readonly maxElements: number;
+
+  constructor(options: JsonSerializerOptions = {}) {
+    const limits = resolveDecodeLimits(options);
+    this.maxDepth = limits.maxDepth;
+    this.maxElements = limits.maxElements;
+  }
 
   serialize(value: unknown): Uint8Array {
     let text: string | undefined;
@@ -37,7 +72,15 @@ export class JsonSerializer implements Serializer {
     return Buffer.from(text ?? 'null', 'utf8');
   }
 
-  deserialize(bytes: Uint8Array): unknown {
+  deserialize(bytes: Uint8Array, limits?: DecodeLimits): unknown {
+    const maxDepth = limits?.maxDepth ?? this.maxDepth;
+    const maxElements = limits?.maxElements ?? this.maxElements;
+    const scan = scanJson(bytes, maxDepth, maxElements);
+    if (scan !== JsonScan.OK) {
+      throw scan === JsonScan.DEPTH
+        ? decodeLimitError('json', 'maxDepth', maxDepth, bytes.length)
+        : decodeLimitError('json', 'maxElements', maxElements, bytes.length);
+    }
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const text = buf.toString('utf8');
     try {
@@ -80,8 +123,8 @@ export default definePlugin({
       point: 'serializer',
       name: 'json',
       id: 1,
-      optionsSchema: { type: 'object', additionalProperties: false, properties: {} },
-      create: () => new JsonSerializer(),
+      optionsSchema: JSON_OPTIONS_SCHEMA,
+      create: (ctx) => new JsonSerializer(ctx.options as JsonSerializerOptions),
     },
   ],
 });

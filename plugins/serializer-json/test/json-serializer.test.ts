@@ -130,3 +130,45 @@ describe('JsonSerializer', () => {
     expect(ext.create(fakeExtensionContext())).toBeInstanceOf(JsonSerializer);
   });
 });
+
+describe('JsonSerializer bounded decoding', () => {
+  const serializer = new JsonSerializer();
+  const body = (s: string) => Buffer.from(s, 'utf8');
+
+  it('does not count brackets, braces or commas inside strings, escaped quotes included', () => {
+    const value = ['[[[[{{{{,,,,', 'quote \\" then [[[', '\\', 'end \\\\" [['];
+    const bytes = serializer.serialize(value);
+    expect(serializer.deserialize(bytes, { maxDepth: 1, maxElements: 4 })).toEqual(value);
+    expect(codeOf(() => serializer.deserialize(bytes, { maxElements: 3 })).reason).toBe('PLEXUS_ERR_SERIALIZER_LIMIT');
+  });
+
+  it('refuses 8 MiB of nested brackets at the limit, quickly', () => {
+    const deep = Buffer.alloc(8 * 1024 * 1024, '[');
+    const started = process.hrtime.bigint();
+    expect(codeOf(() => serializer.deserialize(deep))).toEqual({ code: RpcCode.SERIALIZATION, reason: 'PLEXUS_ERR_SERIALIZER_LIMIT' });
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(50);
+  });
+
+  it('refuses a body of a million and one empty objects under the default limit', () => {
+    const wide = body(`[${'{},'.repeat(1_000_000)}{}]`);
+    expect(codeOf(() => serializer.deserialize(wide))).toEqual({ code: RpcCode.SERIALIZATION, reason: 'PLEXUS_ERR_SERIALIZER_LIMIT' });
+    expect((serializer.deserialize(body('[{},{}]')) as unknown[]).length).toBe(2);
+  });
+
+  it('counts object entries and empty containers as the msgpack serializer does', () => {
+    expect(serializer.deserialize(body(' { "a" : [ ] , "b" : { } } '), { maxElements: 2, maxDepth: 2 })).toEqual({ a: [], b: {} });
+    expect(codeOf(() => serializer.deserialize(body('{"a":[],"b":{}}'), { maxElements: 1 })).reason).toBe('PLEXUS_ERR_SERIALIZER_LIMIT');
+    expect(codeOf(() => serializer.deserialize(body('{"a":[],"b":{}}'), { maxDepth: 1 })).reason).toBe('PLEXUS_ERR_SERIALIZER_LIMIT');
+  });
+
+  it('takes maxDepth / maxElements from its options (extensions.serializer.json)', () => {
+    const created = plugin.extensions[0].create(fakeExtensionContext({ maxDepth: 2, maxElements: 3 })) as JsonSerializer;
+    expect(created.deserialize(body('[[1,2]]'))).toEqual([[1, 2]]);
+    expect(codeOf(() => created.deserialize(body('[[[1]]]'))).reason).toBe('PLEXUS_ERR_SERIALIZER_LIMIT');
+    expect(codeOf(() => created.deserialize(body('[1,2,3,4]'))).reason).toBe('PLEXUS_ERR_SERIALIZER_LIMIT');
+  });
+
+  it('leaves malformed text to JSON.parse, which reports it as a decode error', () => {
+    expect(codeOf(() => serializer.deserialize(body('["unterminated')))).toEqual({ code: RpcCode.SERIALIZATION, reason: 'PLEXUS_ERR_SERIALIZER_DECODE' });
+  });
+});

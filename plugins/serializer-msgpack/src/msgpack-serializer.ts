@@ -1,8 +1,22 @@
 import { Packr, type Options as PackrOptions } from 'msgpackr';
-import { definePlugin, RpcCode, RpcError, type Serializer } from '@plexus/kernel/spi';
+import {
+  DECODE_LIMITS_SCHEMA,
+  decodeLimitError,
+  definePlugin,
+  resolveDecodeLimits,
+  RpcCode,
+  RpcError,
+  type DecodeLimits,
+  type Serializer,
+} from '@plexus/kernel/spi';
+import { scanFault, scanMsgpack, ScanResult } from './msgpack-scan';
 
-/** Options of {@link MsgpackSerializer}; all optional. */
-export interface MsgpackSerializerOptions {
+/**
+ * Options of {@link MsgpackSerializer}; all optional. `maxDepth` and `maxElements` (see
+ * `DecodeLimits` in `@plexus/kernel/spi`: defaults 100 and 1 000 000) bound what one received
+ * body may build.
+ */
+export interface MsgpackSerializerOptions extends DecodeLimits {
   /**
    * Encode `Set`, `Error`, `RegExp` and typed arrays other than `Uint8Array`/`Buffer` with
    * msgpackr's extensions so they come back as themselves. Default `true`: Plexus peers are
@@ -27,6 +41,7 @@ export const MSGPACK_OPTIONS_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
+    ...DECODE_LIMITS_SCHEMA,
     moreTypes: { type: 'boolean', default: true },
     int64AsType: { enum: ['bigint', 'number', 'auto', 'string'], default: 'bigint' },
     copyBuffers: { type: 'boolean', default: false },
@@ -42,7 +57,10 @@ export const MSGPACK_OPTIONS_SCHEMA = {
  * bits), `Map` as a plain msgpack map (decoded as an object), `undefined` as itself.
  *
  * Safety: msgpackr renames a decoded `__proto__` key to `__proto_`, so no body can replace a
- * prototype; structured-clone references are refused, so a body cannot build cycles.
+ * prototype; structured-clone references are refused, so a body cannot build cycles. Before
+ * msgpackr sees a body, a linear pre-scan (`msgpack-scan.ts`, no allocation) checks every declared
+ * length against the bytes present and enforces `maxDepth` / `maxElements`; msgpackr itself trusts
+ * length prefixes. The scan costs about 10 % of decoding a small body.
  *
  * Scope: one instance per application, shared by all connections. One `Packr` is reused; msgpackr
  * saves and restores its state on re-entrant calls, and every returned buffer stays valid after
@@ -53,6 +71,8 @@ export class MsgpackSerializer implements Serializer {
   readonly name = 'msgpack';
   private readonly packrOptions: PackrOptions;
   private readonly packr: Packr;
+  private readonly maxDepth: number;
+  private readonly maxElements: number;
   /** For objects of more than 65535 keys, which the fixed map16 header of `packr` cannot hold. */
   private widePackr?: Packr;
 
@@ -67,6 +87,9 @@ export class MsgpackSerializer implements Serializer {
       copyBuffers: options.copyBuffers ?? false,
     };
     this.packr = new Packr(this.packrOptions);
+    const limits = resolveDecodeLimits(options);
+    this.maxDepth = limits.maxDepth;
+    this.maxElements = limits.maxElements;
   }
 
   serialize(value: unknown): Uint8Array {
@@ -88,7 +111,11 @@ export class MsgpackSerializer implements Serializer {
     }
   }
 
-  deserialize(bytes: Uint8Array): unknown {
+  deserialize(bytes: Uint8Array, limits?: DecodeLimits): unknown {
+    const maxDepth = limits?.maxDepth ?? this.maxDepth;
+    const maxElements = limits?.maxElements ?? this.maxElements;
+    const scan = scanMsgpack(bytes, maxDepth, maxElements);
+    if (scan !== ScanResult.OK) throw scanError(scan, bytes.length);
     try {
       return this.packr.unpack(bytes);
     } catch (err) {
@@ -99,6 +126,26 @@ export class MsgpackSerializer implements Serializer {
       );
     }
   }
+}
+
+/** The error for a body the pre-scan refused; the scan's details are in `scanFault`. */
+function scanError(scan: ScanResult, bytes: number): RpcError {
+  if (scan === ScanResult.DEPTH) return decodeLimitError('msgpack', 'maxDepth', scanFault.value, bytes);
+  if (scan === ScanResult.ELEMENTS) return decodeLimitError('msgpack', 'maxElements', scanFault.value, bytes);
+  const { at, value, left, type } = scanFault;
+  const detail =
+    scan === ScanResult.TRUNCATED
+      ? `it ends inside the value at byte ${at}`
+      : scan === ScanResult.TOO_LONG
+        ? `the value at byte ${at} declares ${value} items or bytes, but only ${left} bytes remain`
+        : scan === ScanResult.TRAILING
+          ? `${value} bytes follow the value`
+          : `extension type 0x${type.toString(16)} at byte ${at} is not accepted (records, bundled strings and references are off)`;
+  return new RpcError(
+    `msgpack: cannot decode a ${bytes}-byte body (${detail}); check that the peer uses serializer msgpack (id 2) and sends whole bodies`,
+    RpcCode.SERIALIZATION,
+    { reason: 'PLEXUS_ERR_SERIALIZER_DECODE', retryable: false },
+  );
 }
 
 function encodeError(err: unknown): RpcError {

@@ -16,6 +16,16 @@ function str(s: string): number[] {
   return [0xa0 | bytes.length, ...bytes];
 }
 
+/** What `fn` threw (fails the test when it returned). */
+function caught(fn: () => unknown): RpcError {
+  try {
+    fn();
+  } catch (err) {
+    return err as RpcError;
+  }
+  throw new Error('expected a throw, but the call returned');
+}
+
 function roundTrip<T>(value: T, serializer: Serializer = new MsgpackSerializer()): T {
   return serializer.deserialize(serializer.serialize(value)) as T;
 }
@@ -97,11 +107,14 @@ describe('MsgpackSerializer', () => {
     expect((first & 0xf0) === 0x80 || first === 0xde).toBe(true);
   });
 
-  it('does not carry a record definition from one decoded message into the next', () => {
-    // 0xd4 0x72 0x40: define record 0x40 with keys ["x"], then its values [5].
+  it('refuses in-band record definitions (msgpackr records are off on both sides)', () => {
+    // 0xd4 0x72 0x40: define record 0x40 with keys ["x"], then its values [5]. A definition would
+    // change how later bytes of the body decode, out of the pre-scan's sight, so it is refused.
     const withRecord = Uint8Array.of(0xd4, 0x72, 0x40, 0x91, ...str('x'), 0x05);
-    expect(serializer.deserialize(withRecord)).toEqual({ x: 5 });
-    // 0x40 is then the plain positive fixint 64 again.
+    const err = caught(() => serializer.deserialize(withRecord));
+    expect([err.code, err.reason]).toEqual([RpcCode.SERIALIZATION, 'PLEXUS_ERR_SERIALIZER_DECODE']);
+    expect(err.message).toMatch(/extension type 0x72/);
+    // 0x40 is the plain positive fixint 64.
     expect(serializer.deserialize(Uint8Array.of(0x40))).toBe(64);
   });
 
@@ -128,11 +141,9 @@ describe('MsgpackSerializer', () => {
       expect(out.child[0].polluted).toBeUndefined();
     });
 
-    it('neutralises a __proto__ key declared in an in-band record definition', () => {
+    it('refuses a __proto__ key declared in an in-band record definition', () => {
       const crafted = Uint8Array.of(0xd4, 0x72, 0x40, 0x91, ...str('__proto__'), 0x81, ...str('polluted'), 0xc3);
-      const out = serializer.deserialize(crafted) as Record<string, unknown>;
-      expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
-      expect(out.polluted).toBeUndefined();
+      expect(() => serializer.deserialize(crafted)).toThrow(/extension type 0x72/);
     });
 
     it('keeps constructor / prototype keys as inert own properties', () => {
@@ -157,6 +168,108 @@ describe('MsgpackSerializer', () => {
 
     it('refuses structured-clone references, so a body cannot build cycles', () => {
       expect(() => serializer.deserialize(Uint8Array.of(0xd6, 0x70, 0, 0, 0, 0))).toThrow(RpcError);
+    });
+  });
+
+  describe('bounded decoding (pre-scan)', () => {
+    it('refuses the 6-byte body declaring an array of 2^25 items at once, without allocating', () => {
+      const body = Uint8Array.of(0xdd, 0x02, 0x00, 0x00, 0x00, 0xc0);
+      const heapBefore = process.memoryUsage().heapUsed;
+      const started = process.hrtime.bigint();
+      for (let i = 0; i < 100; i++) {
+        const err = caught(() => serializer.deserialize(body));
+        expect(err.reason).toBe('PLEXUS_ERR_SERIALIZER_DECODE');
+        expect(err.message).toMatch(/declares 33554432 items or bytes, but only 1 bytes remain/);
+      }
+      expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(100);
+      expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(16 * 1024 * 1024);
+    });
+
+    it('checks string, binary and extension lengths against the bytes present', () => {
+      for (const body of [
+        Uint8Array.of(0xd9, 0x05, 0x61), // str8 of 5, one byte
+        Uint8Array.of(0xdb, 0x00, 0x10, 0x00, 0x00, 0x61), // str32 of 1 MiB
+        Uint8Array.of(0xc5, 0x01, 0x00, 0x00), // bin16 of 256
+        Uint8Array.of(0xc9, 0x00, 0x10, 0x00, 0x00, 0x74, 0x01), // ext32 (typed array) of 1 MiB
+        Uint8Array.of(0xd8, 0xff, 0x00), // fixext16 with one byte
+        Uint8Array.of(0xcb, 0x40), // float64 cut short
+      ]) {
+        expect(caught(() => serializer.deserialize(body)).code).toBe(RpcCode.SERIALIZATION);
+      }
+    });
+
+    it('refuses trailing bytes and truncated containers', () => {
+      expect(caught(() => serializer.deserialize(Uint8Array.of(0x01, 0x02))).message).toMatch(/1 bytes follow the value/);
+      expect(caught(() => serializer.deserialize(Uint8Array.of(0x93, 0x01, 0x02))).message).toMatch(/only 2 bytes remain/);
+      expect(caught(() => serializer.deserialize(Uint8Array.of(0x92, 0x91))).code).toBe(RpcCode.SERIALIZATION);
+    });
+
+    it('counts Set, Error and RegExp wrappers as a level, so a chain of them cannot recurse without bound', () => {
+      const set = new Set([new Set([1])]);
+      expect(roundTrip(set)).toEqual(set);
+      expect(roundTrip([new Error('boom'), /a+b/g])).toEqual([new Error('boom'), /a+b/g]);
+      // 3 bytes per level: fixext1 's' 0, a Set of the next one
+      const chain = new Uint8Array(3 * 5000 + 1);
+      for (let i = 0; i < 5000; i++) chain.set([0xd4, 0x73, 0x00], i * 3);
+      chain[chain.length - 1] = 0x90;
+      const err = caught(() => serializer.deserialize(chain));
+      expect(err.reason).toBe('PLEXUS_ERR_SERIALIZER_LIMIT');
+      expect(err.message).toMatch(/deeper than 100/);
+    });
+
+    it('keeps every msgpackr type working through the scan', () => {
+      const value = {
+        when: new Date(1_700_000_000_123),
+        old: new Date(-1),
+        far: new Date(8_000_000_000_000_000),
+        bin: Buffer.from([1, 2, 3]),
+        floats: new HostFloat32Array([1.5, 2.5]),
+        big: 2n ** 100n,
+        int64: -(2n ** 40n),
+        nothing: undefined,
+        f: 1.25,
+        list: [null, true, false, -1, 200, 70000, 5_000_000_000, 'é'.repeat(40), 'x'.repeat(70000)],
+        wide: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i])),
+      };
+      const out = roundTrip(value) as typeof value;
+      expect(out.when).toEqual(value.when);
+      expect(out.old).toEqual(value.old);
+      expect(out.far).toEqual(value.far);
+      expect(out.big).toBe(value.big);
+      expect(out.int64).toBe(value.int64);
+      expect('nothing' in out).toBe(true);
+      expect(Array.from(out.floats)).toEqual([1.5, 2.5]);
+      expect(out.list).toEqual(value.list);
+      expect(out.wide).toEqual(value.wide);
+    });
+
+    it('applies maxDepth / maxElements from its options (as configured under extensions.serializer.msgpack)', () => {
+      const created = plugin.extensions[0].create(fakeExtensionContext({ maxDepth: 3, maxElements: 10 })) as MsgpackSerializer;
+      expect(created.deserialize(created.serialize([[[1]]]))).toEqual([[[1]]]);
+      expect(caught(() => created.deserialize(created.serialize([[[[1]]]]))).message).toMatch(/maxDepth/);
+      expect(caught(() => created.deserialize(created.serialize(Array.from({ length: 11 }, () => 0)))).message).toMatch(/maxElements/);
+      // a per-call limit wins over the options
+      expect(created.deserialize(created.serialize([[[[1]]]]), { maxDepth: 4 })).toEqual([[[[1]]]]);
+    });
+
+    it('never hangs or over-allocates on random bytes (seeded)', () => {
+      let x = 0x2545f491;
+      const rnd = () => {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        return (x >>> 0) / 0x100000000;
+      };
+      const started = process.hrtime.bigint();
+      for (let i = 0; i < 20_000; i++) {
+        const body = Uint8Array.from({ length: 1 + Math.floor(rnd() * 24) }, () => Math.floor(rnd() * 256));
+        try {
+          serializer.deserialize(body);
+        } catch (err) {
+          expect(RpcError.is(err)).toBe(true);
+        }
+      }
+      expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(5000);
     });
   });
 
