@@ -43,3 +43,93 @@ describe('RpcError', () => {
     expect(RpcError.is({ code: 'TIMEOUT' })).toBe(false);
   });
 });
+
+describe('RpcError.fromThrown / from: whatever was thrown becomes a coded error, and never throws', () => {
+  /** A Proxy that throws on every trap, `typeof` aside. */
+  function hostileProxy(): object {
+    const trap = () => {
+      throw new Error('trap');
+    };
+    return new Proxy({}, { get: trap, has: trap, ownKeys: trap, getPrototypeOf: trap, getOwnPropertyDescriptor: trap, apply: trap, set: trap, defineProperty: trap });
+  }
+
+  function nullProtoCircular(): object {
+    const o = Object.create(null) as Record<string, unknown>;
+    o.self = o;
+    o.list = [o];
+    return o;
+  }
+
+  const throwingGetters = (): Error => {
+    const e = new Error('original');
+    // stack first: redefining it formats the pending stack trace, which reads `name`
+    for (const key of ['stack', 'name', 'message', 'code']) {
+      Object.defineProperty(e, key, {
+        get() {
+          throw new Error(`getter ${key}`);
+        },
+      });
+    }
+    return e;
+  };
+
+  const cases: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
+    ['an Error whose name, message, code and stack getters throw', throwingGetters, /without a message/],
+    ['a Proxy that throws on every trap', hostileProxy, /without a message/],
+    ['a null-prototype circular object', nullProtoCircular, /without a message/],
+    ['a thenable whose then throws', () => ({ then() { throw nullProtoCircular(); } }), /^\{\}$|without a message/],
+    ['a Symbol', () => Symbol('boom'), /^Symbol\(boom\)$/],
+    ['a BigInt', () => 12345678901234567890n, /^12345678901234567890n$/],
+    ['undefined', () => undefined, /^undefined$/],
+    ['null', () => null, /^null$/],
+    ['a function', () => function namedThing() {}, /^a function namedThing$/],
+  ];
+
+  it.each(cases)('%s', (_label, make, message) => {
+    const value = make();
+    for (const convert of [() => RpcError.fromThrown(value), () => RpcError.from(value, RpcCode.SERVER_ERROR)]) {
+      let err: RpcError | undefined;
+      expect(() => (err = convert())).not.toThrow();
+      expect(RpcError.is(err)).toBe(true);
+      expect(typeof err!.message).toBe('string');
+      expect(err!.message).toMatch(message);
+      // what the protocol then does with it must not throw either
+      expect(() => JSON.stringify(err!.toWire(true))).not.toThrow();
+    }
+    expect(RpcError.fromThrown(value).code).toBe(RpcCode.SERVICE_ERROR);
+    expect(RpcError.from(value, RpcCode.SERVER_ERROR).code).toBe(RpcCode.SERVER_ERROR);
+  });
+
+  it('keeps message and code of a thrown plain object (not "[object Object]")', () => {
+    const err = RpcError.fromThrown({ code: 'E_STOCK', message: 'out of stock', name: 'StockError' });
+    expect(err.message).toBe('out of stock');
+    expect(err.data).toEqual({ code: 'E_STOCK' });
+    expect(err.remoteName).toBe('StockError');
+    expect(RpcError.fromThrown({ code: 42, message: 'numbered' }).data).toEqual({ code: 42 });
+  });
+
+  it('keeps an Error\'s name, message, code and stack, and an RpcError as it is', () => {
+    const e = Object.assign(new RangeError('too far'), { code: 'E_RANGE' });
+    const err = RpcError.fromThrown(e);
+    expect([err.message, err.remoteName, err.data]).toEqual(['too far', 'RangeError', { code: 'E_RANGE' }]);
+    expect(err.stack).toBe(e.stack);
+    expect(err.cause).toBe(e);
+    expect(RpcError.fromThrown(new Error('plain')).remoteName).toBeUndefined();
+    const rpc = new RpcError('mine', RpcCode.LIMIT_EXCEEDED);
+    expect(RpcError.fromThrown(rpc)).toBe(rpc);
+  });
+
+  it('describes an object without a message by a bounded JSON view', () => {
+    expect(RpcError.fromThrown({ reason: 'x', n: 2n }).message).toBe('{"reason":"x","n":"2n"}');
+    const huge = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`key${i}`, 'v'.repeat(100)]));
+    const started = process.hrtime.bigint();
+    const err = RpcError.fromThrown(huge);
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(100);
+    expect(err.message.length).toBeLessThanOrEqual(201);
+  });
+
+  it('ignores a code that is neither a string nor a finite number', () => {
+    expect(RpcError.fromThrown({ message: 'm', code: { nested: true } }).data).toBeUndefined();
+    expect(RpcError.fromThrown({ message: 'm', code: NaN }).data).toBeUndefined();
+  });
+});

@@ -104,15 +104,43 @@ export class RpcError extends Error {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }
 
-  /** Wraps anything thrown into an RpcError, keeping RpcErrors as they are. */
+  /**
+   * Wraps anything thrown into an RpcError with `code`, keeping RpcErrors as they are. Never
+   * throws, whatever the value (see {@link RpcError.fromThrown}).
+   */
   static from(value: unknown, code: RpcCode = RpcCode.UNKNOWN): RpcError {
-    if (RpcError.is(value)) return value;
-    if (value instanceof Error) {
-      const err = new RpcError(value.message, code, { cause: value });
-      if (value.name && value.name !== 'Error') err.remoteName = value.name;
-      return err;
+    return RpcError.fromThrown(value, code);
+  }
+
+  /**
+   * What an implementation (or any code) threw or rejected with, as an RpcError; an RpcError is
+   * returned as it is. Anything else gets `code` (default `SERVICE_ERROR`: a business error) with
+   * the value's own message, its `name` as `remoteName` (unless plain `Error`), a string or number
+   * `code` property kept as `data.code` (so `throw { code: 'E42', message: 'no stock' }` arrives
+   * as such, not as "[object Object]"), and its stack when it has one.
+   *
+   * Never throws: getters that throw, Proxies that throw on every trap, null-prototype and
+   * circular objects, symbols and bigints all give an error with a readable message. Objects
+   * without a message are described by a bounded JSON view (at most 64 members, 200 characters).
+   */
+  static fromThrown(value: unknown, code: RpcCode = RpcCode.SERVICE_ERROR): RpcError {
+    let isRpc = false;
+    try {
+      isRpc = RpcError.is(value);
+    } catch {
+      // a Proxy whose traps throw is not one of ours
     }
-    return new RpcError(typeof value === 'string' ? value : safeString(value), code, { cause: value });
+    if (isRpc) return value as RpcError;
+    const isObject = (typeof value === 'object' && value !== null) || typeof value === 'function';
+    const message = (isObject ? textOf(readSafely(value, 'message')) : undefined) ?? describeThrown(value);
+    const rawCode = isObject ? readSafely(value, 'code') : undefined;
+    const dataCode = typeof rawCode === 'string' || (typeof rawCode === 'number' && Number.isFinite(rawCode)) ? rawCode : undefined;
+    const err = new RpcError(message, code, { cause: value, data: dataCode !== undefined ? { code: dataCode } : undefined });
+    const name = isObject ? textOf(readSafely(value, 'name')) : undefined;
+    if (name !== undefined && name !== '' && name !== 'Error') err.remoteName = name;
+    const stack = isObject ? readSafely(value, 'stack') : undefined;
+    if (typeof stack === 'string') err.stack = stack;
+    return err;
   }
 
   /** The wire form; the stack is included only when `withStack` is set. */
@@ -147,10 +175,53 @@ export function isRpcCode(value: unknown): value is RpcCode {
   return typeof value === 'string' && CODES.has(value);
 }
 
-function safeString(value: unknown): string {
+/** `value[key]`, or undefined when reading it throws (a getter, a Proxy trap). */
+function readSafely(value: unknown, key: string): unknown {
   try {
-    return JSON.stringify(value) ?? String(value);
+    return (value as Record<string, unknown>)[key];
   } catch {
-    return String(value);
+    return undefined;
+  }
+}
+
+function textOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return undefined;
+}
+
+const DESCRIBE_MEMBERS = 64;
+const DESCRIBE_CHARS = 200;
+
+/** A readable, bounded description of a thrown value that has no message; never throws. */
+function describeThrown(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'symbol':
+      return value.description !== undefined ? `Symbol(${value.description})` : 'Symbol()';
+    case 'bigint':
+      return `${value}n`;
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return String(value);
+    case 'function': {
+      const name = textOf(readSafely(value, 'name'));
+      return name ? `a function ${name}` : 'a function';
+    }
+    default:
+      if (value === null) return 'null';
+      try {
+        let members = 0;
+        // Stops descending after a few members, so a huge object costs no more than a small one.
+        const json = JSON.stringify(value, (_key, v: unknown) =>
+          ++members > DESCRIBE_MEMBERS ? undefined : typeof v === 'bigint' ? `${v}n` : v,
+        );
+        if (typeof json === 'string' && json !== '{}') return json.length > DESCRIBE_CHARS ? `${json.slice(0, DESCRIBE_CHARS)}…` : json;
+      } catch {
+        // circular, a throwing getter or toJSON, a Proxy
+      }
+      return 'a thrown object without a message';
   }
 }
