@@ -1,0 +1,208 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { PlexusError, URL, type RegistryState } from '@plexus/kernel/spi';
+import { rejectionOf, waitFor } from '@plexus/kernel/testing';
+import { EtcdRegistry } from '../src/etcd-registry';
+import { RecordingLogger, removeDir, startEtcd, tempDir, type EtcdServer } from './support/etcd';
+
+/**
+ * Faults with a real etcd on 127.0.0.1:23791: the server stopped and started again on the same
+ * data dir, started again with a fresh one (everything lost), the lease revoked behind the
+ * registry's back, and a provider process killed without unregistering.
+ */
+const PORT = 23791;
+const WAIT = 20_000;
+
+let server: EtcdServer | undefined;
+const dirs: string[] = [];
+const open: EtcdRegistry[] = [];
+let serial = 0;
+
+beforeAll(async () => {
+  const dir = tempDir('fault');
+  dirs.push(dir);
+  server = await startEtcd(PORT, dir);
+}, 30_000);
+
+afterAll(async () => {
+  for (const r of open) await r.close().catch(() => undefined);
+  await server?.stop();
+  for (const d of dirs) removeDir(d);
+});
+
+function iface(): string {
+  serial++;
+  return `plexus.fault.Greeter${process.pid}x${serial}`;
+}
+
+function provider(path: string, n: number): URL {
+  return new URL('plexus', `10.1.0.${n}`, 20880, path, { application: `app${n}`, side: 'provider' });
+}
+
+function consumer(path: string): URL {
+  return new URL('consumer', '10.1.0.200', 0, path, { side: 'consumer' });
+}
+
+function registry(ttl = 10_000): { registry: EtcdRegistry; states: RegistryState[]; logger: RecordingLogger } {
+  if (server === undefined) throw new Error('etcd did not start (see beforeAll)');
+  const logger = new RecordingLogger();
+  const r = new EtcdRegistry({ address: `127.0.0.1:${PORT}`, ttl, requestTimeout: 1000 }, logger);
+  open.push(r);
+  const states: RegistryState[] = [];
+  r.onStateChange((s) => states.push(s));
+  return { registry: r, states, logger };
+}
+
+/** Keeps every list a subscriber was given. */
+function recorder() {
+  const lists: string[][] = [];
+  return {
+    lists,
+    listener: (urls: URL[]) => lists.push(urls.map((u) => u.host).sort()),
+    sees: (...hosts: string[]) => {
+      const last = lists[lists.length - 1];
+      return last !== undefined && last.join() === [...hosts].sort().join();
+    },
+  };
+}
+
+/** What the kernel's registry manager does on 'reconnected': register everything again. */
+function manage(r: EtcdRegistry, urls: URL[], states: RegistryState[]) {
+  const done: Promise<void>[] = [];
+  r.onStateChange((s) => {
+    if (s === 'reconnected') done.push(Promise.all(urls.map((u) => r.register(u))).then(() => undefined));
+  });
+  return { settled: () => Promise.all(done), reconnects: () => states.filter((s) => s === 'reconnected').length };
+}
+
+async function restart(dir: string): Promise<void> {
+  await server?.stop();
+  server = await startEtcd(PORT, dir);
+}
+
+it('etcd stopped and started on the same data dir: states go down and up, watches resume, register works again', async () => {
+  const name = iface();
+  const p = registry();
+  const c = registry();
+  const [p1, p2] = [provider(name, 1), provider(name, 2)];
+  await p.registry.register(p1);
+  const seen = recorder();
+  await c.registry.subscribe(consumer(name), seen.listener);
+  await waitFor(() => seen.sees('10.1.0.1'), WAIT, 'the first provider');
+
+  await server?.stop();
+  await waitFor(() => p.states.includes('disconnected') && c.states.includes('disconnected'), WAIT, 'both instances to report disconnected');
+  // While etcd is down, operations fail fast with a coded error instead of hanging.
+  const started = Date.now();
+  const failure = await rejectionOf(p.registry.register(p2));
+  expect(PlexusError.is(failure)).toBe(true);
+  expect(['PLEXUS_ERR_ETCD_UNREACHABLE', 'PLEXUS_ERR_ETCD_TIMEOUT']).toContain((failure as PlexusError).code);
+  expect(Date.now() - started).toBeLessThan(5_000);
+  const down = await rejectionOf(c.registry.subscribe(consumer(`${name}.Other`), () => undefined));
+  expect(PlexusError.is(down)).toBe(true);
+
+  server = await startEtcd(PORT, server!.dir);
+  await waitFor(() => p.states.lastIndexOf('connected') > p.states.indexOf('disconnected'), WAIT, 'the provider side to report connected');
+  await waitFor(() => c.states.lastIndexOf('connected') > c.states.indexOf('disconnected'), WAIT, 'the consumer side to report connected');
+  // The lease survived (etcd keeps leases across a restart): no re-registration was needed.
+  expect(p.states).not.toContain('reconnected');
+  await p.registry.register(p2);
+  await waitFor(() => seen.sees('10.1.0.1', '10.1.0.2'), WAIT, 'the provider registered after the restart');
+  await p.registry.unregister(p1);
+  await waitFor(() => seen.sees('10.1.0.2'), WAIT, 'the list without the unregistered provider');
+}, 60_000);
+
+it('etcd started again with a fresh data dir: the lease is lost, reconnected is reported, the manager re-registers, lists recover', async () => {
+  const name = iface();
+  const p = registry(3_000);
+  const c = registry();
+  const [p1, p2, p3] = [provider(name, 1), provider(name, 2), provider(name, 3)];
+  const manager = manage(p.registry, [p1, p2], p.states);
+  await p.registry.register(p1);
+  await p.registry.register(p2);
+  const seen = recorder();
+  const sub = consumer(name);
+  await c.registry.subscribe(sub, seen.listener);
+  await waitFor(() => seen.sees('10.1.0.1', '10.1.0.2'), WAIT, 'both providers');
+
+  const fresh = tempDir('fresh');
+  dirs.push(fresh);
+  await restart(fresh);
+  await waitFor(() => manager.reconnects() > 0, WAIT, 'the provider side to report reconnected');
+  expect(p.logger.warnings('lease lost').length).toBeGreaterThan(0);
+  await manager.settled();
+  await waitFor(() => seen.sees('10.1.0.1', '10.1.0.2'), WAIT, 'the re-registered providers on the fresh server');
+  // The consumer's watch is live on the new server: a new registration is seen.
+  await p.registry.register(p3);
+  await waitFor(() => seen.sees('10.1.0.1', '10.1.0.2', '10.1.0.3'), WAIT, 'a provider registered after the recovery');
+  // The manager also subscribes again: the current list is delivered once more, nothing is duplicated.
+  const before = seen.lists.length;
+  await c.registry.subscribe(sub, seen.listener);
+  await waitFor(() => seen.lists.length === before + 1, WAIT, 'the re-delivered list');
+  expect(seen.sees('10.1.0.1', '10.1.0.2', '10.1.0.3')).toBe(true);
+  await p.registry.unregister(p3);
+  await waitFor(() => seen.sees('10.1.0.1', '10.1.0.2'), WAIT, 'the list after an unregister');
+  await new Promise((r) => setTimeout(r, 200));
+  expect(seen.lists.length).toBe(before + 2);
+}, 60_000);
+
+it('a lease revoked behind its back: reconnected is reported and re-registration brings the entries back', async () => {
+  const name = iface();
+  const p = registry(3_000);
+  const c = registry();
+  const p1 = provider(name, 1);
+  const manager = manage(p.registry, [p1], p.states);
+  await p.registry.register(p1);
+  const seen = recorder();
+  await c.registry.subscribe(consumer(name), seen.listener);
+  await waitFor(() => seen.sees('10.1.0.1'), WAIT, 'the provider');
+
+  const raw = new Etcd3({ hosts: `http://127.0.0.1:${PORT}` });
+  try {
+    const res = await raw.getAll().prefix(`/plexus/${encodeURIComponent(name)}/providers/`).exec();
+    expect(res.kvs).toHaveLength(1);
+    expect(res.kvs[0].lease).not.toBe('0');
+    await raw.leaseClient.leaseRevoke({ ID: res.kvs[0].lease });
+  } finally {
+    raw.close();
+  }
+  await waitFor(() => seen.sees(), WAIT, 'the entry to go with its lease');
+  await waitFor(() => manager.reconnects() > 0, WAIT, 'reconnected');
+  await manager.settled();
+  await waitFor(() => seen.sees('10.1.0.1'), WAIT, 'the re-registered provider');
+}, 60_000);
+
+it('a provider process killed without unregistering disappears within its TTL', async () => {
+  const dist = path.join(__dirname, '..', 'dist', 'etcd-registry.js');
+  const sources = fs.readdirSync(path.join(__dirname, '..', 'src')).map((f) => fs.statSync(path.join(__dirname, '..', 'src', f)).mtimeMs);
+  if (!fs.existsSync(dist) || fs.statSync(dist).mtimeMs < Math.max(...sources)) {
+    throw new Error('plugins/registry-etcd/dist is missing or older than src: run `npx tsc -b plugins/registry-etcd` (npm test does)');
+  }
+  const name = iface();
+  const c = registry();
+  const seen = recorder();
+  await c.registry.subscribe(consumer(name), seen.listener);
+  await waitFor(() => seen.lists.length > 0, WAIT, 'the first (empty) list');
+  let child: ChildProcess | undefined;
+  try {
+    child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'registering-child.js')], {
+      env: { ...process.env, ETCD_ADDRESS: `127.0.0.1:${PORT}`, PROVIDER_URL: provider(name, 7).toString(), TTL: '2000' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
+    await waitFor(() => out.includes('registered') || child?.exitCode !== null, WAIT, 'the child to register');
+    expect(out).toContain('registered');
+    await waitFor(() => seen.sees('10.1.0.7'), WAIT, "the child's provider");
+    child.kill('SIGKILL');
+    const killedAt = Date.now();
+    await waitFor(() => seen.sees(), WAIT, "the killed child's provider to vanish");
+    // etcd expires a 2 s lease within about 2 s; allow for its expiry sweep (500 ms) and scheduling.
+    expect(Date.now() - killedAt).toBeLessThan(5_000);
+  } finally {
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}, 60_000);
