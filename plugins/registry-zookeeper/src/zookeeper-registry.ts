@@ -36,6 +36,8 @@ interface Subscription {
   readonly watches: PathWatch[];
   active: boolean;
   scheduled: boolean;
+  /** A list reached the listener at least once. */
+  delivered: boolean;
 }
 
 /**
@@ -193,7 +195,7 @@ export class ZookeeperRegistry implements Registry {
         return;
       }
     }
-    const sub: Subscription = { key, listener, watches: [], active: true, scheduled: false };
+    const sub: Subscription = { key, listener, watches: [], active: true, scheduled: false, delivered: false };
     for (const category of subscribedCategories(url)) {
       const path = registryLayout.category(url.path, category, this.options.root);
       let watch = this.watches.get(path);
@@ -208,7 +210,8 @@ export class ZookeeperRegistry implements Registry {
       this.cancel(sub);
       throw err;
     }
-    if (sub.active) this.schedule(sub);
+    // The first read may have delivered already (it notifies every subscriber of a folder).
+    if (sub.active && !sub.delivered) this.schedule(sub);
   }
 
   async unsubscribe(url: URL, listener: NotifyListener): Promise<void> {
@@ -579,6 +582,7 @@ export class ZookeeperRegistry implements Registry {
       if (!sub.active || !sub.watches.every((w) => w.loaded)) return;
       const urls: URL[] = [];
       for (const w of sub.watches) for (const u of w.entries.values()) urls.push(u);
+      sub.delivered = true;
       try {
         sub.listener(urls);
       } catch (err) {

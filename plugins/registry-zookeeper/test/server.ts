@@ -23,7 +23,7 @@ const script = require('../../../scripts/servers/zookeeper.js') as ServerScript;
  * Ports of this package's tests (21810-21819 are ours): one per test file so files could run in
  * parallel, and one where nothing ever listens.
  */
-export const PORTS = { contract: 21810, behaviour: 21811, fault: 21812, plugin: 21813, nobody: 21819 } as const;
+export const PORTS = { contract: 21810, behaviour: 21811, fault: 21812, mute: 21813, nobody: 21819 } as const;
 
 /** A temp folder for a server's data, removed by `removeDir`. */
 export function tempDir(name: string): string {
