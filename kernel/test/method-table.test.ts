@@ -1,3 +1,7 @@
+import { EventEmitter } from 'node:events';
+import { AsyncResource } from 'node:async_hooks';
+import * as net from 'node:net';
+import { Readable, Transform } from 'node:stream';
 import { MethodTable } from '../src/pipeline/method-table';
 import { PlexusError } from '../src/errors/plexus-error';
 
@@ -46,8 +50,85 @@ describe('MethodTable', () => {
     }
   });
 
-  it('narrows to `only` and reports names that are not implemented', () => {
+  it('narrows to `only` (expose:) and reports names that are not implemented with a coded error', () => {
     expect(new MethodTable('x', new Greeter(), ['sayHello']).names).toEqual(['sayHello']);
-    expect(() => new MethodTable('x', new Greeter(), ['nope'])).toThrow(/nope/);
+    expect(new MethodTable('x', new Greeter(), ['sayHello']).get('inherited')).toBeUndefined();
+    const err = (() => {
+      try {
+        new MethodTable('x', new Greeter(), ['sayHello', 'nope']);
+      } catch (e) {
+        return e;
+      }
+      throw new Error('expected a throw');
+    })();
+    expect(PlexusError.is(err, 'PLEXUS_ERR_APP_IMPLEMENTATION')).toBe(true);
+    expect((err as Error).message).toMatch(/expose: names "nope"/);
+    expect((err as Error).message).toMatch(/callable: inherited, sayHello/);
+  });
+});
+
+describe('MethodTable: runtime base classes are not part of the service', () => {
+  class Notifier extends EventEmitter {
+    notify(what: string) {
+      return `notified ${what}`;
+    }
+  }
+  const EMITTER_MEMBERS = ['emit', 'on', 'once', 'off', 'addListener', 'removeListener', 'removeAllListeners', 'setMaxListeners', 'getMaxListeners', 'listeners', 'rawListeners', 'listenerCount', 'eventNames', 'prependListener'];
+
+  it('a class extending EventEmitter keeps its own methods and none of EventEmitter\'s', () => {
+    const t = new MethodTable('demo.Notifier', new Notifier());
+    expect(t.names).toEqual(['notify']);
+    expect(t.get('notify')!('x')).toBe('notified x');
+    for (const name of EMITTER_MEMBERS) expect(t.get(name)).toBeUndefined();
+  });
+
+  it('expose: cannot name an inherited runtime method either', () => {
+    for (const name of ['emit', 'setMaxListeners', 'removeAllListeners']) {
+      expect(() => new MethodTable('demo.Notifier', new Notifier(), ['notify', name])).toThrow(new RegExp(`"${name}"`));
+    }
+  });
+
+  it('stops at the first runtime class: a subclass of a subclass keeps both own classes', () => {
+    class Base extends EventEmitter {
+      base() {
+        return 1;
+      }
+    }
+    class Leaf extends Base {
+      leaf() {
+        return 2;
+      }
+    }
+    expect(new MethodTable('x', new Leaf()).names).toEqual(['base', 'leaf']);
+  });
+
+  it.each([
+    ['Readable', () => new (class extends Readable { fetch() { return 1; } })(), ['read', 'push', 'pipe', 'destroy', 'on', 'emit']],
+    ['Transform', () => new (class extends Transform { fetch() { return 1; } })(), ['write', 'end', 'cork', 'pipe', 'emit']],
+    ['AsyncResource', () => new (class extends AsyncResource { fetch() { return 1; } constructor() { super('svc'); } })(), ['runInAsyncScope', 'emitDestroy', 'bind', 'asyncId']],
+    ['net.Socket', () => new (class extends net.Socket { fetch() { return 1; } })(), ['write', 'connect', 'setTimeout', 'destroy', 'emit', 'ref']],
+    ['Map', () => new (class extends Map { fetch() { return 1; } })(), ['set', 'clear', 'delete', 'get']],
+    ['EventTarget', () => new (class extends EventTarget { fetch() { return 1; } })(), ['dispatchEvent', 'addEventListener']],
+  ])('a class extending %s exposes only its own methods', (_name, make, inherited) => {
+    const target = make() as object;
+    const t = new MethodTable('x', target);
+    expect(t.names).toEqual(['fetch']);
+    for (const name of inherited) expect(t.get(name)).toBeUndefined();
+    if (target instanceof net.Socket) target.destroy();
+  });
+
+  it('does not stop at a user class that merely shares a runtime class\'s name', () => {
+    const Shadow = { EventEmitter: class EventEmitter { mine() { return 1; } } }.EventEmitter;
+    class Svc extends Shadow {
+      own() {
+        return 2;
+      }
+    }
+    expect(new MethodTable('x', new Svc()).names).toEqual(['mine', 'own']);
+  });
+
+  it('an EventEmitter instance with methods assigned keeps only those', () => {
+    const emitter = Object.assign(new EventEmitter(), { ping: () => 'pong' });
+    expect(new MethodTable('x', emitter).names).toEqual(['ping']);
   });
 });
