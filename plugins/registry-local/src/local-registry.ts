@@ -331,7 +331,8 @@ export class LocalRegistry implements Registry {
       throw err;
     }
     if (!sub.active) return;
-    this.schedule(sub, true);
+    // Still forced unless the scan above already delivered the first list.
+    this.schedule(sub, false);
     this.pollTimer ??= setInterval(() => this.poll(), this.pollInterval).unref();
   }
 

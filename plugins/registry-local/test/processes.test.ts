@@ -159,6 +159,17 @@ describe('local registry across processes', () => {
     expect(filesUnder(path.join(dir, 'plexus'))).toEqual([]);
   });
 
+  it('an open registry never keeps a process alive: timers and watchers are unref\'d; the exit hook cleans up', async () => {
+    const dir = tempDir();
+    const name = iface();
+    const c = child('registrar.js', { options: { dir, heartbeat: 100, pollInterval: 50 }, register: [provider(name, 1).toString()], subscribe: consumerOf(name).toString() });
+    await c.next('ready');
+    expect((await c.next('list')).list).toEqual([provider(name, 1).toString()]);
+    c.send({ release: true });
+    expect(await c.exit(5000)).toEqual({ code: 0, signal: null });
+    expect(filesUnder(path.join(dir, 'plexus'))).toEqual([]);
+  });
+
   it('several processes registering and removing in one folder never produce a torn read', async () => {
     const dir = tempDir();
     const name = iface();
