@@ -21,6 +21,12 @@ const STALE_RETRY_MS = 1_000;
 const WARNED_LIMIT = 1_024;
 /** `services()` checks this many interfaces at a time, so one call never queues thousands of requests. */
 const SERVICES_BATCH = 64;
+/**
+ * Largest frame accepted from the server, in bytes. ZooKeeper's own clients stop at 1 MiB
+ * (`jute.maxbuffer`); 4 MiB leaves room for a server configured above that. Without this bound
+ * the driver buffers whatever length a frame header announces.
+ */
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** The driver's connection states we look at (its ConnectionManager.STATES). */
 const DRIVER_CLOSED = -2;
 
@@ -69,6 +75,8 @@ interface Waiter {
 interface DriverInternals {
   connectionManager?: {
     state: number;
+    pendingBuffer?: Buffer | null;
+    onSocketData?: (chunk: Buffer) => void;
     socket?: { destroy(): void };
     connectTimeoutHandler?: ReturnType<typeof setTimeout> | null;
     on(event: 'state', listener: (state: number) => void): void;
@@ -297,6 +305,7 @@ export class ZookeeperRegistry implements Registry {
     client.on('authenticationFailed', () => {
       if (client === this.client) this.logger.error(`zookeeper registry: authentication failed at ${this.options.address}`);
     });
+    this.guard(client);
     this.client = client;
     this.connection = 'connecting';
     client.connect();
@@ -383,6 +392,33 @@ export class ZookeeperRegistry implements Registry {
         this.logger.error(`zookeeper registry: a state listener failed on "${state}": ${(err as Error)?.message ?? String(err)}`);
       }
     }
+  }
+
+  /**
+   * Bounds what the server's bytes may cost: the driver throws from its socket handler on a frame
+   * it cannot parse (an unknown error code, a truncated record), which would end the process, and
+   * buffers any announced frame length. Here a frame over {@link MAX_FRAME_BYTES} or one that
+   * throws drops the connection instead (the driver then reconnects). Patched on this client's
+   * connection manager before it connects, since the driver binds the handler at connect.
+   */
+  private guard(client: zookeeper.Client): void {
+    const manager = (client as unknown as DriverInternals).connectionManager;
+    const original = manager?.onSocketData;
+    if (!manager || typeof original !== 'function') return;
+    const drop = (why: string) => {
+      this.logger.warn(`zookeeper registry: dropping the connection to ${this.options.address}: ${why}`);
+      manager.pendingBuffer = null;
+      manager.socket?.destroy();
+    };
+    manager.onSocketData = (chunk: Buffer) => {
+      const pending = manager.pendingBuffer?.length ?? 0;
+      if (pending + chunk.length > MAX_FRAME_BYTES) return drop(`a frame larger than ${MAX_FRAME_BYTES} bytes`);
+      try {
+        original.call(manager, chunk);
+      } catch (err) {
+        drop(`a frame the driver could not read (${(err as Error)?.message ?? String(err)})`);
+      }
+    };
   }
 
   /** Closes the session, bounded; then makes sure no socket or timer of the driver survives. */

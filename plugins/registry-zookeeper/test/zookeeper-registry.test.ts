@@ -4,7 +4,7 @@ import { PlexusError, URL, registryLayout } from '@plexus/kernel/spi';
 import { MemoryLogger, fakeExtensionContext } from '@plexus/kernel/testing';
 import plugin, { ZOOKEEPER_DEFAULTS } from '../src/index';
 import { resolveOptions } from '../src/options';
-import { ZookeeperRegistry } from '../src/zookeeper-registry';
+import { MAX_FRAME_BYTES, ZookeeperRegistry } from '../src/zookeeper-registry';
 import { PORTS, removeDir, startZooKeeper, tempDir, type ZooKeeperServer } from './server';
 import { RawClient, Recorder, consumer, provider, sessionIdOf, stateLog, uniqueInterface, until } from './support';
 
@@ -35,6 +35,50 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
     () => undefined,
     (err: unknown) => err,
   );
+}
+
+/**
+ * A fake ZooKeeper on 127.0.0.1:`port`: accepts the session (a well-formed connect response), then
+ * hands every request's xid to `respond`, which answers as it likes (or not at all).
+ */
+async function fakeZooKeeper(port: number, respond: (socket: net.Socket, xid: number) => void) {
+  const connections: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    connections.push(socket);
+    let connected = false;
+    let buffered = Buffer.alloc(0);
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 4 && buffered.length >= 4 + buffered.readInt32BE(0)) {
+        const frame = buffered.subarray(4, 4 + buffered.readInt32BE(0));
+        buffered = buffered.subarray(4 + frame.length);
+        if (!connected) {
+          connected = true;
+          const body = Buffer.alloc(36);
+          body.writeInt32BE(0, 0); // protocol version
+          body.writeInt32BE(4000, 4); // negotiated session timeout
+          body.writeBigInt64BE(BigInt(connections.length), 8); // session id
+          body.writeInt32BE(16, 16); // password length, then 16 zero bytes
+          const reply = Buffer.alloc(4 + body.length);
+          reply.writeInt32BE(body.length, 0);
+          body.copy(reply, 4);
+          socket.write(reply);
+        } else if (frame.length >= 8 && frame.readInt32BE(0) >= 0) {
+          respond(socket, frame.readInt32BE(0)); // pings (xid -2) are left unanswered
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    address: `127.0.0.1:${port}`,
+    connections,
+    close: async () => {
+      for (const s of connections) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 const warnings = (logger: MemoryLogger) => logger.entries.filter((e) => e.level === 'warn').map((e) => e.message);
@@ -291,40 +335,69 @@ describe('unreachable or stalled servers', () => {
   });
 
   it('requestTimeout: a server that accepts the session and then never answers costs PLEXUS_ERR_ZOOKEEPER_TIMEOUT and a new connection', async () => {
-    // A fake server: answers the connect request, then swallows every request.
-    const connections: net.Socket[] = [];
-    const mute = net.createServer((socket) => {
-      connections.push(socket);
-      let answered = false;
-      socket.on('data', () => {
-        if (answered) return;
-        answered = true;
-        const body = Buffer.alloc(36);
-        body.writeInt32BE(0, 0); // protocol version
-        body.writeInt32BE(4000, 4); // negotiated session timeout
-        body.writeBigInt64BE(BigInt(connections.length), 8); // session id
-        body.writeInt32BE(16, 16); // password length, then 16 zero bytes
-        const frame = Buffer.alloc(4 + body.length);
-        frame.writeInt32BE(body.length, 0);
-        body.copy(frame, 4);
-        socket.write(frame);
-      });
-      socket.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => mute.listen(PORTS.mute, '127.0.0.1', resolve));
+    const fake = await fakeZooKeeper(PORTS.mute, () => undefined);
     try {
-      const r = new ZookeeperRegistry({ address: `127.0.0.1:${PORTS.mute}`, requestTimeout: 300 }, new MemoryLogger());
+      const r = new ZookeeperRegistry({ address: fake.address, requestTimeout: 300 }, new MemoryLogger());
       open.push(r);
       const started = Date.now();
       const err = await rejection(r.register(provider(uniqueInterface(), 1)));
       expect(PlexusError.is(err, 'PLEXUS_ERR_ZOOKEEPER_TIMEOUT')).toBe(true);
       expect(Date.now() - started).toBeLessThan(3000);
       // The stalled connection was dropped and the driver dialled again.
-      await until(() => connections.length >= 2, 'a second connection', 5000);
+      await until(() => fake.connections.length >= 2, 'a second connection', 5000);
       await r.close();
     } finally {
-      for (const s of connections) s.destroy();
-      await new Promise<void>((resolve) => mute.close(() => resolve()));
+      await fake.close();
+    }
+  });
+
+  it('a reply the driver cannot read (unknown error code) drops the connection instead of crashing the process', async () => {
+    const fake = await fakeZooKeeper(PORTS.mute, (socket, xid) => {
+      const reply = Buffer.alloc(20);
+      reply.writeInt32BE(16, 0);
+      reply.writeInt32BE(xid, 4);
+      reply.writeBigInt64BE(1n, 8); // zxid
+      reply.writeInt32BE(-98765, 16); // no such ZooKeeper error code
+      socket.write(reply);
+    });
+    try {
+      const logger = new MemoryLogger();
+      const r = new ZookeeperRegistry({ address: fake.address, requestTimeout: 500, connectTimeout: 500 }, logger);
+      open.push(r);
+      const err = await rejection(r.register(provider(uniqueInterface(), 1)));
+      expect(PlexusError.is(err) && /ZOOKEEPER_(TIMEOUT|UNAVAILABLE)/.test(err.code)).toBe(true);
+      await until(() => warnings(logger).some((w) => w.includes('could not read')), 'the warning about the bad frame', 5000);
+      await until(() => fake.connections.length >= 2, 'a new connection', 5000);
+      await r.close();
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('a frame announcing more than MAX_FRAME_BYTES is not buffered: the connection is dropped', async () => {
+    let sent = 0;
+    const fake = await fakeZooKeeper(PORTS.mute, (socket) => {
+      const header = Buffer.alloc(4);
+      header.writeInt32BE(0x7fffffff, 0); // a 2 GiB frame...
+      socket.write(header);
+      const chunk = Buffer.alloc(256 * 1024);
+      // ...of which 6 MiB are sent, more than the limit, less than what would hurt the test.
+      for (let i = 0; i < 24 && !socket.destroyed; i++) {
+        socket.write(chunk);
+        sent += chunk.length;
+      }
+    });
+    try {
+      const logger = new MemoryLogger();
+      const r = new ZookeeperRegistry({ address: fake.address, requestTimeout: 1000, connectTimeout: 500 }, logger);
+      open.push(r);
+      const err = await rejection(r.register(provider(uniqueInterface(), 1)));
+      expect(PlexusError.is(err) && /ZOOKEEPER_(TIMEOUT|UNAVAILABLE)/.test(err.code)).toBe(true);
+      await until(() => warnings(logger).some((w) => w.includes(`larger than ${MAX_FRAME_BYTES}`)), 'the warning about the frame size', 5000);
+      expect(sent).toBeGreaterThan(MAX_FRAME_BYTES);
+      await r.close();
+    } finally {
+      await fake.close();
     }
   });
 });
