@@ -14,6 +14,12 @@ export interface TlsOptions {
   passphrase?: string;
 }
 
+/**
+ * Options every endpoint (server or client channel) accepts. The limits below bound what a peer can
+ * cost this process; a transport fills each one it does not receive from its own transport-wide
+ * options (`extensions.transport.<name>` in plexus.yaml) and then from its defaults. Durations in ms;
+ * 0 turns a timeout off, and 0 for `writeMaxQueue` or a connection cap means no limit.
+ */
 export interface EndpointOptions {
   host?: string;
   port?: number;
@@ -24,10 +30,55 @@ export interface EndpointOptions {
   heartbeat?: number;
   /** Consecutive idle periods after which the channel is closed (default 3). */
   heartbeatMisses?: number;
+  /**
+   * Bytes written but not yet taken by the peer (queued plus in the socket buffer) above which
+   * `writable` turns false, `write` returns false and the channel **stops reading** that peer until
+   * its buffer drained: a peer that sends requests without reading the answers then stops being
+   * served instead of being buffered for. Default 1 MiB in the TCP transport.
+   */
+  writeHighWaterMark?: number;
+  /**
+   * Bytes waiting for the peer past which the channel is closed at once (the peer is not reading
+   * and what is already running keeps answering). Default 16 MiB in the TCP transport: above the
+   * high-water mark plus the largest frame a protocol writes (8 MiB), so one legitimate large
+   * message never trips it.
+   */
+  writeMaxQueue?: number;
+  /**
+   * How long a channel above its write high-water mark may go without its peer taking any byte
+   * before it is closed, in ms. Default 10000 in the TCP transport.
+   */
+  writeStallTimeout?: number;
+  /**
+   * Once a message started arriving (`onData` returned a result with {@link ReadProgress.PARTIAL}),
+   * it must be complete within this many ms or the channel is closed: a peer dribbling a message
+   * byte by byte cannot hold a connection and its buffer. Reads that leave a message incomplete do
+   * not count as activity for the heartbeat idle timeout. Default 5000 in the TCP transport (an
+   * 8 MiB message then needs about 1.7 MB/s). Only protocols whose `onData` reports progress get it.
+   */
+  frameTimeout?: number;
 }
 
 export interface ListenOptions extends EndpointOptions {
   backlog?: number;
+  /**
+   * TLS servers: an accepted connection must complete its handshake within this many ms or it is
+   * closed, so connections that never start one cannot pile up (on clients `connectTimeout` covers
+   * the handshake). Default 5000 in the TCP transport.
+   */
+  handshakeTimeout?: number;
+  /**
+   * Accepted connections (TLS handshakes in progress included) above which a new connection is
+   * closed at once. Default 10000 in the TCP transport; keep it below the process's file
+   * descriptor limit (`ulimit -n`).
+   */
+  maxConnections?: number;
+  /**
+   * Accepted connections from one remote IP address above which a new one from that address is
+   * closed at once; below `maxConnections`, so one address holding its whole share still leaves
+   * room for everyone else. Default 512 in the TCP transport.
+   */
+  maxConnectionsPerRemote?: number;
 }
 
 export interface ConnectOptions extends EndpointOptions {
@@ -47,9 +98,15 @@ export interface Channel {
   readonly remoteAddress: string;
   readonly localAddress: string;
   readonly isOpen: boolean;
-  /** False while the socket's buffer is above its high-water mark; wait for `onDrain`. */
+  /**
+   * False while the bytes waiting for the peer are above `writeHighWaterMark`; wait for `onDrain`.
+   * While false the channel does not read from the peer either.
+   */
   readonly writable: boolean;
-  /** Queues bytes for the next flush. Returns `writable`. Throws if the channel is closed. */
+  /**
+   * Queues bytes for the next flush. Returns `writable`. Throws if the channel is closed. Past
+   * `writeMaxQueue` the channel closes itself (the bytes are dropped, `onClose` gets the reason).
+   */
   write(bytes: Uint8Array): boolean;
   /** Closes after flushing what was queued; `error` is passed to `onClose`. */
   close(error?: Error): void;
@@ -64,11 +121,29 @@ export interface ClientChannel extends Channel {
   destroy(): void;
 }
 
+/**
+ * What a protocol's `onData` may return about the message it is reading, so the transport can
+ * enforce `frameTimeout` and keep slow dribbles from counting as activity. Flags, combined with `|`.
+ * Returning nothing (`undefined`) means "not tracked": every read counts as activity, no deadline.
+ */
+export const ReadProgress = {
+  /** The bytes read so far end on a message boundary. */
+  IDLE: 0,
+  /** A message has started and is not complete: its deadline runs from the first such read. */
+  PARTIAL: 1,
+  /** At least one message completed in this chunk: activity, and a new partial one starts afresh. */
+  COMPLETE: 2,
+} as const;
+export type ReadProgress = number;
+
 /** Callbacks from the transport to the protocol; called synchronously from socket events. */
 export interface ChannelHandler {
   onOpen?(channel: Channel): void;
-  /** A chunk as read from the socket; framing is the protocol's job. */
-  onData(channel: Channel, chunk: Buffer): void;
+  /**
+   * A chunk as read from the socket; framing is the protocol's job. Returning {@link ReadProgress}
+   * flags opts the channel into the frame deadline (see `frameTimeout`).
+   */
+  onData(channel: Channel, chunk: Buffer): ReadProgress | void;
   /** No bytes were read for a heartbeat period; `missed` counts consecutive periods. */
   onIdle?(channel: Channel, missed: number): void;
   onDrain?(channel: Channel): void;

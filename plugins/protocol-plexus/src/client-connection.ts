@@ -4,6 +4,7 @@ import {
   isRpcCode,
   type Channel,
   type ChannelHandler,
+  type ReadProgress,
   type ClientChannel,
   type ConnectOptions,
   type Invocation,
@@ -183,8 +184,8 @@ export class ClientConnection implements ChannelHandler, FrameSink {
     }
   }
 
-  onData(_channel: Channel, chunk: Buffer): void {
-    this.decoder.push(chunk);
+  onData(_channel: Channel, chunk: Buffer): ReadProgress {
+    return this.decoder.push(chunk);
   }
 
   onIdle(channel: Channel, missed: number): void {

@@ -1,3 +1,4 @@
+import { ReadProgress } from '@plexus/kernel/spi';
 import { FIXED_LENGTH, MAGIC_0, MAGIC_1, VERSION } from './wire';
 
 /** Why a connection's bytes were refused as a whole. */
@@ -17,14 +18,22 @@ export interface FrameSink {
   onGarbage(decoder: FrameDecoder, kind: GarbageKind, sample: Buffer): void;
 }
 
+/** Smallest buffer a partial frame starts with; it grows (doubling) as the frame's bytes arrive. */
+const MIN_PARTIAL = 4096;
+
 /**
  * Cuts a byte stream into plexus frames. Scope: one per connection; not re-entrant.
  *
  * A frame that lies wholly inside a chunk is handed over in place, without a copy. A frame that
- * spans chunks is collected as a list of views and joined once, when its last byte arrives, so it
- * costs one copy whatever the number of chunks. A frame declared over `limit` bytes (header entries
- * plus body) is reported from its fixed part and then skipped as it streams in: memory never holds
- * more than one frame within the limit.
+ * spans chunks is copied into one buffer that grows by doubling as its bytes arrive, up to the
+ * frame's declared size (already checked against `limit`): held memory stays within twice what
+ * the peer sent (at least 4 KiB) however the frame is cut, even one byte per TCP segment, and the
+ * complete frame is handed over from that buffer without a further copy. A frame declared over
+ * `limit` bytes (header entries plus body) is reported from its fixed part and then skipped as it
+ * streams in: memory never holds more than one frame within the limit.
+ *
+ * `push` returns {@link ReadProgress} flags for the transport: whether a frame is left incomplete
+ * (its `frameTimeout` runs) and whether one completed.
  */
 export class FrameDecoder {
   /** Fixed part of the frame being reported. */
@@ -37,8 +46,9 @@ export class FrameDecoder {
 
   private readonly head = Buffer.allocUnsafe(FIXED_LENGTH);
   private headFill = 0;
-  private parts: Buffer[] = [];
-  private partsLength = 0;
+  /** The frame being collected across chunks, and how much of it arrived. */
+  private partial: Buffer | undefined;
+  private partialFill = 0;
   /** Total bytes of the frame being collected; 0 when none. */
   private need = 0;
   /** Bytes of an oversize frame still to drop. */
@@ -52,7 +62,12 @@ export class FrameDecoder {
 
   /** Bytes held for an incomplete frame. */
   get buffered(): number {
-    return this.headFill + this.partsLength;
+    return this.headFill + this.partialFill;
+  }
+
+  /** Bytes reserved for the incomplete frame (what it costs in memory). */
+  get reserved(): number {
+    return this.partial === undefined ? 0 : this.partial.length;
   }
 
   get isDead(): boolean {
@@ -62,35 +77,36 @@ export class FrameDecoder {
   /** Stops decoding (the connection closed); drops what was held. */
   destroy(): void {
     this.dead = true;
-    this.parts = [];
-    this.partsLength = 0;
+    this.partial = undefined;
+    this.partialFill = 0;
     this.need = 0;
+    this.skip = 0;
+    this.headFill = 0;
   }
 
-  push(chunk: Buffer): void {
+  /** Decodes `chunk`, reporting frames to the sink; returns {@link ReadProgress} flags. */
+  push(chunk: Buffer): ReadProgress {
     const end = chunk.length;
     let off = 0;
+    let complete: number = ReadProgress.IDLE;
     while (off < end && !this.dead) {
       if (this.skip > 0) {
         const n = Math.min(this.skip, end - off);
         this.skip -= n;
         off += n;
+        if (this.skip === 0) complete = ReadProgress.COMPLETE;
         continue;
       }
       if (this.need > 0) {
-        const want = this.need - this.partsLength;
-        const avail = end - off;
-        if (avail < want) {
-          this.parts.push(off === 0 ? chunk : chunk.subarray(off));
-          this.partsLength += avail;
-          return;
-        }
-        this.parts.push(chunk.subarray(off, off + want));
-        off += want;
-        const frame = Buffer.concat(this.parts, this.need);
-        this.parts = [];
-        this.partsLength = 0;
+        const n = Math.min(this.need - this.partialFill, end - off);
+        this.append(chunk, off, n);
+        off += n;
+        if (this.partialFill < this.need) break;
+        const frame = this.partial as Buffer;
+        this.partial = undefined;
+        this.partialFill = 0;
         this.need = 0;
+        complete = ReadProgress.COMPLETE;
         this.sink.onFrame(this, frame, 0);
         continue;
       }
@@ -99,16 +115,15 @@ export class FrameDecoder {
         chunk.copy(this.head, this.headFill, off, off + n);
         this.headFill += n;
         off += n;
-        if (this.headFill < FIXED_LENGTH) return;
+        if (this.headFill < FIXED_LENGTH) break;
         this.headFill = 0;
         const total = this.readFixed(this.head, 0);
         if (total <= 0) continue; // dead, or oversize and now skipping
         if (total === FIXED_LENGTH) {
+          complete = ReadProgress.COMPLETE;
           this.sink.onFrame(this, this.head, 0);
         } else {
-          this.parts.push(Buffer.from(this.head));
-          this.partsLength = FIXED_LENGTH;
-          this.need = total;
+          this.begin(total, this.head, 0, FIXED_LENGTH);
         }
         continue;
       }
@@ -116,24 +131,46 @@ export class FrameDecoder {
       if (avail < FIXED_LENGTH) {
         chunk.copy(this.head, 0, off, end);
         this.headFill = avail;
-        return;
+        break;
       }
       const total = this.readFixed(chunk, off);
-      if (total < 0) return;
+      if (total < 0) break;
       if (total === 0) {
         off += FIXED_LENGTH;
         continue;
       }
       if (avail >= total) {
+        complete = ReadProgress.COMPLETE;
         this.sink.onFrame(this, chunk, off);
         off += total;
         continue;
       }
-      this.parts.push(off === 0 ? chunk : chunk.subarray(off));
-      this.partsLength = avail;
-      this.need = total;
-      return;
+      this.begin(total, chunk, off, avail);
+      break;
     }
+    if (this.dead) return complete;
+    return this.headFill > 0 || this.need > 0 || this.skip > 0 ? complete | ReadProgress.PARTIAL : complete;
+  }
+
+  /** Starts collecting a frame of `total` bytes with `src[off .. off + n)`. */
+  private begin(total: number, src: Buffer, off: number, n: number): void {
+    this.need = total;
+    this.partial = Buffer.allocUnsafe(Math.min(total, Math.max(MIN_PARTIAL, 2 * n)));
+    this.partialFill = 0;
+    this.append(src, off, n);
+  }
+
+  /** Copies `src[off .. off + n)` into the partial frame, growing it by doubling up to `need`. */
+  private append(src: Buffer, off: number, n: number): void {
+    let buf = this.partial as Buffer;
+    const fill = this.partialFill;
+    if (fill + n > buf.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.need, Math.max(2 * buf.length, fill + n)));
+      buf.copy(grown, 0, 0, fill);
+      this.partial = buf = grown;
+    }
+    src.copy(buf, fill, off, off + n);
+    this.partialFill = fill + n;
   }
 
   /**

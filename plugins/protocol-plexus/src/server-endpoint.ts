@@ -3,6 +3,7 @@ import {
   RpcError,
   type Channel,
   type ChannelHandler,
+  type ReadProgress,
   type Compressor,
   type Invocation,
   type Result,
@@ -46,13 +47,13 @@ export class ServerEndpoint implements ChannelHandler {
     if (this.core.draining) sendClosing(channel);
   }
 
-  onData(channel: Channel, chunk: Buffer): void {
+  onData(channel: Channel, chunk: Buffer): ReadProgress {
     let conn = channel.state as ProviderConnection | undefined;
     if (!(conn instanceof ProviderConnection)) {
       this.onOpen(channel);
       conn = channel.state as ProviderConnection;
     }
-    conn.decoder.push(chunk);
+    return conn.decoder.push(chunk);
   }
 
   onIdle(channel: Channel, missed: number): void {

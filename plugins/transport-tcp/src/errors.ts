@@ -88,3 +88,40 @@ export const ERR_TCP_DESTROYED = defineError(
   (address: string) => `client channel to ${address} was destroyed`,
   'a destroyed channel never reconnects; create a new one with transport.connect()',
 );
+
+/** Handed to `onClose` when more than `writeMaxQueue` bytes waited for a peer that does not read. */
+export const ERR_TCP_WRITE_OVERFLOW = defineError(
+  'PLEXUS_ERR_TCP_WRITE_OVERFLOW',
+  (address: string, queued: number, max: number) =>
+    `${queued} bytes are waiting for ${address}, over writeMaxQueue (${max}); closing the connection`,
+  'the peer does not read what it asked for (or far slower than it asks); if it is a legitimate client with large answers, raise `writeMaxQueue`',
+);
+
+/** Handed to `onClose` when a peer took no byte for `writeStallTimeout` while over the high-water mark. */
+export const ERR_TCP_WRITE_STALLED = defineError(
+  'PLEXUS_ERR_TCP_WRITE_STALLED',
+  (address: string, queued: number, ms: number) =>
+    `${address} took none of the ${queued} bytes waiting for it for ${ms} ms; closing the connection`,
+  'the peer stopped reading (hung, or not reading on purpose); raise `writeStallTimeout` for peers on very slow links, 0 turns the check off',
+);
+
+/** Handed to `onClose` when a message that started arriving was not complete within `frameTimeout`. */
+export const ERR_TCP_FRAME_TIMEOUT = defineError(
+  'PLEXUS_ERR_TCP_FRAME_TIMEOUT',
+  (address: string, ms: number) => `a message from ${address} started and was not complete within ${ms} ms; closing the connection`,
+  'the peer sends too slowly (a dribbling client, or a very slow link for a large message); raise `frameTimeout` for slow links, 0 turns it off',
+);
+
+/** A TLS connection that did not complete its handshake within `handshakeTimeout` (logged; no channel exists yet). */
+export const ERR_TCP_HANDSHAKE_TIMEOUT = defineError(
+  'PLEXUS_ERR_TCP_HANDSHAKE_TIMEOUT',
+  (address: string, ms: number) => `TLS connection from ${address} did not complete its handshake within ${ms} ms; closed`,
+  'a client that connected without speaking TLS (or a plain-TCP client on a TLS port), or one on a very slow link: raise `handshakeTimeout`',
+);
+
+/** New connections refused over `maxConnections` or `maxConnectionsPerRemote` (logged, at most once per interval). */
+export const ERR_TCP_TOO_MANY_CONNECTIONS = defineError(
+  'PLEXUS_ERR_TCP_TOO_MANY_CONNECTIONS',
+  (address: string, detail: string) => `${address} refused a new connection: ${detail}`,
+  'one address or many hold too many connections (a flood, or consumers with a large `connections` pool); raise `maxConnections`/`maxConnectionsPerRemote` if they are legitimate',
+);

@@ -1,13 +1,29 @@
 import type { Socket } from 'node:net';
-import type { Channel, ChannelHandler, Logger } from '@plexus/kernel/spi';
+import { ReadProgress, type Channel, type ChannelHandler, type Logger } from '@plexus/kernel/spi';
 import { formatAddress } from './address';
-import { ERR_TCP_CHANNEL_CLOSED, ERR_TCP_HANDLER, ERR_TCP_HEARTBEAT_TIMEOUT, ERR_TCP_SOCKET } from './errors';
+import {
+  ERR_TCP_CHANNEL_CLOSED,
+  ERR_TCP_FRAME_TIMEOUT,
+  ERR_TCP_HANDLER,
+  ERR_TCP_HEARTBEAT_TIMEOUT,
+  ERR_TCP_SOCKET,
+  ERR_TCP_WRITE_OVERFLOW,
+  ERR_TCP_WRITE_STALLED,
+} from './errors';
 import type { IdleMonitor, IdleWatched } from './idle-monitor';
+import type { ThrottledLog } from './throttled-log';
+import type { Watchdog, WatchdogWatched } from './watchdog';
 
 /** Settings shared by every channel of a server or a transport; resolved once, read per write. */
 export interface ChannelSettings {
-  /** Bytes queued plus bytes in the socket buffer above which `writable` turns false. */
-  readonly highWaterMark: number;
+  /** Bytes queued plus bytes in the socket buffer above which `writable` turns false and reading pauses. */
+  readonly writeHighWaterMark: number;
+  /** Bytes waiting for the peer past which the channel is closed (Infinity: no limit). */
+  readonly writeMaxQueue: number;
+  /** ms a paused channel may go without its peer taking a byte (0: off). */
+  readonly writeStallTimeout: number;
+  /** ms a started message has to complete (0: off). */
+  readonly frameTimeout: number;
   /** Consecutive idle heartbeat periods after which the channel is closed. */
   readonly heartbeatMisses: number;
   /** How long a graceful close waits for the peer before the socket is destroyed, in ms. */
@@ -15,6 +31,8 @@ export interface ChannelSettings {
   /** Frames queued in one turn after which the channel writes at once. */
   readonly flushFrames: number;
   readonly logger?: Logger;
+  /** Where closes a peer provoked are logged, throttled per error code. */
+  readonly warnings?: ThrottledLog;
 }
 
 let nextChannelId = 1;
@@ -50,7 +68,7 @@ const scheduleFlush = process.nextTick;
  * thread only. A server channel is bound to one socket for life; {@link TcpClientChannel} re-binds
  * a new socket after each reconnect.
  */
-export class TcpChannel implements Channel, IdleWatched {
+export class TcpChannel implements Channel, IdleWatched, WatchdogWatched {
   readonly id = nextChannelId++;
   remoteAddress = '';
   localAddress = '';
@@ -62,6 +80,27 @@ export class TcpChannel implements Channel, IdleWatched {
 
   protected socket: Socket | undefined;
   private monitor: IdleMonitor | undefined;
+  private watchdog: Watchdog | undefined;
+  /** More than the high-water mark waits for the peer; cleared when the socket buffer drained. */
+  private backedUp = false;
+  /** Reading from the peer is paused while backed up (server channels only). */
+  private readPaused = false;
+  /**
+   * Whether backing up pauses reading. Servers: yes, reading requests is what makes answers. Client
+   * channels: no, reading answers is what frees their memory, and two peers that both stopped
+   * reading while both had much to write would wait for each other forever.
+   */
+  protected readonly pauseReads: boolean = false;
+  /** A message started arriving and is not complete (as the handler's `onData` reported). */
+  private framePending = false;
+  /** Watchdog ticks since the pending message started (not counted while reading is paused). */
+  private frameTicks = 0;
+  /** Watchdog ticks since the peer last took bytes, while paused; and the least waiting seen. */
+  private stallTicks = 0;
+  private stallLow = 0;
+  /** Deadlines in watchdog ticks, from the settings and the watchdog's tick (0: off). */
+  private frameLimit = 0;
+  private stallLimit = 0;
   private readonly queue: Uint8Array[] = [];
   private queued = 0;
   private flushScheduled = false;
@@ -86,13 +125,14 @@ export class TcpChannel implements Channel, IdleWatched {
 
   get writable(): boolean {
     const s = this.socket;
-    return s !== undefined && !this.closing && s.writableLength + this.queued < this.settings.highWaterMark;
+    return s !== undefined && !this.closing && s.writableLength + this.queued < this.settings.writeHighWaterMark;
   }
 
   /**
    * Queues `bytes` for this turn's flush and keeps a reference to them until then: the caller must
-   * not reuse the buffer. Never drops bytes: past the high-water mark it still queues and returns
-   * false; `onDrain` follows once the socket buffer emptied.
+   * not reuse the buffer. Past the high-water mark it still queues, returns false and stops reading
+   * the peer; `onDrain` follows (and reading resumes) once the socket buffer emptied. Past
+   * `writeMaxQueue` the channel is closed at once and what was queued is dropped.
    */
   write(bytes: Uint8Array): boolean {
     const s = this.socket;
@@ -107,8 +147,22 @@ export class TcpChannel implements Channel, IdleWatched {
         scheduleFlush(this.flushNow);
       }
     }
-    if (s.writableLength + this.queued < this.settings.highWaterMark) return true;
+    const waiting = s.writableLength + this.queued;
+    if (waiting < this.settings.writeHighWaterMark) return true;
     this.needDrain = true;
+    if (waiting > this.settings.writeMaxQueue) {
+      this.kill(ERR_TCP_WRITE_OVERFLOW(this.remoteAddress, waiting, this.settings.writeMaxQueue));
+    } else if (!this.backedUp) {
+      this.backedUp = true;
+      this.stallTicks = 0;
+      this.stallLow = waiting;
+      if (this.pauseReads) {
+        // Stop taking work from a peer that does not take its answers: what it sends next waits
+        // in its own buffers, not ours.
+        this.readPaused = true;
+        s.pause();
+      }
+    }
     return false;
   }
 
@@ -135,18 +189,38 @@ export class TcpChannel implements Channel, IdleWatched {
     s.destroy();
   }
 
+  /**
+   * Closes at once, dropping what was queued, and logs why: for a peer that broke a limit. The
+   * queue is not flushed (flushing it would first copy it into one more buffer).
+   */
+  protected kill(error: Error & { code: string }): void {
+    const s = this.socket;
+    if (s === undefined) return;
+    if (!this.closing) {
+      this.closing = true;
+      this.closeError = error;
+    }
+    this.queue.length = 0;
+    this.queued = 0;
+    this.settings.warnings?.warn(error, { remote: this.remoteAddress, channel: this.id });
+    s.destroy();
+  }
+
   /** The error `write` throws while no socket is bound. */
   protected notOpenError(): Error {
     return ERR_TCP_CHANNEL_CLOSED(this.remoteAddress);
   }
 
   /** Binds a connected (for TLS: handshaken) socket and starts watching it. */
-  protected attach(socket: Socket, monitor: IdleMonitor | undefined): void {
+  protected attach(socket: Socket, monitor: IdleMonitor | undefined, watchdog: Watchdog | undefined): void {
     this.socket = socket;
     this.closing = false;
     this.closeError = undefined;
     this.socketError = undefined;
     this.needDrain = false;
+    this.backedUp = false;
+    this.readPaused = false;
+    this.framePending = false;
     socket.setNoDelay(true);
     if (this.path !== undefined) {
       this.remoteAddress = this.path;
@@ -161,6 +235,12 @@ export class TcpChannel implements Channel, IdleWatched {
     socket.once('close', this.onSocketClose);
     this.monitor = monitor;
     monitor?.add(this);
+    this.watchdog = watchdog;
+    if (watchdog !== undefined) {
+      this.frameLimit = watchdog.ticksFor(this.settings.frameTimeout);
+      this.stallLimit = watchdog.ticksFor(this.settings.writeStallTimeout);
+      watchdog.add(this);
+    }
   }
 
   /** Hook for subclasses: runs after `onClose` was called for the socket that just closed. */
@@ -187,13 +267,37 @@ export class TcpChannel implements Channel, IdleWatched {
     if (onIdle !== undefined && this.isOpen) this.guard('onIdle', () => onIdle.call(this.handler, this, this.missed));
   }
 
+  /** @internal Called by the {@link Watchdog}: enforces `frameTimeout` and `writeStallTimeout`. */
+  watchdogTick(): void {
+    const s = this.socket;
+    if (s === undefined) return;
+    if (this.backedUp && this.stallLimit > 0) {
+      const waiting = s.writableLength + this.queued;
+      if (waiting < this.stallLow) {
+        this.stallLow = waiting;
+        this.stallTicks = 0;
+      } else if (++this.stallTicks > this.stallLimit) {
+        this.kill(ERR_TCP_WRITE_STALLED(this.remoteAddress, waiting, this.settings.writeStallTimeout));
+        return;
+      }
+    }
+    // A message cannot complete while this side does not read: its deadline waits meanwhile.
+    if (this.framePending && !this.readPaused && this.frameLimit > 0 && ++this.frameTicks > this.frameLimit) {
+      this.kill(ERR_TCP_FRAME_TIMEOUT(this.remoteAddress, this.settings.frameTimeout));
+    }
+  }
+
   private flush(): void {
     this.flushScheduled = false;
     const s = this.socket;
     const count = this.queue.length;
     if (count === 0) return;
     // An ended or destroyed socket would only raise a late write error; the connection is gone.
-    if (s !== undefined && s.writable) s.write(count === 1 ? this.queue[0] : Buffer.concat(this.queue, this.queued));
+    if (s !== undefined && s.writable) {
+      const taken = s.write(count === 1 ? this.queue[0] : Buffer.concat(this.queue, this.queued));
+      // A socket that took everything at once emits no 'drain'; whoever waits for one is told now.
+      if (taken && (this.needDrain || this.backedUp)) process.nextTick(this.onSocketDrain);
+    }
     this.queue.length = 0;
     this.queued = 0;
   }
@@ -201,18 +305,46 @@ export class TcpChannel implements Channel, IdleWatched {
   private readonly flushNow = (): void => this.flush();
 
   private readonly onSocketData = (chunk: Buffer): void => {
-    this.idleTicks = 0;
-    this.missed = 0;
+    let progress: ReadProgress | void;
     try {
-      this.handler.onData(this, chunk);
+      progress = this.handler.onData(this, chunk);
     } catch (err) {
       const e = ERR_TCP_HANDLER(this.remoteAddress, `onData: ${(err as Error)?.message ?? String(err)}`);
       e.cause = err;
       this.abort(e);
+      return;
+    }
+    if (typeof progress !== 'number') {
+      // A handler that reports no progress: every read counts as activity.
+      this.idleTicks = 0;
+      this.missed = 0;
+      return;
+    }
+    // Only a completed message, or a read that ends on a message boundary, is activity: a peer
+    // dribbling one message never resets the idle count, and its message has `frameTimeout`.
+    if ((progress & ReadProgress.PARTIAL) === 0) {
+      this.framePending = false;
+      this.idleTicks = 0;
+      this.missed = 0;
+    } else if ((progress & ReadProgress.COMPLETE) !== 0) {
+      this.framePending = true;
+      this.frameTicks = 0;
+      this.idleTicks = 0;
+      this.missed = 0;
+    } else if (!this.framePending) {
+      this.framePending = true;
+      this.frameTicks = 0;
     }
   };
 
   private readonly onSocketDrain = (): void => {
+    if (this.backedUp && this.writable) {
+      this.backedUp = false;
+      if (this.readPaused) {
+        this.readPaused = false;
+        this.socket?.resume();
+      }
+    }
     if (!this.needDrain || !this.writable) return;
     this.needDrain = false;
     const onDrain = this.handler.onDrain;
@@ -238,6 +370,11 @@ export class TcpChannel implements Channel, IdleWatched {
     this.closeTimer = undefined;
     this.monitor?.delete(this);
     this.monitor = undefined;
+    this.watchdog?.delete(this);
+    this.watchdog = undefined;
+    this.backedUp = false;
+    this.readPaused = false;
+    this.framePending = false;
     const error = this.closeError ?? this.socketError;
     this.socket = undefined;
     this.closing = false;

@@ -12,6 +12,7 @@ import {
 import type { IdleMonitor } from './idle-monitor';
 import { TcpChannel, type ChannelSettings } from './tcp-channel';
 import type { ResolvedTls } from './tls-material';
+import type { Watchdog } from './watchdog';
 
 /** Reconnect backoff, resolved from `ConnectOptions.reconnect`. */
 export interface Backoff {
@@ -29,6 +30,8 @@ export interface DialPlan {
   readonly backoff: Backoff | undefined;
   /** The idle monitor for this channel's heartbeat, or undefined when heartbeats are off. */
   readonly monitor: IdleMonitor | undefined;
+  /** The watchdog for frame and write-stall deadlines, or undefined when both are off. */
+  readonly watchdog: Watchdog | undefined;
 }
 
 type Phase = 'idle' | 'connecting' | 'open' | 'backoff' | 'destroyed';
@@ -153,7 +156,7 @@ export class TcpClientChannel extends TcpChannel implements ClientChannel {
       this.phase = 'open';
       this.everOpen = true;
       this.failures = 0;
-      this.attach(socket, this.plan.monitor);
+      this.attach(socket, this.plan.monitor, this.plan.watchdog);
       this.settle(undefined);
       const onOpen = this.handler.onOpen;
       if (onOpen !== undefined && this.isOpen) this.guard('onOpen', () => onOpen.call(this.handler, this));

@@ -127,7 +127,7 @@ describe('write coalescing', () => {
 
 describe('backpressure', () => {
   it('turns unwritable above the high-water mark, calls onDrain, and loses no byte', async () => {
-    const transport = new TcpTransport({ highWaterMark: 256 * 1024 });
+    const transport = new TcpTransport({ writeHighWaterMark: 256 * 1024 });
     // A raw server that does not read until told to, so the socket buffer fills up.
     const accepted: net.Socket[] = [];
     const raw = net.createServer({ pauseOnConnect: true }, (s) => accepted.push(s));
@@ -424,7 +424,12 @@ describe('errors and options', () => {
     expect(codeOf(() => transport.connect({ host: LOCAL, port: 80, connectTimeout: -1 }, new RecordingHandler()))).toBe('PLEXUS_ERR_TCP_BAD_OPTIONS');
     expect(codeOf(() => transport.connect({ host: LOCAL, port: 80, heartbeatMisses: 0 }, new RecordingHandler()))).toBe('PLEXUS_ERR_TCP_BAD_OPTIONS');
     expect((await failure(transport.listen({ host: LOCAL, port: 70000 }, new RecordingHandler()))).code).toBe('PLEXUS_ERR_TCP_BAD_OPTIONS');
-    expect(codeOf(() => new TcpTransport({ highWaterMark: 0 }))).toBe('PLEXUS_ERR_TCP_BAD_OPTIONS');
+    expect(codeOf(() => new TcpTransport({ writeHighWaterMark: 0 }))).toBe('PLEXUS_ERR_TCP_BAD_OPTIONS');
+    expect(codeOf(() => new TcpTransport({ writeHighWaterMark: 1024, writeMaxQueue: 1500 }))).toBe('PLEXUS_ERR_TCP_BAD_OPTIONS');
+    expect(codeOf(() => new TcpTransport({ frameTimeout: -1 }))).toBe('PLEXUS_ERR_TCP_BAD_OPTIONS');
+    expect(codeOf(() => new TcpTransport({ maxConnections: 1.5 }))).toBe('PLEXUS_ERR_TCP_BAD_OPTIONS');
+    expect(codeOf(() => new TcpTransport({ maxConnectionsPerRemote: -1 }))).toBe('PLEXUS_ERR_TCP_BAD_OPTIONS');
+    expect(codeOf(() => transport.connect({ host: LOCAL, port: 80, writeStallTimeout: -5 }, new RecordingHandler()))).toBe('PLEXUS_ERR_TCP_BAD_OPTIONS');
   });
 
   it('closes the channel, not the process, when the handler throws on data', async () => {
@@ -468,7 +473,7 @@ describe('errors and options', () => {
     expect(ext).toMatchObject({ point: 'transport', name: 'tcp' });
     const logger = { debug() {}, info() {}, warn() {}, error() {} };
     const created = ext.create({
-      options: { highWaterMark: 1024 },
+      options: { writeHighWaterMark: 1024 },
       logger,
       application: 'test',
       resolve: () => undefined as never,
