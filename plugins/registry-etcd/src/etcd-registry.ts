@@ -1,4 +1,4 @@
-import { Etcd3, EtcdLeaseInvalidError, isRecoverableError, Range, type IOptions, type IRangeResponse } from 'etcd3';
+import { Etcd3, EtcdLeaseInvalidError, GRPCDeadlineExceededError, isRecoverableError, Range, type IOptions, type IRangeResponse } from 'etcd3';
 import {
   categoryOf,
   PlexusError,
@@ -32,8 +32,11 @@ const GRPC_OPTIONS = {
   'grpc.max_reconnect_backoff_ms': 2_000,
 };
 
-/** How long etcd3 waits before re-opening the shared watch stream; the watches relist on their own too. */
-const WATCH_STREAM_BACKOFF_MS = 500;
+/**
+ * How long etcd3 waits before re-opening its shared watch stream. Short: our watches list and
+ * watch again on their own schedule, and this timer also runs once after close().
+ */
+const WATCH_STREAM_BACKOFF_MS = 100;
 
 type FaultHandling = NonNullable<IOptions['faultHandling']>;
 type Policy = NonNullable<FaultHandling['global']>;
@@ -85,6 +88,8 @@ interface Subscription {
   readonly watches: CategoryWatch<Subscription>[];
   active: boolean;
   scheduled: boolean;
+  /** Whether the listener was given a list yet. */
+  delivered: boolean;
 }
 
 /** A console logger for instances built in code without one. */
@@ -203,7 +208,7 @@ export class EtcdRegistry implements Registry, WatchHost, LeaseHost {
       return;
     }
     const watches = subscribedCategories(url).map((category) => this.watchOf(url.path, category));
-    const sub: Subscription = { key, listener, watches, active: true, scheduled: false };
+    const sub: Subscription = { key, listener, watches, active: true, scheduled: false, delivered: false };
     this.subscriptions.add(sub);
     for (const watch of watches) watch.subscribers.add(sub);
     try {
@@ -212,7 +217,8 @@ export class EtcdRegistry implements Registry, WatchHost, LeaseHost {
       this.cancel(sub);
       throw err;
     }
-    if (sub.active) this.schedule(sub);
+    // A watch listed just now has scheduled the first list already; a shared one had nothing new to say.
+    if (!sub.delivered) this.schedule(sub);
   }
 
   async unsubscribe(url: URL, listener: NotifyListener): Promise<void> {
@@ -308,6 +314,11 @@ export class EtcdRegistry implements Registry, WatchHost, LeaseHost {
         this.connectionLost(err);
         throw err;
       }
+      if (err instanceof GRPCDeadlineExceededError) {
+        // The gRPC deadline (set to the same requestTimeout) ran out before our timer.
+        this.connectionLost(err);
+        throw withCause(EtcdErrors.TIMEOUT(what, this.options.address, ms), err);
+      }
       const message = (err as Error)?.message ?? String(err);
       if (err instanceof Error && isRecoverableError(err)) {
         this.connectionLost(err);
@@ -393,6 +404,7 @@ export class EtcdRegistry implements Registry, WatchHost, LeaseHost {
       sub.scheduled = false;
       if (!sub.active || !sub.watches.every((w) => w.listed)) return;
       const urls = sub.watches.flatMap((w) => w.urls());
+      sub.delivered = true;
       try {
         sub.listener(urls);
       } catch (err) {
