@@ -157,7 +157,7 @@ describe('environment overrides', () => {
         PLEXUS_CONSUMER_VERSION: '1.0',
         PLEXUS_CONSUMER_FILTER: 'accesslog,-timeout',
         PLEXUS_PLUGINS: './a.js, ./b.js',
-        PLEXUS_CONSUMER_CIRCUITBREAKER: '{"errorRate":0.5}',
+        PLEXUS_EXTENSIONS_LOADBALANCE_P2C: '{"choices":3}',
         PLEXUS_EXTENSIONS_LOADBALANCE_P2C_CHOICES: '3',
         PLEXUS_LOG_LEVEL: 'WARN',
       },
@@ -166,7 +166,7 @@ describe('environment overrides', () => {
     expect(config.registry).toEqual({ type: 'zookeeper', address: '127.0.0.1:2181' });
     expect(config.protocols).toEqual([{ name: 'plexus', host: '127.0.0.1', port: 0, serializer: 'msgpack', compressor: 'identity' }]);
     expect(config.consumer).toMatchObject({ timeout: 250, check: false, compressThreshold: 2048, version: '1.0', filter: ['accesslog', '-timeout'] });
-    expect(config.consumer.circuitbreaker).toEqual({ errorRate: 0.5 });
+    expect(config.extensions.loadbalance.p2c).toEqual({ choices: 3 });
     expect(config.provider.compressThreshold).toBe(4096);
     expect(config.plugins).toEqual(['./a.js', './b.js']);
     expect(config.extensions).toEqual({ loadbalance: { p2c: { choices: 3 } } });
@@ -216,14 +216,14 @@ describe('environment overrides', () => {
   it('says which variable is wrong, and suggests the right name', () => {
     const err = thrown(() =>
       resolveConfig({
-        env: { PLEXUS_CONSUMER_TIMEOUT: 'fast', PLEXUS_CONSUMER_TIMOUT: '5', PLEXUS_SERVICES_2_WEIGHT: '1', PLEXUS_CONSUMER_CIRCUITBREAKER: '{oops' },
+        env: { PLEXUS_CONSUMER_TIMEOUT: 'fast', PLEXUS_CONSUMER_TIMOUT: '5', PLEXUS_SERVICES_2_WEIGHT: '1', PLEXUS_EXTENSIONS_LOADBALANCE_P2C: '{oops' },
       }),
     );
     expect(err.code).toBe('PLEXUS_ERR_CONFIG_INVALID');
     expect(err.problems).toEqual([
-      expect.stringMatching(/^PLEXUS_CONSUMER_CIRCUITBREAKER is not valid JSON/),
       'PLEXUS_CONSUMER_TIMEOUT must be a number (got "fast")',
       'PLEXUS_CONSUMER_TIMOUT is not a config key (did you mean PLEXUS_CONSUMER_TIMEOUT?)',
+      expect.stringMatching(/^PLEXUS_EXTENSIONS_LOADBALANCE_P2C is not valid JSON/),
       'PLEXUS_SERVICES_2_WEIGHT sets services[2], but services has 0 entries; add entries in order from [0]',
     ]);
   });
@@ -300,12 +300,12 @@ describe('normalisation', () => {
         '  - interface: a.B',
         '    protocol: plexus',
         '    filter: token',
-        '    methods: { m: { filter: "-default,echo" } }',
+        '    methods: { m: { timeout: 5 } }',
       ].join('\n'),
     );
     const config = resolveConfig({ file: f, env: {} });
     expect(config.consumer.filter).toEqual(['accesslog', '-timeout']);
-    expect(config.services[0]).toEqual({ interface: 'a.B', protocol: ['plexus'], filter: ['token'], methods: { m: { filter: ['-default', 'echo'] } } });
+    expect(config.services[0]).toEqual({ interface: 'a.B', protocol: ['plexus'], filter: ['token'], methods: { m: { timeout: 5 } } });
   });
 
   it('reads a registry written as a URL', () => {

@@ -1,3 +1,4 @@
+import { cancelledError, expiredCall, watchCall } from '../deadline/call-watch';
 import { RpcCode, RpcError } from '../errors/rpc-error';
 import type { ExtensionScope } from '../extension/extension-scope';
 import { outgoingStorage } from '../pipeline/call-context';
@@ -16,6 +17,9 @@ import type { ReferenceConfig } from '../config/types';
 function valueOf(result: Result): unknown {
   return result.value;
 }
+
+/** Generic calls may name any method: past this many, settings are resolved per call, not kept. */
+const MAX_CACHED_METHODS = 1024;
 
 /**
  * The end of the consumer chain: hands the call to the cluster invoker of the method's `cluster`
@@ -62,7 +66,9 @@ class ClusterDispatcher implements Invoker, ClusterSupport {
 
 /**
  * One reference on the consumer side: its directory, the consumer filter chain around the cluster
- * (built once), and per-method settings computed on first use of each method.
+ * (built once), and per-method settings computed on first use of each method. Owns the call's
+ * deadline: `timeout` is the budget of the whole call, retries included; when it passes the call
+ * rejects with TIMEOUT and is cancelled (the protocol tells the provider).
  */
 export class ReferenceRuntime {
   readonly serviceKey: string;
@@ -86,16 +92,18 @@ export class ReferenceRuntime {
     this.group = config.group ?? '';
     this.serviceKey = serviceKey(config.interface, this.version, this.group);
     this.chain = buildFilterChain(new ClusterDispatcher(directory, scope), filters);
-    if (ready) this.ready = ready.then(() => {
-      this.ready = undefined;
-    });
+    if (ready) {
+      this.ready = ready.then(() => {
+        this.ready = undefined;
+      });
+    }
   }
 
   settingsOf(method: string): MethodSettings {
     let s = this.settings.get(method);
     if (s === undefined) {
       s = resolveMethodSettings(method, [...this.levels, this.config.methods?.[method]]);
-      this.settings.set(method, s);
+      if (this.settings.size < MAX_CACHED_METHODS) this.settings.set(method, s);
     }
     return s;
   }
@@ -105,58 +113,56 @@ export class ReferenceRuntime {
     if (this.destroyed) {
       return Promise.reject(new RpcError(`reference ${this.serviceKey} is destroyed`, RpcCode.CANCELLED, { reason: 'PLEXUS_ERR_APP_STATE' }));
     }
-    const outgoing = outgoingStorage.getStore();
-    const attachments: Record<string, string> = outgoing || extra ? { ...outgoing, ...extra } : {};
-    const inv = new RpcInvocation(
-      this.config.interface,
+    const options = outgoingStorage.getStore();
+    const settings = this.settingsOf(method);
+    let attachments: Record<string, string>;
+    let deadline: number | undefined;
+    let signal: AbortSignal | undefined;
+    if (options === undefined) {
+      attachments = extra === undefined ? {} : { ...extra };
+    } else {
+      attachments = { ...options.attachments, ...extra };
+      if (options.timeout !== undefined) deadline = options.timeout > 0 ? Date.now() + options.timeout : 0;
+      signal = options.signal;
+    }
+    const inv = new RpcInvocation({
+      service: this.config.interface,
       method,
       args,
       attachments,
-      this.version,
-      this.group,
-      this.serviceKey,
-      this.settingsOf(method),
-    );
-    if (this.ready !== undefined) return this.afterReady(inv).then(valueOf);
-    return this.chain.invoke(inv).then(valueOf);
+      version: this.version,
+      group: this.group,
+      serviceKey: this.serviceKey,
+      settings,
+      deadline,
+    });
+    if (signal?.aborted) {
+      const err = cancelledError(inv, signal.reason);
+      inv.cancel(err);
+      return Promise.reject(err);
+    }
+    if (inv.deadline > 0 && inv.deadline <= Date.now()) return expiredCall(inv, 'consumer').then(valueOf);
+    const running = this.ready === undefined ? this.chain.invoke(inv) : this.afterReady(inv);
+    return watchCall(inv, running, 'consumer', signal).then(valueOf, this.pendingRegistry);
   }
 
-  /**
-   * The first calls of a registry-fed reference wait for the registry's first list, but never
-   * past their own deadline: a dead registry gives a coded error, not a hang.
-   */
-  private afterReady(inv: RpcInvocation): Promise<Result> {
-    const wait = inv.deadline > 0 ? inv.deadline - Date.now() : 0;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout =
-      wait > 0
-        ? new Promise<never>((_, reject) => {
-            timer = setTimeout(
-              () =>
-                reject(
-                  new RpcError(
-                    `No provider list for ${this.serviceKey} from the registry within ${inv.settings.timeout} ms` +
-                      '\n  hint: check that the registry is reachable and that a provider of this service is registered.',
-                    RpcCode.NO_PROVIDER,
-                    { reason: 'PLEXUS_ERR_APP_REGISTRY_PENDING' },
-                  ),
-                ),
-              wait,
-            );
-          })
-        : undefined;
-    const ready = this.ready!;
-    return (timeout ? Promise.race([ready, timeout]) : ready).then(
-      () => {
-        clearTimeout(timer);
-        return this.chain.invoke(inv);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        throw err;
-      },
-    );
+  /** The first calls of a registry-fed reference wait for the registry's first list (within their deadline). */
+  private afterReady(inv: Invocation): Promise<Result> {
+    return this.ready!.then(() => (inv.cancelled !== undefined ? Promise.reject(inv.cancelled) : this.chain.invoke(inv)));
   }
+
+  /** A call that timed out while the registry never listed providers says so, instead of a bare TIMEOUT. */
+  private readonly pendingRegistry = (err: unknown): never => {
+    if (this.ready !== undefined && RpcError.is(err) && err.code === RpcCode.TIMEOUT) {
+      throw new RpcError(
+        `No provider list for ${this.serviceKey} from the registry before the call's deadline` +
+          '\n  hint: check that the registry is reachable and that a provider of this service is registered.',
+        RpcCode.NO_PROVIDER,
+        { reason: 'PLEXUS_ERR_APP_REGISTRY_PENDING', cause: err },
+      );
+    }
+    throw err;
+  };
 
   async destroy(): Promise<void> {
     if (this.destroyed) return;

@@ -1,63 +1,79 @@
+import type { ServiceConfig } from '../config/types';
+import { expiredCall, watchCall } from '../deadline/call-watch';
 import { RpcCode, RpcError } from '../errors/rpc-error';
-import { MethodTable, type BoundMethod } from '../pipeline/method-table';
 import { callStorage } from '../pipeline/call-context';
 import { buildFilterChain } from '../pipeline/filter-chain';
 import { resolveMethodSettings } from '../pipeline/method-settings';
+import type { BoundMethod, MethodTable } from '../pipeline/method-table';
 import type { Executor } from '../spi/executor';
 import type { Filter } from '../spi/filter';
 import { RpcInvocation, type Invocation, type MethodSettings } from '../spi/invocation';
 import type { Invoker } from '../spi/invoker';
-import type { ServiceInvoker } from '../spi/protocol';
+import type { ProviderRequest, ServiceInvoker } from '../spi/protocol';
 import type { Result } from '../spi/result';
 import type { URL } from '../url/url';
-import type { ServiceConfig } from '../config/types';
+import { serviceError } from './service-error';
 
-const ECHO = '$echo';
+/** The built-in liveness method every service answers (never reaches filters or the executor). */
+export const ECHO = '$echo';
 
 /** Wraps a provider method's return value; shared, so no closure per call. */
 function toResult(value: unknown): Result {
   return { value };
 }
 
-/** A business error becomes SERVICE_ERROR with the original name and message; RpcErrors keep their code. */
-export function serviceError(err: unknown): RpcError {
-  if (RpcError.is(err)) return err;
-  const e = err instanceof Error ? err : new Error(String(err));
-  const code = (e as { code?: unknown }).code;
-  const data = typeof code === 'string' || typeof code === 'number' ? { code } : undefined;
-  const rpc = new RpcError(e.message, RpcCode.SERVICE_ERROR, { cause: e, data });
-  rpc.remoteName = e.name;
-  return rpc;
+function rejectAsServiceError(this: Invocation, err: unknown): never {
+  throw serviceError(err, this);
 }
 
-function rejectAsServiceError(err: unknown): never {
-  throw serviceError(err);
-}
-
-function callMethod(fn: BoundMethod, args: unknown[]): Promise<Result> {
+/** Runs the bound method; whatever it throws or rejects with becomes a coded error. */
+function callMethod(fn: BoundMethod, inv: Invocation): Promise<Result> {
   let out: unknown;
   try {
-    out = fn.apply(undefined, args);
+    out = fn.apply(undefined, inv.args);
   } catch (err) {
-    return Promise.reject(serviceError(err));
+    return Promise.reject(serviceError(err, inv));
   }
-  if (out !== null && typeof out === 'object' && typeof (out as Promise<unknown>).then === 'function') {
-    return (out as Promise<unknown>).then(toResult, rejectAsServiceError);
+  if (out !== null && typeof out === 'object') {
+    let then: unknown;
+    try {
+      then = (out as { then?: unknown }).then;
+    } catch (err) {
+      return Promise.reject(serviceError(err, inv));
+    }
+    if (typeof then === 'function') {
+      // Promise.resolve adopts any thenable, even one whose `then` throws, as a rejection.
+      return Promise.resolve(out).then(toResult, rejectAsServiceError.bind(inv));
+    }
   }
   return Promise.resolve({ value: out });
 }
 
-/** The innermost provider invoker: finds the bound method and runs it inside the call's context. */
-class ImplementationInvoker implements Invoker {
+/**
+ * The implementation, as the executor runs it: the bound method inside the call's context, so
+ * `Plexus.context()` works in it and in everything it awaits.
+ */
+export function runImplementation(table: MethodTable, inv: Invocation): Promise<Result> {
+  const fn = table.get(inv.method);
+  if (fn === undefined) return Promise.reject(methodNotFound(table, inv.method));
+  return callStorage.run(inv, callMethod, fn, inv);
+}
+
+/**
+ * The end of the provider filter chain: hands the call to the executor, which decides only where
+ * the implementation runs (here, a limited queue, a worker thread).
+ */
+class ExecutorInvoker implements Invoker {
+  private readonly task: (inv: Invocation) => Promise<Result>;
   constructor(
     readonly url: URL,
-    private readonly table: MethodTable,
-  ) {}
+    private readonly executor: Executor,
+    table: MethodTable,
+  ) {
+    this.task = (inv) => runImplementation(table, inv);
+  }
   invoke(invocation: Invocation): Promise<Result> {
-    if (invocation.method === ECHO) return Promise.resolve({ value: invocation.args[0] });
-    const fn = this.table.get(invocation.method);
-    if (!fn) return Promise.reject(methodNotFound(this.table, invocation.method));
-    return callStorage.run(invocation, callMethod, fn, invocation.args);
+    return this.executor.execute(invocation, this.task);
   }
 }
 
@@ -71,20 +87,22 @@ function methodNotFound(table: MethodTable, method: string): RpcError {
 
 /**
  * One exported service on the provider side: method table, per-method settings, the provider
- * filter chain (built once) and the executor in front of it. This is what protocols see.
+ * filter chain (built once, always on the event loop) ending in the executor, which runs only the
+ * implementation. Holds each call to its deadline: the consumer's remaining budget or the
+ * provider's own `timeout`, whichever ends first (SERVER_TIMEOUT, and the call's signal aborts).
+ * This is what protocols see.
  */
 export class ServiceRuntime implements ServiceInvoker {
   readonly serviceKey: string;
   readonly methods: readonly string[];
   private readonly settings = new Map<string, MethodSettings>();
   private readonly chain: Invoker;
-  private readonly runChain: (invocation: Invocation) => Promise<Result>;
 
   constructor(
     public url: URL,
     readonly config: ServiceConfig,
     readonly table: MethodTable,
-    private readonly levels: ReadonlyArray<Readonly<Record<string, unknown>> | undefined>,
+    levels: ReadonlyArray<Readonly<Record<string, unknown>> | undefined>,
     filters: readonly Filter[],
     readonly executor: Executor,
   ) {
@@ -93,32 +111,42 @@ export class ServiceRuntime implements ServiceInvoker {
     for (const m of [...table.names, ECHO]) {
       this.settings.set(m, resolveMethodSettings(m, [...levels, config.methods?.[m]]));
     }
-    this.chain = buildFilterChain(new ImplementationInvoker(url, table), filters);
-    const chain = this.chain;
-    this.runChain = (inv) => chain.invoke(inv);
+    this.chain = buildFilterChain(new ExecutorInvoker(url, executor, table), filters);
   }
 
-  createInvocation(method: string | number, args: unknown[], attachments: Record<string, string>, remoteAddress: string): Invocation {
+  /** Whether `method` (a name or a wire index) is callable: answerable before a body is decoded. */
+  hasMethod(method: string | number): boolean {
+    const name = typeof method === 'number' ? this.table.nameAt(method) : method;
+    return name !== undefined && this.settings.has(name);
+  }
+
+  createInvocation(request: ProviderRequest): Invocation {
+    const method = request.method;
     const name = typeof method === 'number' ? this.table.nameAt(method) : method;
     const settings = name === undefined ? undefined : this.settings.get(name);
     if (settings === undefined || name === undefined) throw methodNotFound(this.table, String(method));
-    const inv = new RpcInvocation(
-      this.table.iface,
-      name,
-      Array.isArray(args) ? args : [args],
-      attachments,
-      this.config.version ?? '',
-      this.config.group ?? '',
-      this.serviceKey,
+    const now = Date.now();
+    const own = settings.timeout > 0 ? now + settings.timeout : 0;
+    const theirs = request.timeout !== undefined && request.timeout > 0 ? now + request.timeout : 0;
+    const args = request.args;
+    return new RpcInvocation({
+      service: this.table.iface,
+      method: name,
+      args: Array.isArray(args) ? args : [args],
+      attachments: request.attachments,
+      version: this.config.version ?? '',
+      group: this.config.group ?? '',
+      serviceKey: this.serviceKey,
       settings,
-      // The protocol sets the consumer's deadline when the request carried one.
-      0,
-    );
-    inv.remoteAddress = remoteAddress;
-    return inv;
+      deadline: own === 0 ? theirs : theirs === 0 ? own : Math.min(own, theirs),
+      remoteAddress: request.remoteAddress,
+    });
   }
 
   invoke(invocation: Invocation): Promise<Result> {
-    return this.executor.execute(invocation, this.runChain);
+    if (invocation.method === ECHO) return Promise.resolve({ value: invocation.args[0] });
+    const deadline = invocation.deadline;
+    if (deadline > 0 && deadline <= Date.now()) return expiredCall(invocation, 'provider');
+    return watchCall(invocation, this.chain.invoke(invocation), 'provider');
   }
 }

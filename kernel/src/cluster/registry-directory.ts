@@ -1,45 +1,43 @@
+import type { RegistryManager } from '../registry/registry-manager';
 import type { Invoker } from '../spi/invoker';
 import type { Logger } from '../spi/logger';
-import type { Registry } from '../spi/registry';
 import type { Router } from '../spi/router';
 import type { URL } from '../url/url';
+import type { NodeAvailability } from './node-availability';
 import { AbstractDirectory } from './static-directory';
 
 /**
- * The providers of one reference as a registry reports them. Invokers are created per provider URL
- * through `refer` and kept while the URL stays listed, so a notification that changes nothing
- * creates nothing. Calls made before the first notification wait for it (`ready`).
+ * The providers of one reference as the registries report them (through the registry manager:
+ * cache, snapshot and retries are its business). Invokers are created per provider URL through
+ * `refer` and kept while the URL stays listed, so a notification that changes nothing creates
+ * nothing. Calls made before the first notification wait for it (`ready`).
  */
 export class RegistryDirectory extends AbstractDirectory {
   private byUrl = new Map<string, Invoker>();
   private readyResolve?: () => void;
   readonly ready: Promise<void>;
-  private notified = false;
   private readonly listener = (urls: URL[]) => this.notify(urls);
 
   constructor(
     url: URL,
-    private readonly registry: Registry,
+    private readonly registries: RegistryManager,
     private readonly refer: (providerUrl: URL) => Invoker | undefined,
     private readonly logger: Logger,
     routers: readonly Router[] = [],
+    availability?: NodeAvailability,
   ) {
-    super(url, routers);
+    super(url, routers, availability);
     this.ready = new Promise((resolve) => (this.readyResolve = resolve));
   }
 
   async subscribe(): Promise<void> {
-    await this.registry.subscribe(this.url, this.listener);
-  }
-
-  get hasNotified(): boolean {
-    return this.notified;
+    await this.registries.subscribe(this.url, this.listener);
   }
 
   notify(urls: URL[]): void {
     const next = new Map<string, Invoker>();
     for (const u of urls) {
-      if (!this.matches(u)) continue;
+      if (u.params.side === 'consumer' || !this.matches(u)) continue;
       const key = u.toString();
       const existing = this.byUrl.get(key) ?? next.get(key);
       if (existing) {
@@ -55,20 +53,19 @@ export class RegistryDirectory extends AbstractDirectory {
     }
     for (const [key, inv] of this.byUrl) if (!next.has(key)) void inv.destroy?.();
     this.byUrl = next;
-    this.invokers = [...next.values()];
-    this.notified = true;
+    this.setInvokers([...next.values()]);
     this.readyResolve?.();
   }
 
-  async destroy(): Promise<void> {
+  protected async release(): Promise<void> {
     try {
-      await this.registry.unsubscribe(this.url, this.listener);
+      await this.registries.unsubscribe(this.url, this.listener);
     } catch (err) {
       this.logger.warn(`unsubscribe failed: ${(err as Error).message}`);
     }
-    await Promise.all(this.invokers.map((i) => i.destroy?.()));
-    this.invokers = [];
+    await Promise.all(this.all().map((i) => i.destroy?.()));
     this.byUrl.clear();
+    this.setInvokers([]);
   }
 
   private matches(provider: URL): boolean {

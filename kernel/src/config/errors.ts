@@ -25,6 +25,12 @@ export const ConfigErrors = {
       `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  ${problems.join('\n  ')}`,
     'Fix each key listed above; docs/reference/config.md lists every key, where it may stand, its type and its PLEXUS_* variable.',
   ),
+  UNCLAIMED_KEY: defineError(
+    'PLEXUS_ERR_CONFIG_UNCLAIMED_KEY',
+    (problems: readonly string[]) =>
+      `Config keys that no loaded plugin reads (${problems.length}):\n  ${problems.join('\n  ')}`,
+    'Install the plugin named for each key (and list it under `plugins:` if its name is not conventional), or remove the key: nothing would act on it.',
+  ),
 } as const;
 
 /** A configuration error that carries its problems, one line each (file:line, key path, what is wrong). */

@@ -13,7 +13,7 @@ const SECRET = /token|password|secret|credential|passphrase|^key$/i;
 export function explainConfig(config: PlexusConfig): string[] {
   const lines: string[] = [];
   const origins = config.origins ?? {};
-  for (const key of ['application', 'logLevel', 'plugins', 'registry', 'protocols', 'provider', 'consumer', 'services', 'references', 'extensions'] as const) {
+  for (const key of ['application', 'logLevel', 'plugins', 'registry', 'registries', 'protocols', 'provider', 'consumer', 'services', 'references', 'extensions'] as const) {
     const value = config[key];
     if (value === undefined) continue;
     for (const leaf of leavesOf(value, [key])) {

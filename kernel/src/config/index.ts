@@ -7,7 +7,7 @@ export { loadConfigFile, CONFIG_FILE_NAMES, type LoadedFile, type ConfigPosition
 export { resolveConfig, type ResolveOptions } from './resolve';
 export { explainConfig } from './explain';
 export { readEnvOverrides, type EnvAssignment, type EnvOverrides, type EnvProblem } from './env';
-export { configSchema, CALL_KEYS, PLUGIN_KEY_PATTERN, type ConfigSchemaNode } from './schema';
+export { configSchema, CALL_KEYS, PLUGIN_KEYS, PLUGIN_KEY_PATTERN, type ConfigSchemaNode } from './schema';
 export { CONFIG_DEFAULTS } from './defaults';
 export { ConfigErrors, type ConfigProblemsError } from './errors';
 export { suggest, levenshtein } from './suggest';

@@ -6,9 +6,9 @@ import { configProblems } from './errors';
 import { describeValue, displayFile, formatPath, isPlainObject, leavesOf, type KeyPath } from './key-path';
 import { loadConfigFile, type LoadedFile } from './load-file';
 import { ConfigMerger, IndexPatch, parseRegistryUrl, type Layer } from './merge';
-import { PLUGIN_KEY_PATTERN, validateShape, type ConfigSchemaNode } from './schema';
+import { PLUGIN_KEY_PATTERN, PLUGIN_KEYS, validateShape, type ConfigSchemaNode } from './schema';
 import { suggest } from './suggest';
-import type { PlexusConfig, PlexusConfigInput } from './types';
+import type { PlexusConfig, PlexusConfigInput, PluginKeyUse } from './types';
 
 /** What {@link resolveConfig} reads. */
 export interface ResolveOptions {
@@ -40,12 +40,34 @@ export function resolveConfig(options: ResolveOptions = {}): PlexusConfig {
   for (const p of merger.problems) problems.push(problemAt(merger, p.targetPath, p.message, p.origin));
   fixRegistryAddress(merger, problems);
   const shapeErrors = validateShape(merger.data);
-  for (const error of shapeErrors) problems.push(fromAjv(error, merger));
+  const pluginKeys: PluginKeyUse[] = [];
+  for (const error of shapeErrors) {
+    const use = pluginKeyUse(error, merger);
+    if (use) pluginKeys.push(use);
+    else problems.push(fromAjv(error, merger));
+  }
   if (shapeErrors.length === 0) crossCheck(merger, problems);
   if (problems.length > 0) throw configProblems('INVALID', sortProblems(problems));
 
   normalise(merger, loaded?.path);
-  return assemble(merger, loaded, baseDir);
+  const config = assemble(merger, loaded, baseDir);
+  if (pluginKeys.length > 0) config.pluginKeys = pluginKeys;
+  return config;
+}
+
+/**
+ * A key of DESIGN §5 that a plugin reads (`tps`, `token`, ...) at a call level: not the kernel's to
+ * accept or refuse. Recorded, and checked when the application starts, against the plugins that
+ * claim keys.
+ */
+function pluginKeyUse(error: ErrorObject, merger: ConfigMerger): PluginKeyUse | undefined {
+  if (error.keyword !== 'additionalProperties') return undefined;
+  const schema = (error.parentSchema ?? {}) as ConfigSchemaNode;
+  if (schema.patternProperties?.[PLUGIN_KEY_PATTERN] === undefined) return undefined;
+  const key = String((error.params as Record<string, unknown>).additionalProperty);
+  if (!Object.prototype.hasOwnProperty.call(PLUGIN_KEYS, key)) return undefined;
+  const at = [...pointerToPath(error.instancePath, merger.data), key];
+  return { key, at: problemAt(merger, at, '').text.trim() };
 }
 
 interface Problem {
@@ -322,9 +344,9 @@ function normalise(merger: ConfigMerger, file: string | undefined): void {
     }
   };
   lists(data.provider, ['provider'], ['filter']);
-  lists(data.consumer, ['consumer'], ['filter']);
-  (data.services as unknown[]).forEach((s, n) => lists(s, ['services', n], ['filter', 'protocol']));
-  for (const [id, r] of Object.entries(data.references as Record<string, unknown>)) lists(r, ['references', id], ['filter']);
+  lists(data.consumer, ['consumer'], ['filter', 'router']);
+  (data.services as unknown[]).forEach((s, n) => lists(s, ['services', n], ['filter', 'protocol', 'expose']));
+  for (const [id, r] of Object.entries(data.references as Record<string, unknown>)) lists(r, ['references', id], ['filter', 'router']);
 }
 
 /**
@@ -350,7 +372,7 @@ function assemble(merger: ConfigMerger, loaded: LoadedFile | undefined, baseDir:
     if (where) origins[key] = where;
   }
   const config: Record<string, unknown> = {};
-  for (const key of ['application', 'logLevel', 'plugins', 'registry', 'protocols', 'provider', 'consumer', 'services', 'references', 'extensions']) {
+  for (const key of ['application', 'logLevel', 'plugins', 'registry', 'registries', 'protocols', 'provider', 'consumer', 'services', 'references', 'extensions']) {
     if (data[key] !== undefined) config[key] = data[key];
   }
   config.baseDir = baseDir !== undefined ? path.resolve(baseDir) : loaded ? path.dirname(loaded.path) : process.cwd();

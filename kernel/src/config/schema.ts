@@ -42,7 +42,24 @@ const names = (description: string): ConfigSchemaNode => ({
   description,
 });
 
-/** Keys valid at provider/consumer, service/reference and method level (Dubbo's names). */
+/**
+ * Keys of DESIGN §5 that plugins read, and the plugin that would: a config naming one is refused
+ * unless a loaded plugin claims it (`ExtensionDefinition.keys`), with a message naming that plugin.
+ * The kernel's own schema keeps only the keys the kernel reads.
+ */
+export const PLUGIN_KEYS: Readonly<Record<string, { point: string; name: string; plugin: string }>> = {
+  tag: { point: 'router', name: 'tag', plugin: '@plexus/router' },
+  token: { point: 'filter', name: 'token', plugin: '@plexus/filters' },
+  tps: { point: 'filter', name: 'ratelimit', plugin: '@plexus/filters' },
+  actives: { point: 'filter', name: 'concurrency', plugin: '@plexus/filters' },
+  executes: { point: 'filter', name: 'concurrency', plugin: '@plexus/filters' },
+  circuitbreaker: { point: 'filter', name: 'circuitbreaker', plugin: '@plexus/filters' },
+  mock: { point: 'filter', name: 'mock', plugin: '@plexus/filters' },
+  forks: { point: 'cluster', name: 'forking', plugin: '@plexus/cluster' },
+  sticky: { point: 'cluster', name: 'sticky', plugin: '@plexus/cluster' },
+};
+
+/** Keys valid at provider/consumer, service/reference and method level (Dubbo's names), read by the kernel. */
 export const CALL_KEYS: Record<string, ConfigSchemaNode> = {
   timeout: ms('how long a call may take; 0 = no limit'),
   retries: count('extra attempts after the first (failover)'),
@@ -54,29 +71,9 @@ export const CALL_KEYS: Record<string, ConfigSchemaNode> = {
   filter: names('filters to add ("a"), remove ("-a") or drop all defaults ("-default"); "a,-b" or a list'),
   weight: count('provider weight for load balancing; 0 drains the provider'),
   warmup: ms('time over which a new provider ramps up to its full weight'),
-  delay: ms('wait before registering an exported service'),
+  delay: ms('wait before registering an exported service (provider defaults or a service)'),
   group: text('service group'),
   version: text('service version'),
-  tag: text('routing tag'),
-  token: { type: ['string', 'boolean'], description: 'provider token consumers must present; true = random per start' },
-  tps: { type: 'number', minimum: 0, description: 'calls per second allowed (ratelimit filter)' },
-  actives: count('consumer: concurrent calls per method and provider; 0 = no limit'),
-  executes: count('provider: concurrent calls per method; 0 = no limit'),
-  circuitbreaker: {
-    type: 'object',
-    description: 'circuit breaker settings',
-    properties: {
-      errorRate: { type: 'number', minimum: 0, maximum: 1, description: 'fraction of failed calls that opens the circuit' },
-      slowCallMs: ms('a call slower than this counts as failed'),
-      window: ms('length of the statistics window'),
-      minCalls: count('calls in the window before the rate is judged'),
-      openMs: ms('how long the circuit stays open before a trial call'),
-    },
-    additionalProperties: false,
-  },
-  mock: text('"return <json>", "throw [message]" or "force:return <json>"'),
-  forks: count('parallel calls of the forking cluster', 1),
-  sticky: flag('keep calling the same provider while it is available'),
   idempotent: flag('false stops failover from retrying the method'),
   oneWay: flag('send without waiting for a response'),
   shutdownTimeout: ms('how long stop() waits for in-flight calls'),
@@ -92,6 +89,13 @@ function level(extra: Record<string, ConfigSchemaNode>, description: string, req
   };
   if (required) node.required = required;
   return node;
+}
+
+/** One method's settings: the call keys except those that only make sense for a whole service or reference. */
+function methodLevel(): ConfigSchemaNode {
+  const node = level({}, 'settings of one method');
+  const { filter: _f, delay: _d, weight: _w, warmup: _u, group: _g, version: _v, shutdownTimeout: _s, ...keys } = node.properties!;
+  return { ...node, properties: keys };
 }
 
 /** Shared by services and references through a `$ref`, so ajv compiles it once. */
@@ -135,6 +139,11 @@ const registry: ConfigSchemaNode = {
   properties: {
     type: name('registry plugin: local, zookeeper, etcd, redis, nacos, direct'),
     address: text('where the registry is: host:port[,host:port], or a folder for local'),
+    id: name('names this registry in logs and the snapshot when there are several (default: its type)'),
+    snapshot: {
+      type: ['string', 'boolean'],
+      description: 'the disk snapshot of provider lists: a file path, or false for none (default ~/.plexus/registry-cache/<application>.json)',
+    },
   },
   required: ['type'],
   additionalProperties: true,
@@ -152,7 +161,7 @@ for (const point of Object.keys(EXTENSION_POINTS)) {
 /** The schema of the whole config. Frozen; export it to editors as JSON if you like. */
 export const configSchema: ConfigSchemaNode = deepFreeze({
   type: 'object',
-  $defs: { method: level({}, 'settings of one method') },
+  $defs: { method: methodLevel() },
   properties: {
     $schema: text('a JSON schema URL for editors; ignored'),
     application: {
@@ -170,6 +179,7 @@ export const configSchema: ConfigSchemaNode = deepFreeze({
     logLevel: { enum: ['debug', 'info', 'warn', 'error', 'silent'], description: 'console logger level' },
     plugins: { type: 'array', items: name('a package name or a path to a local module'), description: 'extra plugins' },
     registry,
+    registries: { type: 'array', items: registry, description: 'several registries at once; providers register with all, consumers merge their lists' },
     protocol: {
       type: 'object',
       description: 'one protocol (shorthand for protocols: [ ... ])',
@@ -180,6 +190,7 @@ export const configSchema: ConfigSchemaNode = deepFreeze({
     consumer: level(
       {
         check: flag('fail start() when a reference has no provider'),
+        router: names('routers of every reference (router plugins)'),
         checkTimeout: ms('how long start() waits for a registry to list providers when check is on'),
       },
       'defaults of every reference',
@@ -192,6 +203,7 @@ export const configSchema: ConfigSchemaNode = deepFreeze({
           interface: name('service name, e.g. demo.Greeter'),
           implementation: { description: 'module path (relative to the config file) or, in code, the object' },
           protocol: names('protocols to export on; default all'),
+          expose: names('the allow-list of callable methods; default every own method of the implementation'),
           methods,
           ...executorKeys,
         },
@@ -208,6 +220,7 @@ export const configSchema: ConfigSchemaNode = deepFreeze({
           url: text('direct provider URL(s), comma separated; bypasses the registry'),
           protocol: name('protocol to call with'),
           check: flag('fail start() when no provider is available'),
+          router: names('routers of this reference, in order (router plugins)'),
           methods,
         },
         'one reference',

@@ -18,15 +18,6 @@ export interface CallKeys {
   delay?: number;
   group?: string;
   version?: string;
-  tag?: string;
-  token?: string | boolean;
-  tps?: number;
-  actives?: number;
-  executes?: number;
-  circuitbreaker?: { errorRate?: number; slowCallMs?: number; window?: number; minCalls?: number; openMs?: number };
-  mock?: string;
-  forks?: number;
-  sticky?: boolean;
   idempotent?: boolean;
   oneWay?: boolean;
   shutdownTimeout?: number;
@@ -57,6 +48,10 @@ export interface ProtocolConfig {
 export interface RegistryConfig {
   type: string;
   address?: string;
+  /** Names the registry in logs and the snapshot (default: its type). */
+  id?: string;
+  /** The snapshot file, or false for none. */
+  snapshot?: string | boolean;
   [key: string]: unknown;
 }
 
@@ -66,8 +61,10 @@ export interface ServiceConfig extends CallKeys {
   implementation?: unknown;
   /** Protocol names this service exports on; default all. */
   protocol?: string[];
-  /** Restrict callable methods to these names. */
+  /** Per-method settings (they do not limit what is callable). */
   methods?: Record<string, MethodConfig>;
+  /** The allow-list of callable methods; default every own method of the implementation. */
+  expose?: string[];
   executor?: string;
   threads?: number;
   queues?: number;
@@ -79,6 +76,8 @@ export interface ReferenceConfig extends CallKeys {
   url?: string;
   protocol?: string;
   check?: boolean;
+  /** Routers of this reference, in order. */
+  router?: string[];
   methods?: Record<string, MethodConfig>;
 }
 
@@ -86,9 +85,11 @@ export interface PlexusConfig {
   application: { name: string; [key: string]: unknown };
   plugins: string[];
   registry?: RegistryConfig;
+  /** Further registries (`registries:`); entries may also be URLs. */
+  registries?: Array<RegistryConfig | string>;
   protocols: ProtocolConfig[];
   provider: CallKeys & { executor?: string; threads?: number; queues?: number };
-  consumer: CallKeys & { check?: boolean };
+  consumer: CallKeys & { check?: boolean; router?: string[] };
   services: ServiceConfig[];
   references: Record<string, ReferenceConfig>;
   /** Per-extension options: `extensions: { loadbalance: { p2c: { choices: 2 } } }`. */
@@ -103,6 +104,15 @@ export interface PlexusConfig {
   file?: string;
   /** For values from a file or the environment, by key path: `plexus.yaml:12:5` or `PLEXUS_CONSUMER_TIMEOUT`. */
   origins?: Record<string, string>;
+  /** Keys that plugins read (`tps`, `token`, ...), found in the config; `start()` wants a plugin claiming each. */
+  pluginKeys?: PluginKeyUse[];
+}
+
+/** One use of a plugin-read key in the config. */
+export interface PluginKeyUse {
+  key: string;
+  /** Where it stands, as messages show it: `plexus.yaml:12:5 services[0].tps`. */
+  at: string;
 }
 
 /** The console logger's levels, least severe first; `silent` logs nothing. */
@@ -112,7 +122,7 @@ export type ConfigSource = 'default' | 'file' | 'env' | 'code';
 
 /** What users pass in: everything optional, `protocol` or `protocols`. */
 export type PlexusConfigInput = Partial<
-  Omit<PlexusConfig, 'protocols' | 'sources' | 'baseDir' | 'application' | 'registry' | 'file' | 'origins'>
+  Omit<PlexusConfig, 'protocols' | 'sources' | 'baseDir' | 'application' | 'registry' | 'file' | 'origins' | 'pluginKeys'>
 > & {
   application?: { name?: string; [key: string]: unknown };
   /** A mapping, or a URL: `zookeeper://127.0.0.1:2181`, `local:///var/plexus`; `null` or `none` = no registry. */

@@ -62,10 +62,25 @@ export const AppErrors = {
     (iface: string, detail: string) => `Cannot use the implementation of service ${iface}: ${detail}`,
     'Give `implementation:` as a module path (relative to the config file) that exports an object or a class, or call app.provide(config, object).',
   ),
+  NO_IMPLEMENTATION: defineError(
+    'PLEXUS_ERR_APP_NO_IMPLEMENTATION',
+    (iface: string) => `Service ${iface} has no implementation.`,
+    'Give the service `implementation: ./module.js` in the config, or provide it in code with app.provide({ interface }, object).',
+  ),
+  IMPLEMENTATION_NOT_FOUND: defineError(
+    'PLEXUS_ERR_APP_IMPLEMENTATION_NOT_FOUND',
+    (iface: string, file: string) => `The implementation of service ${iface} was not found: ${file}.`,
+    'Fix `implementation:` — a module path relative to the config file\'s folder (build TypeScript first: point at the .js).',
+  ),
   NO_METHODS: defineError(
     'PLEXUS_ERR_APP_NO_METHODS',
     (iface: string) => `Service ${iface} declares no callable methods.`,
     'The implementation must have function members (own or from its class); `methods:` may only name existing ones.',
+  ),
+  NO_CONTEXT: defineError(
+    'PLEXUS_ERR_APP_NO_CONTEXT',
+    () => 'Plexus.context() was called outside a provider call.',
+    'Call it inside a provider method (or code it awaits); use Plexus.currentContext() where there may be no call.',
   ),
   STATE: defineError(
     'PLEXUS_ERR_APP_STATE',
@@ -96,6 +111,24 @@ export const AppErrors = {
     'PLEXUS_ERR_APP_START',
     (step: string, cause: string) => `Start failed in ${step}: ${cause}`,
     'Read the cause; a port in use needs another `protocol.port` (0 picks a free one).',
+  ),
+} as const;
+
+export const RegistryErrors = {
+  REGISTER: defineError(
+    'PLEXUS_ERR_REGISTRY_REGISTER',
+    (address: string, iface: string, cause: string) => `registering ${iface} with registry ${address} failed: ${cause}; retrying`,
+    'Check that the registry is up and reachable; the kernel retries by itself and registers again when it is back.',
+  ),
+  SUBSCRIBE: defineError(
+    'PLEXUS_ERR_REGISTRY_SUBSCRIBE',
+    (address: string, iface: string, cause: string) => `subscribing to ${iface} at registry ${address} failed: ${cause}; retrying`,
+    'Check that the registry is up and reachable; until it answers, calls use the last provider list (or the snapshot).',
+  ),
+  UNREACHABLE: defineError(
+    'PLEXUS_ERR_REGISTRY_UNREACHABLE',
+    (address: string, key: string) => `registry ${address} cannot be reached and no snapshot lists providers of ${key}`,
+    'Start the registry or fix its address; or set `check: false` on the reference to start anyway and wait for it.',
   ),
 } as const;
 

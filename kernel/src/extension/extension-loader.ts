@@ -12,6 +12,7 @@ import {
   type ExtensionContext,
   type ExtensionDefinition,
   type PluginDefinition,
+  type Requirement,
 } from './plugin';
 import { satisfies } from './semver';
 
@@ -22,6 +23,7 @@ export interface ExtensionEntry {
   readonly id?: number;
   readonly activate?: Activation;
   readonly wrapper?: boolean;
+  readonly requires?: readonly Requirement[];
   /** The package name or file that provides it. */
   readonly plugin: string;
   /** Absolute module path, imported on first use. */
@@ -36,6 +38,7 @@ interface ManifestExtension {
   id?: number;
   activate?: Activation;
   wrapper?: boolean;
+  requires?: Requirement[];
 }
 
 /**
@@ -91,7 +94,7 @@ export class ExtensionLoader {
 
   addDefinition(def: ExtensionDefinition, plugin: string): void {
     this.checkPoint(def.point, plugin);
-    this.put({ point: def.point, name: def.name, id: def.id, activate: def.activate, wrapper: def.wrapper, plugin, definition: def });
+    this.put({ point: def.point, name: def.name, id: def.id, activate: def.activate, wrapper: def.wrapper, requires: def.requires, plugin, definition: def });
   }
 
   /**
@@ -262,6 +265,7 @@ export class ExtensionLoader {
         id: ext.id,
         activate: ext.activate,
         wrapper: ext.wrapper,
+        requires: ext.requires,
         plugin: name,
         modulePath: path.resolve(dir, ext.module),
       });

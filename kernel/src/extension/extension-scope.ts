@@ -4,6 +4,7 @@ import { ExtensionErrors } from '../errors/catalogue';
 import { PlexusError } from '../errors/plexus-error';
 import type { Logger } from '../spi/logger';
 import { EXTENSION_POINTS } from '../spi/points';
+import { EXTENSION_CONTEXT } from '../spi/tokens';
 import type { ExtensionLoader } from './extension-loader';
 import type { ExtensionContext, ExtensionDefinition } from './plugin';
 
@@ -101,9 +102,18 @@ export class ExtensionScope {
         return found ? this.get<T>(point, found.name) : undefined;
       },
       inner,
+      inject: <T>(token: symbol) => this.container.resolve<T>(token),
     };
     try {
-      const instance = def.create(ctx);
+      let instance: unknown;
+      if (def.injectable !== undefined) {
+        // Constructor injection: the class takes what it needs by token from this scope's container.
+        const c = this.container.createChildContainer();
+        c.register(EXTENSION_CONTEXT, { useValue: ctx });
+        instance = c.resolve(def.injectable as unknown as new (...args: unknown[]) => unknown);
+      } else {
+        instance = def.create(ctx);
+      }
       if (instance === undefined || instance === null) throw new Error('create() returned nothing');
       return instance;
     } catch (err) {

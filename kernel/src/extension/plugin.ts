@@ -1,3 +1,5 @@
+import 'reflect-metadata';
+import { injectable } from 'tsyringe';
 import type { Logger } from '../spi/logger';
 
 /** Which side a filter runs on. */
@@ -28,6 +30,12 @@ export interface ExtensionContext {
   resolveById<T>(point: string, id: number): T | undefined;
   /** Wrappers only: the extension being wrapped. */
   readonly inner?: unknown;
+  /**
+   * What the application's tsyringe container holds, by token (`LOGGER`, `CONFIG`,
+   * `NODE_AVAILABILITY` from `@plexus/kernel/spi`), resolved through this service's or
+   * reference's child container.
+   */
+  inject<T>(token: symbol): T;
 }
 
 /** One extension: a point, a name and a factory. */
@@ -41,8 +49,32 @@ export interface ExtensionDefinition<T = unknown> {
   optionsSchema?: Record<string, unknown>;
   /** Wire id for serializers and compressors, mirrored in the manifest. */
   id?: number;
+  /**
+   * Other extensions this one needs, named by one of its options (default: the point's default
+   * name): a protocol needs a transport, a serializer and a compressor. Checked when an
+   * application starts, so a misspelt name fails `start()` instead of a call.
+   */
+  requires?: Requirement[];
+  /**
+   * Config keys of DESIGN §5 this extension reads at call levels (`tps`, `token`, ...): while no
+   * loaded extension claims a key that a config uses, `start()` fails naming the plugin that would.
+   * The extension validates their values itself (from `MethodSettings.params`).
+   */
+  keys?: string[];
   /** A wrapper decorates every other extension of its point (as Dubbo's wrappers do). */
   wrapper?: boolean;
+  /**
+   * A class whose constructor takes its dependencies by token (`@inject(LOGGER)`): the kernel
+   * builds it through the scope's tsyringe container instead of calling `create`.
+   * Set by `@extension` when the class uses `@inject`.
+   */
+  injectable?: new (...args: never[]) => T;
+}
+
+/** An extension another one needs: the extension of `point` named by option `option`. */
+export interface Requirement {
+  point: string;
+  option: string;
 }
 
 /** A plugin module's default export. */
@@ -76,15 +108,25 @@ export interface ExtensionClassMeta {
   name: string;
   activate?: Activation;
   id?: number;
+  /** The class takes its constructor arguments by token (`@inject`). */
+  injected?: boolean;
 }
+
+/** tsyringe's metadata key for constructor parameters declared with `@inject(token)`. */
+const INJECTION_TOKENS = 'injectionTokens';
 
 /**
  * Class form of an extension: `@extension('loadbalance', 'mine') class MineLoadBalance {...}`.
- * The class is constructed with the `ExtensionContext`.
+ * The class is constructed with the `ExtensionContext` — or, when its constructor parameters are
+ * declared with `@inject(TOKEN)`, through the tsyringe container of its service or reference
+ * (`@inject(EXTENSION_CONTEXT)` gives the context itself).
  */
-export function extension(point: string, name: string, extra: Omit<ExtensionClassMeta, 'point' | 'name'> = {}) {
-  return <C extends new (ctx: ExtensionContext) => unknown>(target: C): C => {
-    Object.defineProperty(target, EXTENSION_META, { value: { point, name, ...extra } satisfies ExtensionClassMeta });
+export function extension(point: string, name: string, extra: Omit<ExtensionClassMeta, 'point' | 'name' | 'injected'> = {}) {
+  return <C extends new (...args: never[]) => unknown>(target: C): C => {
+    // Parameter decorators run before class decorators, so @inject's metadata is already there.
+    const injected = Reflect.getOwnMetadata(INJECTION_TOKENS, target) !== undefined;
+    if (injected) injectable()(target as unknown as new (...args: unknown[]) => unknown);
+    Object.defineProperty(target, EXTENSION_META, { value: { point, name, ...extra, injected } satisfies ExtensionClassMeta });
     return target;
   };
 }
@@ -97,5 +139,8 @@ export function extensionMetaOf(value: unknown): ExtensionClassMeta | undefined 
 export function definitionFromClass(cls: new (ctx: ExtensionContext) => unknown): ExtensionDefinition | undefined {
   const meta = extensionMetaOf(cls);
   if (!meta) return undefined;
-  return { ...meta, create: (ctx) => new cls(ctx) };
+  const { injected, ...rest } = meta;
+  const def: ExtensionDefinition = { ...rest, create: (ctx) => new cls(ctx) };
+  if (injected) def.injectable = cls as unknown as new (...args: never[]) => unknown;
+  return def;
 }

@@ -15,7 +15,7 @@ export const SETTING_DEFAULTS = {
 } as const;
 
 /** Keys that are structure, not call settings. */
-const STRUCTURAL = new Set(['methods', 'interface', 'implementation', 'url', 'protocol', 'name', 'host', 'port', 'path', 'tls', 'registry']);
+const STRUCTURAL = new Set(['methods', 'interface', 'implementation', 'url', 'protocol', 'name', 'host', 'port', 'path', 'tls', 'registry', 'router', 'expose', 'check', 'checkTimeout']);
 
 type Level = Readonly<Record<string, unknown>> | undefined;
 

@@ -1,6 +1,6 @@
 import { RpcCode, RpcError } from '../errors/rpc-error';
 import { definePlugin } from '../extension/plugin';
-import type { Invocation } from '../spi/invocation';
+import type { CancelListener, Invocation } from '../spi/invocation';
 import type { Exporter, Invoker } from '../spi/invoker';
 import type { Protocol, ServiceInvoker } from '../spi/protocol';
 import type { Result } from '../spi/result';
@@ -27,11 +27,6 @@ export class InjvmProtocol implements Protocol {
     };
   }
 
-  /** Whether a service key is exported here, so a reference can prefer it. */
-  isExported(serviceKey: string): boolean {
-    return this.services.has(serviceKey);
-  }
-
   refer(url: URL): Invoker {
     return new InjvmInvoker(this, url);
   }
@@ -51,6 +46,10 @@ export class InjvmProtocol implements Protocol {
   async destroy(): Promise<void> {
     this.services.clear();
   }
+}
+
+function isCancelListener(value: object): value is CancelListener {
+  return typeof (value as Partial<CancelListener>).onCancel === 'function';
 }
 
 class InjvmInvoker implements Invoker {
@@ -75,11 +74,18 @@ class InjvmInvoker implements Invoker {
     }
     let inv: Invocation;
     try {
-      inv = service.createInvocation(invocation.method, invocation.args, { ...invocation.attachments }, 'injvm');
+      inv = service.createInvocation({
+        method: invocation.method,
+        args: invocation.args,
+        attachments: { ...invocation.attachments },
+        remoteAddress: 'injvm',
+        timeout: invocation.deadline > 0 ? Math.max(1, invocation.deadline - Date.now()) : 0,
+      });
     } catch (err) {
       return Promise.reject(RpcError.from(err, RpcCode.BAD_REQUEST));
     }
-    inv.deadline = invocation.deadline;
+    // The consumer's cancel (deadline, abort) reaches the provider's signal, as a cancel frame would.
+    if (isCancelListener(inv)) invocation.addCancelListener(inv);
     return service.invoke(inv);
   }
 

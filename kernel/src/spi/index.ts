@@ -19,6 +19,7 @@ export * from '../registry/layout';
 export * from './executor';
 export * from './logger';
 export * from './points';
+export * from './tokens';
 export { URL, serviceKey } from '../url/url';
 export { RpcError, RpcCode, isRpcCode, type RpcErrorOptions, type RpcErrorWire } from '../errors/rpc-error';
 export { PlexusError, defineError, type ErrorDefinition } from '../errors/plexus-error';
@@ -30,5 +31,12 @@ export {
   type ExtensionDefinition,
   type PluginDefinition,
   type Side,
+  type Requirement,
 } from '../extension/plugin';
 export { invokerWeight, DEFAULT_WEIGHT, DEFAULT_WARMUP } from '../cluster/weight';
+export { NodeAvailability, type Suspension } from '../cluster/node-availability';
+/** tsyringe's decorators, re-exported so plugins share the kernel's one copy of the container library. */
+export { inject, injectable } from 'tsyringe';
+export { runInCallContext, type CallContext } from '../pipeline/call-context';
+export { MethodTable, type BoundMethod } from '../pipeline/method-table';
+export { serviceError } from '../app/service-error';

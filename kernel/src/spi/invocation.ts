@@ -1,4 +1,5 @@
-import type { Invoker } from './invoker';
+import type { RpcError } from '../errors/rpc-error';
+import { serviceKey } from '../url/url';
 
 /**
  * The effective settings of one method of one reference or service, resolved once from
@@ -7,6 +8,7 @@ import type { Invoker } from './invoker';
  */
 export interface MethodSettings {
   readonly method: string;
+  /** The budget of the whole call in ms, retries included; 0 = none. */
   readonly timeout: number;
   readonly retries: number;
   readonly cluster: string;
@@ -21,7 +23,26 @@ export interface MethodSettings {
   readonly params: Readonly<Record<string, string>>;
 }
 
-/** One call. Consumer filters may change `attachments`; everything else is fixed once created. */
+/**
+ * Told once when a call is cancelled: its deadline passed, the consumer aborted it, or the
+ * connection carrying it dropped. Protocols make their pending-call object a listener, so
+ * watching a call allocates nothing.
+ */
+export interface CancelListener {
+  onCancel(reason: RpcError): void;
+}
+
+/**
+ * One call. Immutable once made, except `attachments`, which consumer filters may change before
+ * the call leaves. What varies per attempt (the provider tried, when it started, the providers
+ * already tried) belongs to the cluster's attempt, never to the invocation, so `forking` and
+ * `broadcast` can run attempts of one invocation concurrently.
+ *
+ * Deadlines and cancellation are the kernel's: `deadline` is fixed when the call is made (the
+ * whole call's budget, retries included); the kernel cancels the call when it passes. Anything that
+ * waits on the call's behalf (a protocol's pending request, an implementation through
+ * `Plexus.context().signal`) listens for the cancel and stops.
+ */
 export interface Invocation {
   /** The service interface, e.g. `demo.Greeter`. */
   readonly service: string;
@@ -35,30 +56,121 @@ export interface Invocation {
   /** Per-method settings; on the provider side they describe the service's method. */
   readonly settings: MethodSettings;
   /** Epoch milliseconds after which nobody wants the answer; 0 when none. */
-  deadline: number;
-  /** Provider side: the consumer's address. Consumer side: the provider that was tried last. */
-  remoteAddress?: string;
-  /** Consumer side: providers already tried by this call (failover skips them). */
-  tried?: Invoker[];
+  readonly deadline: number;
+  /** Provider side: the consumer's address (`host:port`, a socket path, or `injvm`). */
+  readonly remoteAddress?: string;
+  /** The reason once the call was cancelled, else undefined. */
+  readonly cancelled: RpcError | undefined;
+  /**
+   * Aborted when the call is cancelled (deadline, consumer abort, connection lost); its `reason`
+   * is the coded `RpcError`. Created on first access: calls nobody watches pay nothing for it.
+   */
+  readonly signal: AbortSignal;
+  /** Tells `listener` when the call is cancelled; at once when it already was. */
+  addCancelListener(listener: CancelListener): void;
+  removeCancelListener(listener: CancelListener): void;
+  /** Cancels the call: the signal aborts, listeners are told. Idempotent: the first reason stays. */
+  cancel(reason: RpcError): void;
 }
 
-/** A plain Invocation; one allocation per call. */
-export class RpcInvocation implements Invocation {
-  deadline: number;
+/** The named fields an invocation is built from. */
+export interface InvocationInit {
+  service: string;
+  method: string;
+  args: unknown[];
+  attachments: Record<string, string>;
+  version?: string;
+  group?: string;
+  /** Default: computed from service, version and group. */
+  serviceKey?: string;
+  settings: MethodSettings;
+  /** Epoch ms; when omitted, now + `settings.timeout` (0 = none). */
+  deadline?: number;
   remoteAddress?: string;
-  tried?: Invoker[];
-  constructor(
-    readonly service: string,
-    readonly method: string,
-    readonly args: unknown[],
-    readonly attachments: Record<string, string>,
-    readonly version: string,
-    readonly group: string,
-    readonly serviceKey: string,
-    readonly settings: MethodSettings,
-    /** Epoch ms; when omitted, now + `settings.timeout` (0 = none). */
-    deadline?: number,
-  ) {
-    this.deadline = deadline ?? (settings.timeout > 0 ? Date.now() + settings.timeout : 0);
+}
+
+/** A plain Invocation; one allocation per call (its signal only when asked for). */
+export class RpcInvocation implements Invocation, CancelListener {
+  readonly service: string;
+  readonly method: string;
+  readonly args: unknown[];
+  readonly attachments: Record<string, string>;
+  readonly version: string;
+  readonly group: string;
+  readonly serviceKey: string;
+  readonly settings: MethodSettings;
+  readonly deadline: number;
+  readonly remoteAddress?: string;
+  private reason: RpcError | undefined = undefined;
+  private controller: AbortController | undefined = undefined;
+  private listener: CancelListener | undefined = undefined;
+  private listeners: CancelListener[] | undefined = undefined;
+
+  constructor(init: InvocationInit) {
+    this.service = init.service;
+    this.method = init.method;
+    this.args = init.args;
+    this.attachments = init.attachments;
+    this.version = init.version ?? '';
+    this.group = init.group ?? '';
+    this.serviceKey = init.serviceKey ?? serviceKey(init.service, this.version, this.group);
+    this.settings = init.settings;
+    this.deadline = init.deadline ?? (init.settings.timeout > 0 ? Date.now() + init.settings.timeout : 0);
+    this.remoteAddress = init.remoteAddress;
+  }
+
+  get cancelled(): RpcError | undefined {
+    return this.reason;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.reason !== undefined) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  addCancelListener(listener: CancelListener): void {
+    if (this.reason !== undefined) {
+      listener.onCancel(this.reason);
+      return;
+    }
+    if (this.listener === undefined) this.listener = listener;
+    else (this.listeners ??= []).push(listener);
+  }
+
+  removeCancelListener(listener: CancelListener): void {
+    if (this.listener === listener) this.listener = undefined;
+    else if (this.listeners !== undefined) {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    }
+  }
+
+  cancel(reason: RpcError): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    const first = this.listener;
+    const more = this.listeners;
+    this.listener = undefined;
+    this.listeners = undefined;
+    // Listeners first: a protocol drops its pending request before user code sees the abort.
+    if (first !== undefined) notify(first, reason);
+    if (more !== undefined) for (const l of more) notify(l, reason);
+    this.controller?.abort(reason);
+  }
+
+  /** As a listener of another call (a consumer call carried in-process), cancels this one too. */
+  onCancel(reason: RpcError): void {
+    this.cancel(reason);
+  }
+}
+
+function notify(listener: CancelListener, reason: RpcError): void {
+  try {
+    listener.onCancel(reason);
+  } catch {
+    // A listener that throws must not keep the others from hearing of the cancel.
   }
 }

@@ -5,9 +5,24 @@ import type { Exporter, Invoker } from './invoker';
 export const PROTOCOL = Symbol.for('plexus.protocol');
 export const DEFAULT_PROTOCOL = 'plexus';
 
+/** A decoded request as a protocol hands it to the service it names. */
+export interface ProviderRequest {
+  /** The method's name, or its index in `ServiceInvoker.methods`. */
+  method: string | number;
+  args: unknown[];
+  attachments: Record<string, string>;
+  /** The consumer's address, for `Plexus.context().remoteAddress`. */
+  remoteAddress: string;
+  /** The consumer's remaining budget in ms, as the request carried it; 0 or absent = none. */
+  timeout?: number;
+}
+
 /**
  * The provider side of one exported service, as the kernel hands it to a protocol: the provider
- * filter chain wrapped in the executor, plus the method table to decode calls with.
+ * filter chain, then the executor, then the method table. The kernel enforces the call's deadline
+ * (the consumer's remaining budget and the provider's own `timeout`, whichever ends first) and
+ * answers `SERVER_TIMEOUT` when it passes; the protocol cancels the invocation when the consumer
+ * cancels or the connection drops.
  */
 export interface ServiceInvoker extends Invoker {
   readonly serviceKey: string;
@@ -17,12 +32,7 @@ export interface ServiceInvoker extends Invoker {
    * Builds the provider-side invocation of a decoded request. Throws an `RpcError`
    * (`METHOD_NOT_FOUND`) for a method the service does not declare.
    */
-  createInvocation(
-    method: string | number,
-    args: unknown[],
-    attachments: Record<string, string>,
-    remoteAddress: string,
-  ): Invocation;
+  createInvocation(request: ProviderRequest): Invocation;
 }
 
 /**

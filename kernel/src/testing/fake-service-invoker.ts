@@ -1,6 +1,6 @@
 import { RpcCode, RpcError } from '../errors/rpc-error';
 import { RpcInvocation, type Invocation } from '../spi/invocation';
-import type { ServiceInvoker } from '../spi/protocol';
+import type { ProviderRequest, ServiceInvoker } from '../spi/protocol';
 import type { Result } from '../spi/result';
 import { URL, serviceKey as toServiceKey } from '../url/url';
 import { methodSettings } from './fakes';
@@ -13,7 +13,7 @@ export type FakeServiceImpl = Record<string, (...args: any[]) => unknown>;
  * declared methods are the own keys of `impl` (so `constructor` or `toString` are unknown methods),
  * whatever an implementation throws becomes `SERVICE_ERROR` with the original name and message (an
  * `RpcError` keeps its code), and every provider invocation is kept in `seen`. No filters, no
- * executor. Scope: one per exported service in a test.
+ * executor, no deadline enforcement (the request's timeout only sets `deadline`). Scope: one per exported service in a test.
  */
 export class FakeServiceInvoker implements ServiceInvoker {
   readonly url: URL;
@@ -39,16 +39,25 @@ export class FakeServiceInvoker implements ServiceInvoker {
     return new FakeServiceInvoker(toServiceKey(url.path, url.params.version, url.params.group), impl, url);
   }
 
-  createInvocation(method: string | number, args: unknown[], attachments: Record<string, string>, remoteAddress: string): Invocation {
+  createInvocation(request: ProviderRequest): Invocation {
+    const { method } = request;
     const name = typeof method === 'number' ? this.methods[method] : method;
     if (name === undefined || !this.declared.has(name)) {
       throw new RpcError(`service ${this.serviceKey} has no method ${String(method)}`, RpcCode.METHOD_NOT_FOUND);
     }
-    const version = this.url.params.version ?? '';
-    const group = this.url.params.group ?? '';
-    const inv = new RpcInvocation(this.url.path, name, args, attachments, version, group, this.serviceKey, methodSettings({ method: name, timeout: 0 }));
-    inv.remoteAddress = remoteAddress;
-    return inv;
+    const timeout = request.timeout ?? 0;
+    return new RpcInvocation({
+      service: this.url.path,
+      method: name,
+      args: request.args,
+      attachments: request.attachments,
+      version: this.url.params.version ?? '',
+      group: this.url.params.group ?? '',
+      serviceKey: this.serviceKey,
+      settings: methodSettings({ method: name, timeout }),
+      deadline: timeout > 0 ? Date.now() + timeout : 0,
+      remoteAddress: request.remoteAddress,
+    });
   }
 
   async invoke(invocation: Invocation): Promise<Result> {

@@ -60,9 +60,17 @@ export function fakeInvocation(init: FakeInvocationInit = {}): RpcInvocation {
   const group = init.group ?? '';
   const settings = methodSettings({ ...init.settings, method });
   const key = serviceKey(service, version, group);
-  const inv = new RpcInvocation(service, method, init.args ?? ['ada'], init.attachments ?? {}, version, group, key, settings);
-  if (init.deadline !== undefined) inv.deadline = init.deadline;
-  return inv;
+  return new RpcInvocation({
+    service,
+    method,
+    args: init.args ?? ['ada'],
+    attachments: init.attachments ?? {},
+    version,
+    group,
+    serviceKey: key,
+    settings,
+    deadline: init.deadline,
+  });
 }
 
 /** How a `FakeInvoker` answers. `handler` wins over `error`, which wins over `value`. */
@@ -214,6 +222,8 @@ export interface FakeContextInit {
   resolve?: (point: string, name?: string) => unknown;
   resolveById?: (point: string, id: number) => unknown;
   inner?: unknown;
+  /** Answers `ctx.inject(token)`, by token; other tokens throw. */
+  values?: Map<symbol, unknown>;
 }
 
 /** An `ExtensionContext` built by hand, for calling a plugin's `create(ctx)` in a unit test. */
@@ -221,6 +231,10 @@ export function fakeExtensionContext(options: Record<string, unknown> = {}, init
   const resolve = init.resolve;
   const resolveById = init.resolveById;
   return {
+    inject<T>(token: symbol): T {
+      if (!init.values?.has(token)) throw new Error(`fakeExtensionContext: no value for ${String(token)}`);
+      return init.values.get(token) as T;
+    },
     options,
     logger: init.logger ?? new MemoryLogger(),
     application: init.application ?? 'test',

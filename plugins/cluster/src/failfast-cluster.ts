@@ -28,7 +28,6 @@ export class FailfastClusterInvoker implements Invoker {
       const invokers = this.directory.list(invocation);
       if (invokers.length === 0) return Promise.reject(noProviderError(this.directory, invocation));
       const invoker = choose(this.support.loadBalance(invocation), invokers, invocation);
-      invocation.remoteAddress = invoker.url.address;
       return invoker.invoke(invocation);
     } catch (err) {
       // Directories, balancers and invokers should not throw; if one does, the caller still gets a rejection.

@@ -52,7 +52,6 @@ export class FailoverClusterInvoker implements Invoker {
       if (invokers.length === 0) return Promise.reject(noProviderError(this.directory, invocation));
       const lb = this.support.loadBalance(invocation);
       const invoker = choose(lb, invokers, invocation);
-      invocation.remoteAddress = invoker.url.address;
       const settings = invocation.settings;
       const retries = settings.idempotent === false || !(settings.retries > 0) ? 0 : Math.floor(settings.retries);
       // Without retries there is nothing to watch for: hand back the provider's own promise.
@@ -85,7 +84,8 @@ export class FailoverClusterInvoker implements Invoker {
 
   /** The retry path: attempts 2..n on providers not tried yet. */
   private async failover(first: RpcError, firstInvoker: Invoker, lb: LoadBalance, invocation: Invocation, attempts: number): Promise<Result> {
-    const tried = invocation.tried ?? (invocation.tried = []);
+    // Per-attempt state lives here, never on the invocation: concurrent attempts cannot race on it.
+    const tried: Invoker[] = [];
     tried.push(firstInvoker);
     let last = first;
     let stop: string | undefined;
@@ -100,7 +100,6 @@ export class FailoverClusterInvoker implements Invoker {
         break;
       }
       const invoker = choose(lb, invokers, invocation, tried);
-      invocation.remoteAddress = invoker.url.address;
       try {
         return await invoker.invoke(invocation);
       } catch (err) {

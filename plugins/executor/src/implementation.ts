@@ -3,9 +3,6 @@
  * worker, which should start fast and carry nothing it does not need.
  */
 
-/** A declared method, already bound to nothing: call it with `apply(implementation, args)`. */
-export type Method = (...args: unknown[]) => unknown;
-
 function isClass(value: unknown): value is new () => object {
   if (typeof value !== 'function') return false;
   if (/^class[\s{]/.test(Function.prototype.toString.call(value))) return true;
@@ -36,26 +33,6 @@ export function implementationOf(mod: unknown, path: string): object {
     `module "${path}" exports ${typeof candidate === 'function' ? 'a plain function' : String(candidate)}; ` +
       'export the service object or class (module.exports, default, or a single named export)',
   );
-}
-
-/**
- * The methods callers may reach: functions found on the object and its prototypes, stopping at
- * `Object.prototype`, never `constructor` or `__proto__`. Read through property descriptors, so
- * getters do not run; a name shadowed by a non-function is not callable.
- */
-export function methodTable(implementation: object): Map<string, Method> {
-  const table = new Map<string, Method>();
-  const seen = new Set<string>();
-  for (let o: object | null = implementation; o !== null && o !== Object.prototype && o !== Function.prototype; o = Object.getPrototypeOf(o)) {
-    for (const name of Object.getOwnPropertyNames(o)) {
-      if (seen.has(name)) continue;
-      seen.add(name);
-      if (name === 'constructor' || name === '__proto__') continue;
-      const value = Object.getOwnPropertyDescriptor(o, name)?.value;
-      if (typeof value === 'function') table.set(name, value as Method);
-    }
-  }
-  return table;
 }
 
 /** Requires the module at `path` and returns its implementation. */

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { definePlugin, isRpcCode, RpcCode, RpcError, type Executor, type Invocation, type Logger, type Result } from '@plexus/kernel/spi';
 import { ActiveCalls } from './active-calls';
 import { ExecutorErrors, exhaustedError, integerOption, NOT_CLONEABLE_REASON, shuttingDownError, WORKER_FAILED_REASON } from './errors';
-import type { WorkerCall, WorkerError, WorkerReply } from './worker-main';
+import type { WorkerCall, WorkerCancel, WorkerError, WorkerReply } from './worker-main';
 
 /** Options of `WorkerExecutor`. */
 export interface WorkerExecutorOptions {
@@ -61,9 +61,11 @@ function fromWorker(e: WorkerError): RpcError {
 
 /**
  * Runs the service implementation in a pool of worker threads, so CPU-bound methods do not block
- * the event loop that serves the network. Each worker loads the module in `implementation` and
- * answers calls by method name; `execute` ignores its `task` (provider filters and the main-thread
- * method table do not run) and posts `{ method, args, attachments }` to the least busy worker.
+ * the event loop that serves the network. Provider filters have already run on the event loop;
+ * only the implementation runs here. Each worker loads the module in `implementation` and answers
+ * calls by method name; `execute` ignores its `task` and posts the call (method, args, attachments,
+ * deadline, remote address) to the least busy worker, which runs it inside a call context of its
+ * own: `Plexus.context()` and its `signal` work there, and a cancel aborts that signal.
  * Arguments and results cross threads by structured clone.
  *
  * Business errors come back as `SERVICE_ERROR` with the original message and name; an `RpcError`
@@ -113,7 +115,15 @@ export class WorkerExecutor implements Executor {
     if (!this.started) this.start();
     const slot = this.leastBusy();
     const id = this.nextId++;
-    const message: WorkerCall = { id, method: invocation.method, args: invocation.args, attachments: invocation.attachments };
+    const message: WorkerCall = {
+      id,
+      service: invocation.service,
+      method: invocation.method,
+      args: invocation.args,
+      attachments: invocation.attachments,
+      remoteAddress: invocation.remoteAddress,
+      deadline: invocation.deadline,
+    };
     try {
       slot.worker.postMessage(message);
     } catch (err) {
@@ -125,6 +135,17 @@ export class WorkerExecutor implements Executor {
     }
     if (slot.pending.size === 0) slot.worker.ref();
     this.calls.enter();
+    // The kernel's cancel (deadline, consumer abort) aborts the call's signal inside the worker.
+    invocation.addCancelListener({
+      onCancel: (reason) => {
+        if (!slot.pending.has(id)) return;
+        try {
+          slot.worker.postMessage({ cancel: id, message: reason.message, code: reason.reason ?? reason.code } satisfies WorkerCancel);
+        } catch {
+          // the worker is gone; its exit fails the call
+        }
+      },
+    });
     return new Promise<Result>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
     });

@@ -1,4 +1,4 @@
-import { implementationOf, methodTable } from '../src/implementation';
+import { implementationOf } from '../src/implementation';
 
 describe('implementationOf', () => {
   it('uses module.exports when it is the service object', () => {
@@ -35,42 +35,5 @@ describe('implementationOf', () => {
   it('refuses a plain function and nothing at all', () => {
     expect(() => implementationOf(() => 1, 'x')).toThrow(/plain function/);
     expect(() => implementationOf(undefined, 'x')).toThrow(/export the service object or class/);
-  });
-});
-
-describe('methodTable', () => {
-  class Base {
-    inherited() {}
-  }
-  class Service extends Base {
-    field = 1;
-    own() {}
-    get computed(): number {
-      throw new Error('getters must not run');
-    }
-    override toString() {
-      return 'declared';
-    }
-  }
-
-  it('lists own and inherited methods, stopping at Object.prototype', () => {
-    const names = [...methodTable(new Service()).keys()].sort();
-    expect(names).toEqual(['inherited', 'own', 'toString']);
-  });
-
-  it('never lists constructor, __proto__ or Object.prototype members', () => {
-    const table = methodTable({ a() {} });
-    for (const name of ['constructor', '__proto__', 'hasOwnProperty', 'valueOf', 'toString']) expect(table.has(name)).toBe(false);
-  });
-
-  it('does not expose a method shadowed by a data property', () => {
-    const impl = Object.create({ hidden() {} }) as Record<string, unknown>;
-    impl.hidden = 42;
-    expect(methodTable(impl).has('hidden')).toBe(false);
-  });
-
-  it('works for objects without a prototype', () => {
-    const impl = Object.assign(Object.create(null) as object, { a() {} });
-    expect([...methodTable(impl).keys()]).toEqual(['a']);
   });
 });

@@ -7,6 +7,7 @@ import {
   type ReadProgress,
   type ClientChannel,
   type ConnectOptions,
+  type CancelListener,
   type Invocation,
   type Result,
 } from '@plexus/kernel/spi';
@@ -37,21 +38,26 @@ function capture(resolve: (result: Result) => void, reject: (error: unknown) => 
   capturedReject = reject;
 }
 
-/** One two-way call waiting for its response. */
-export class PendingCall {
+/**
+ * One two-way call waiting for its response. It listens for the kernel's cancel of its
+ * invocation (deadline passed, caller aborted): then it leaves the pending table, a cancel frame
+ * tells the provider to stop, and the caller gets the cancel's reason.
+ */
+export class PendingCall implements CancelListener {
   readonly promise: Promise<Result>;
   readonly resolve: (result: Result) => void;
   readonly reject: (error: unknown) => void;
-  constructor(
-    readonly invocation: Invocation,
-    /** Epoch ms; 0 when the call waits forever. */
-    readonly deadline: number,
-    /** The wait granted when sent, for the timeout message. */
-    readonly timeout: number,
-  ) {
+  /** Set when registered with a connection. */
+  connection: ClientConnection | undefined = undefined;
+  id = 0;
+  constructor(readonly invocation: Invocation) {
     this.promise = new Promise<Result>(capture);
     this.resolve = capturedResolve;
     this.reject = capturedReject;
+  }
+
+  onCancel(reason: RpcError): void {
+    this.connection?.cancel(this, reason);
   }
 }
 
@@ -63,8 +69,8 @@ function callName(inv: Invocation): string {
 
 /**
  * One multiplexed connection to a provider address, shared by every reference to it. Holds the
- * calls in flight by numeric id; their deadlines are swept by the protocol's coarse timer instead
- * of a timer per call. Scope: per provider address (× `connections`); the transport's callbacks
+ * calls in flight by numeric id. Deadlines are the kernel's: it cancels a call whose deadline
+ * passed, and the call's `PendingCall` hears of it and sends a cancel frame. Scope: per provider address (× `connections`); the transport's callbacks
  * and the callers run on the one event loop, so no locking.
  */
 export class ClientConnection implements ChannelHandler, FrameSink {
@@ -119,8 +125,15 @@ export class ClientConnection implements ChannelHandler, FrameSink {
 
   /** Registers a two-way call and writes (or queues) its frame. */
   request(id: number, call: PendingCall, frame: Buffer): void {
+    const cancelled = call.invocation.cancelled;
+    if (cancelled !== undefined) {
+      call.reject(cancelled);
+      return;
+    }
     this.pending.set(id, call);
-    this.core.watch();
+    call.connection = this;
+    call.id = id;
+    call.invocation.addCancelListener(call);
     if (this.state === ConnectionState.OPEN) {
       this.write(frame);
       return;
@@ -142,15 +155,15 @@ export class ClientConnection implements ChannelHandler, FrameSink {
     return (this.connectPromise as Promise<void>).then(() => ONE_WAY_RESULT);
   }
 
-  /** Rejects every call whose deadline passed. Called by the protocol's timer. */
-  sweep(now: number): void {
-    for (const [id, call] of this.pending) {
-      if (call.deadline !== 0 && call.deadline <= now) {
-        this.pending.delete(id);
-        const inv = call.invocation;
-        call.reject(this.withRemote(rpcError(ProtocolErrors.TIMEOUT, RpcCode.TIMEOUT, callName(inv), this.address, call.timeout)));
-      }
-    }
+  /**
+   * A call given up by its caller (the kernel's deadline, an AbortSignal): forgotten here, the
+   * provider told with a cancel frame so it can stop the work, the caller rejected with `reason`.
+   */
+  cancel(call: PendingCall, reason: RpcError): void {
+    if (this.pending.get(call.id) !== call) return;
+    this.pending.delete(call.id);
+    if (this.state === ConnectionState.OPEN) this.write(encodeEvent(EventKind.CANCEL, call.id, false, false));
+    call.reject(reason);
   }
 
   /** Closes for good; calls in flight fail with `CANCELLED`. */

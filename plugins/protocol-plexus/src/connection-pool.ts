@@ -37,17 +37,6 @@ export class ConnectionPool {
     return false;
   }
 
-  /** Rejects a deadline-expired call on every connection. */
-  sweep(now: number): number {
-    let pending = 0;
-    for (const c of this.connections) {
-      if (c.pending.size === 0) continue;
-      c.sweep(now);
-      pending += c.pending.size;
-    }
-    return pending;
-  }
-
   close(): void {
     for (const c of this.connections) c.close();
   }

@@ -1,4 +1,4 @@
-import { defineError, RpcError, type RpcCode } from '@plexus/kernel/spi';
+import { defineError, RpcCode, RpcError } from '@plexus/kernel/spi';
 
 /**
  * The plexus protocol's errors. Failed calls carry the code in `RpcError.reason`; connection-level
@@ -90,6 +90,16 @@ export const ProtocolErrors = {
     (remote: string, ms: number) => `connection ${remote} sent nothing for ${ms} ms (heartbeats missed); closing it`,
     'the peer hung or the network dropped; it reconnects by itself. Tune `protocol.heartbeat` if this happens on a healthy network.',
   ),
+  CANCELLED_BY_CONSUMER: defineError(
+    'PLEXUS_ERR_PROTOCOL_CANCELLED_BY_CONSUMER',
+    (remote: string) => `the consumer ${remote} cancelled the call (its deadline passed or its caller aborted)`,
+    'nothing to fix on the provider; an implementation can stop early by watching Plexus.context().signal.',
+  ),
+  CONNECTION_LOST: defineError(
+    'PLEXUS_ERR_PROTOCOL_CONNECTION_LOST',
+    (remote: string, cause: string) => `the connection from consumer ${remote} closed while the call ran: ${cause}`,
+    'nothing to fix on the provider; an implementation can stop early by watching Plexus.context().signal.',
+  ),
 } as const;
 
 /** An RpcError whose message and reason come from a catalogue entry. */
@@ -99,4 +109,14 @@ export function rpcError<A extends unknown[]>(
   ...args: A
 ): RpcError {
   return new RpcError(def(...args).message, code, { reason: def.code });
+}
+
+/** The reason a provider call is cancelled with when its consumer sends a cancel frame. */
+export function cancelledByConsumer(remote: string): RpcError {
+  return rpcError(ProtocolErrors.CANCELLED_BY_CONSUMER, RpcCode.CANCELLED, remote);
+}
+
+/** The reason provider calls are cancelled with when their connection drops. */
+export function connectionLost(remote: string, cause: string): RpcError {
+  return rpcError(ProtocolErrors.CONNECTION_LOST, RpcCode.NETWORK, remote, cause);
 }

@@ -1,9 +1,19 @@
 import { FIXED_LENGTH, Flag, Tag, varintSize, writeFixed, writeVarint } from './wire';
 
+/** Default of {@link HeaderReader.maxAttachments}. */
+export const DEFAULT_MAX_ATTACHMENTS = 256;
+/** Header entries a frame may carry besides its attachments (route, codecs, timeout, newer tags). */
+const OTHER_ENTRIES = 64;
+
 /**
  * Reads the header entries of one frame into reusable fields. Scope: one per connection; the
  * fields are valid until the next `read`. Unknown tags are skipped, which is what lets a newer peer
  * add entries without breaking an older one.
+ *
+ * Bounded: a header may hold at most {@link maxAttachments} attachments and 64 other entries;
+ * past that `read` stops at once and sets {@link overflow}, so an 8 MiB header of a million
+ * attachments costs a few hundred entries' work, not a million strings. Attachments are built in
+ * a null-prototype object, so a key such as `hasOwnProperty` or `__proto__` is plain data.
  */
 export class HeaderReader {
   serializerId = -1;
@@ -16,8 +26,18 @@ export class HeaderReader {
   attachments: Record<string, string> | undefined = undefined;
   errorMessage: string | undefined = undefined;
   errorReason: string | undefined = undefined;
+  /** Set when the last `read` stopped because the header held too many attachments or entries. */
+  overflow: 'attachments' | 'entries' | undefined = undefined;
+  /**
+   * Most attachments one frame may carry (default 256: tracing and routing use a handful; each
+   * costs two strings and a property). Settable per frame by the connection that owns the reader.
+   */
+  maxAttachments = DEFAULT_MAX_ATTACHMENTS;
 
-  /** Parses `buf[start..end)`; returns false when an entry runs past the end or a varint is malformed. */
+  /**
+   * Parses `buf[start..end)`; returns false when an entry runs past the end or a varint is
+   * malformed, or (with {@link overflow} set) when the header holds too many entries.
+   */
   read(buf: Buffer, start: number, end: number): boolean {
     this.serializerId = -1;
     this.compressorId = 0;
@@ -29,9 +49,17 @@ export class HeaderReader {
     this.attachments = undefined;
     this.errorMessage = undefined;
     this.errorReason = undefined;
+    this.overflow = undefined;
+    const maxAttachments = this.maxAttachments;
+    let attachmentsLeft = maxAttachments;
+    let othersLeft = OTHER_ENTRIES;
     let p = start;
     while (p < end) {
       const tag = buf[p++];
+      if (tag === Tag.ATTACHMENT ? --attachmentsLeft < 0 : --othersLeft < 0) {
+        this.overflow = tag === Tag.ATTACHMENT ? 'attachments' : 'entries';
+        return false;
+      }
       // Inline varint: entry lengths are almost always one byte.
       let len = 0;
       let shift = 0;
@@ -81,9 +109,10 @@ export class HeaderReader {
           const keyStart = p + varintSize(keyLength);
           if (keyStart + keyLength > vEnd) return false;
           const key = buf.toString('utf8', keyStart, keyStart + keyLength);
-          // A `__proto__` key would reach the object's prototype setter; nobody needs it.
+          // Null prototype: no key can shadow a method or reach a prototype. `__proto__` is still
+          // dropped, for consumers that copy attachments into ordinary objects.
           if (key !== '__proto__') {
-            (this.attachments ??= {})[key] = buf.toString('utf8', keyStart + keyLength, vEnd);
+            (this.attachments ??= Object.create(null) as Record<string, string>)[key] = buf.toString('utf8', keyStart + keyLength, vEnd);
           }
           break;
         }

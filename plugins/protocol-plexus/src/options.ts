@@ -1,4 +1,4 @@
-import type { TlsOptions } from '@plexus/kernel/spi';
+import { DEFAULT_COMPRESSOR, DEFAULT_SERIALIZER, DEFAULT_TRANSPORT, type TlsOptions } from '@plexus/kernel/spi';
 
 /** The `protocol:` config block as the plexus protocol reads it. Every field has a default. */
 export interface PlexusProtocolOptions {
@@ -25,8 +25,6 @@ export interface PlexusProtocolOptions {
   compressThreshold: number;
   /** Connect timeout in ms (default 3000). */
   connectTimeout: number;
-  /** How often pending calls are checked for expired deadlines, in ms (default 10). */
-  timeoutTick: number;
   /** Send the provider's stack with error responses (default false: stacks leak internals). */
   sendStack: boolean;
 }
@@ -47,13 +45,12 @@ export const optionsSchema = {
     heartbeat: { type: 'integer', minimum: 0, default: 60000 },
     heartbeatMisses: { type: 'integer', minimum: 1, default: 3 },
     connections: { type: 'integer', minimum: 1, maximum: 64, default: 1 },
-    transport: { type: 'string', default: 'tcp' },
+    transport: { type: 'string', default: DEFAULT_TRANSPORT },
     tls: { anyOf: [{ type: 'object' }, { type: 'boolean' }] },
-    serializer: { type: 'string', default: 'msgpack' },
-    compressor: { type: 'string', default: 'identity' },
+    serializer: { type: 'string', default: DEFAULT_SERIALIZER },
+    compressor: { type: 'string', default: DEFAULT_COMPRESSOR },
     compressThreshold: { type: 'integer', minimum: 0, default: DEFAULT_COMPRESS_THRESHOLD },
     connectTimeout: { type: 'integer', minimum: 1, default: 3000 },
-    timeoutTick: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
     sendStack: { type: 'boolean', default: false },
   },
   additionalProperties: true,
@@ -76,12 +73,11 @@ export function normalizeOptions(raw: Readonly<Record<string, unknown>>): Plexus
     heartbeat: num('heartbeat', 60000),
     heartbeatMisses: Math.max(1, num('heartbeatMisses', 3, 1)),
     connections: Math.max(1, Math.floor(num('connections', 1, 1))),
-    transport: str('transport', 'tcp'),
-    serializer: str('serializer', 'msgpack'),
-    compressor: str('compressor', 'identity'),
+    transport: str('transport', DEFAULT_TRANSPORT),
+    serializer: str('serializer', DEFAULT_SERIALIZER),
+    compressor: str('compressor', DEFAULT_COMPRESSOR),
     compressThreshold: num('compressThreshold', DEFAULT_COMPRESS_THRESHOLD),
     connectTimeout: num('connectTimeout', 3000, 1),
-    timeoutTick: Math.min(1000, num('timeoutTick', 10, 1)),
     sendStack: raw.sendStack === true || raw.sendStack === 'true',
   };
   if (typeof raw.path === 'string' && raw.path !== '') options.path = raw.path;

@@ -36,7 +36,6 @@ export class PlexusInvoker implements Invoker {
     const core = this.core;
     const options = core.options;
     const settings = inv.settings;
-    inv.remoteAddress = this.pool.address;
 
     let serializerId: number;
     let body: Uint8Array;
@@ -94,7 +93,7 @@ export class PlexusInvoker implements Invoker {
     const id = conn.nextRequestId();
     const frame = encodeRequest(id, oneWay, route, serializerId, compressorId, acceptId, timeout, attachments, body, headerLength);
     if (oneWay) return conn.oneWay(frame);
-    const call = new PendingCall(inv, deadline > 0 ? deadline : 0, timeout);
+    const call = new PendingCall(inv);
     conn.request(id, call, frame);
     return call.promise;
   }

@@ -24,8 +24,8 @@ import { ServerEndpoint } from './server-endpoint';
  * Scope: one instance per application, shared by every service and reference. Providers: one
  * server per listen address, routing by service key. Consumers: one pool of `connections`
  * (default 1) multiplexed connections per provider address, shared by every reference to it,
- * opened on the first call. Deadlines are swept by one timer every `timeoutTick` ms (default 10),
- * so a call times out between its deadline and one tick after it.
+ * opened on the first call. Deadlines belong to the kernel: the remaining budget travels in the
+ * request header, and a call the kernel cancels sends a cancel frame so the provider stops too.
  */
 export class PlexusProtocol implements Protocol, ProtocolCore {
   readonly defaultPort: number;
@@ -38,7 +38,6 @@ export class PlexusProtocol implements Protocol, ProtocolCore {
   private readonly endpoints = new Map<string, ServerEndpoint>();
   private readonly pools = new Map<string, ConnectionPool>();
   private readonly routes: RouteCache = new Map();
-  private sweepTimer: NodeJS.Timeout | undefined;
   private draining_ = false;
   private destroyed = false;
   private inflight = 0;
@@ -146,7 +145,6 @@ export class PlexusProtocol implements Protocol, ProtocolCore {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.stopSweep();
     for (const pool of this.pools.values()) pool.close();
     this.pools.clear();
     const endpoints = [...new Set(this.endpoints.values())];
@@ -156,13 +154,6 @@ export class PlexusProtocol implements Protocol, ProtocolCore {
   }
 
   // ---- ProtocolCore ----
-
-  watch(): void {
-    if (this.sweepTimer !== undefined || this.destroyed) return;
-    this.sweepTimer = setInterval(this.sweep, this.options.timeoutTick);
-    // Pending calls keep their sockets open; the timer alone should not hold the process.
-    this.sweepTimer.unref();
-  }
 
   requestStarted(): void {
     this.inflight++;
@@ -174,20 +165,6 @@ export class PlexusProtocol implements Protocol, ProtocolCore {
   }
 
   // ---- internals ----
-
-  private readonly sweep = (): void => {
-    const now = Date.now();
-    let pending = 0;
-    for (const pool of this.pools.values()) pending += pool.sweep(now);
-    if (pending === 0) this.stopSweep();
-  };
-
-  private stopSweep(): void {
-    if (this.sweepTimer !== undefined) {
-      clearInterval(this.sweepTimer);
-      this.sweepTimer = undefined;
-    }
-  }
 
   private readonly releasePool = (pool: ConnectionPool): void => {
     if (--pool.refs > 0) return;

@@ -12,8 +12,6 @@ export interface ProtocolCore {
   readonly codecs: CodecTable;
   /** The transport, resolved on first use and cached. */
   transport(): Transport;
-  /** Makes sure the deadline sweep is running (a call with a deadline was registered). */
-  watch(): void;
   /** True once `drain` began: new requests are refused with `SHUTTING_DOWN`. */
   readonly draining: boolean;
   /** A provider request started running. */

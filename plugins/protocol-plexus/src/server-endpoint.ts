@@ -8,11 +8,13 @@ import {
   type Invocation,
   type Result,
   type Serializer,
+  SERIALIZER_LIMIT_REASON,
   type ServiceInvoker,
   type TransportServer,
 } from '@plexus/kernel/spi';
-import { ProtocolErrors } from './errors';
-import { encodeErrorResponse, encodeEvent, encodeResponse, HeaderReader, responseHeaderSize } from './frame-codec';
+import { cancelledByConsumer, connectionLost, ProtocolErrors } from './errors';
+import { DEFAULT_MAX_ATTACHMENTS, encodeErrorResponse, encodeEvent, encodeResponse, HeaderReader, responseHeaderSize } from './frame-codec';
+import { acceptsCompressor, configuredCompressors, GuardErrors, hasMethod } from './request-guard';
 import { describeBytes, FrameDecoder, type FrameSink, type GarbageKind } from './frame-decoder';
 import type { ProtocolCore } from './protocol-core';
 import { EventKind, FIXED_LENGTH, Flag, Status, statusOfCode } from './wire';
@@ -67,9 +69,15 @@ export class ServerEndpoint implements ChannelHandler {
     if (channel.isOpen) channel.write(encodeEvent(EventKind.HEARTBEAT, 0, false, true));
   }
 
-  onClose(channel: Channel): void {
+  onClose(channel: Channel, error?: Error): void {
     const conn = channel.state as ProviderConnection | undefined;
-    if (conn instanceof ProviderConnection) conn.decoder.destroy();
+    if (!(conn instanceof ProviderConnection)) return;
+    conn.decoder.destroy();
+    if (conn.running.size === 0) return;
+    // Nobody is left to answer: the calls' signals abort so implementations can stop early.
+    const reason = connectionLost(channel.remoteAddress, error?.message ?? 'closed by the peer');
+    for (const inv of [...conn.running.values()]) inv.cancel(reason);
+    conn.running.clear();
   }
 }
 
@@ -88,6 +96,8 @@ function sendClosing(channel: Channel): void {
  */
 export class ProviderConnection implements FrameSink {
   readonly decoder: FrameDecoder;
+  /** Two-way calls running now, by request id, so a cancel frame or a dropped connection stops them. */
+  readonly running = new Map<number, Invocation>();
   private readonly header = new HeaderReader();
 
   constructor(
@@ -102,6 +112,8 @@ export class ProviderConnection implements FrameSink {
     if (flags & Flag.EVENT) {
       if (d.event === EventKind.HEARTBEAT && (flags & (Flag.RESPONSE | Flag.ONE_WAY)) === 0) {
         this.write(encodeEvent(EventKind.HEARTBEAT, d.id, true, false));
+      } else if (d.event === EventKind.CANCEL) {
+        this.running.get(d.id)?.cancel(cancelledByConsumer(this.channel.remoteAddress));
       }
       return;
     }
@@ -117,8 +129,9 @@ export class ProviderConnection implements FrameSink {
     const hStart = off + FIXED_LENGTH;
     const bStart = hStart + d.headerLength;
     const bEnd = bStart + d.bodyLength;
+    h.maxAttachments = maxAttachmentsOf(core.options);
     if (!h.read(buf, hStart, bStart)) {
-      this.fail(id, oneWay, Status.BAD_REQUEST, ProtocolErrors.BAD_HEADER('request'));
+      this.fail(id, oneWay, Status.BAD_REQUEST, h.overflow === undefined ? ProtocolErrors.BAD_HEADER('request') : headerLimitError(h));
       return;
     }
     const service = this.endpoint.services.get(h.service);
@@ -129,6 +142,11 @@ export class ProviderConnection implements FrameSink {
     const method = h.method ?? (h.methodIndex >= 0 ? h.methodIndex : undefined);
     if (method === undefined) {
       this.fail(id, oneWay, Status.BAD_REQUEST, ProtocolErrors.BAD_REQUEST('the request names no method'));
+      return;
+    }
+    // Checked before the body is touched: a call to a method that does not exist costs no decoding.
+    if (!hasMethod(service, method)) {
+      this.fail(id, oneWay, Status.METHOD_NOT_FOUND, methodNotFound(service, method));
       return;
     }
     const serializer = core.codecs.serializerById(h.serializerId);
@@ -143,6 +161,11 @@ export class ProviderConnection implements FrameSink {
         this.fail(id, oneWay, Status.SERIALIZATION_ERROR, ProtocolErrors.UNKNOWN_COMPRESSOR(h.compressorId, 'provider'));
         return;
       }
+      // Only what the service is configured with: no peer picks the inflation ratio it likes.
+      if (!acceptsCompressor(service, h.compressorId, core.codecs, core.options)) {
+        this.fail(id, oneWay, Status.SERIALIZATION_ERROR, GuardErrors.COMPRESSOR_REFUSED(h.service, compressor.name, configuredCompressors(service, core.options)));
+        return;
+      }
       try {
         body = compressor.decompress(body, core.options.payload);
       } catch (err) {
@@ -150,7 +173,7 @@ export class ProviderConnection implements FrameSink {
           // a small body that inflates past the limit (a compression bomb) is refused like a large one
           this.failWith(id, oneWay, Status.PAYLOAD_TOO_LARGE, err.message, err.reason);
         } else {
-          this.fail(id, oneWay, Status.SERIALIZATION_ERROR, ProtocolErrors.DESERIALIZE('the request body', compressor.name, (err as Error).message));
+          this.fail(id, oneWay, Status.SERIALIZATION_ERROR, ProtocolErrors.DESERIALIZE('the request body', compressor.name, RpcError.from(err).message));
         }
         return;
       }
@@ -160,7 +183,10 @@ export class ProviderConnection implements FrameSink {
       args = body.length === 0 ? [] : serializer.deserialize(body);
     } catch (err) {
       const what = `the arguments of ${h.service}.${String(method)}`;
-      this.fail(id, oneWay, Status.SERIALIZATION_ERROR, ProtocolErrors.DESERIALIZE(what, serializer.name, (err as Error).message));
+      const e = RpcError.from(err);
+      // a decode limit keeps its own reason, so the caller learns which limit and how to raise it
+      if (e.reason === SERIALIZER_LIMIT_REASON) this.failWith(id, oneWay, Status.SERIALIZATION_ERROR, `${what}: ${e.message}`, e.reason);
+      else this.fail(id, oneWay, Status.SERIALIZATION_ERROR, ProtocolErrors.DESERIALIZE(what, serializer.name, e.message));
       return;
     }
     if (!Array.isArray(args)) {
@@ -169,13 +195,18 @@ export class ProviderConnection implements FrameSink {
     }
     let inv: Invocation;
     try {
-      inv = service.createInvocation(method, args, h.attachments ?? {}, this.channel.remoteAddress);
+      inv = service.createInvocation({
+        method,
+        args,
+        attachments: h.attachments ?? {},
+        remoteAddress: this.channel.remoteAddress,
+        timeout: h.timeout,
+      });
     } catch (err) {
       const e = RpcError.from(err, RpcCode.BAD_REQUEST);
       this.failWith(id, oneWay, statusOfCode(e.code), e.message, e.reason);
       return;
     }
-    if (h.timeout > 0) inv.deadline = Date.now() + h.timeout;
     // The response goes out compressed only when the consumer said it can read that compressor.
     const responseCompressor = h.acceptCompressorId !== 0 ? core.codecs.compressorById(h.acceptCompressorId) : undefined;
     core.requestStarted();
@@ -207,12 +238,15 @@ export class ProviderConnection implements FrameSink {
     let result: Result | undefined;
     let error: unknown;
     let failed = false;
+    const running = this.running;
+    if (!oneWay) running.set(id, inv);
     try {
       result = await service.invoke(inv);
     } catch (err) {
       failed = true;
       error = err;
     }
+    if (!oneWay) running.delete(id);
     try {
       if (!oneWay && this.channel.isOpen) {
         this.write(
@@ -288,4 +322,22 @@ export class ProviderConnection implements FrameSink {
       // closed meanwhile; nobody is left to answer
     }
   }
+}
+
+/** `maxAttachments` from the protocol options when they carry it (feature-checked), else 256. */
+function maxAttachmentsOf(options: object): number {
+  const v = (options as { maxAttachments?: unknown }).maxAttachments;
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : DEFAULT_MAX_ATTACHMENTS;
+}
+
+function headerLimitError(h: HeaderReader): { message: string; code: string } {
+  return h.overflow === 'attachments' ? GuardErrors.HEADER_LIMIT('attachments', h.maxAttachments) : GuardErrors.HEADER_LIMIT('header entries besides attachments', 64);
+}
+
+/** The kernel's own METHOD_NOT_FOUND wording and reason, answered before the body is decoded. */
+function methodNotFound(service: ServiceInvoker, method: string | number): { message: string; code: string } {
+  return {
+    message: `Service ${service.serviceKey} has no method ${typeof method === 'number' ? `at index ${method}` : `"${method}"`}. Declared: ${service.methods.join(', ')}.`,
+    code: 'PLEXUS_ERR_SERVICE_METHOD_NOT_FOUND',
+  };
 }

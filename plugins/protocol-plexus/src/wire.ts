@@ -29,6 +29,11 @@ export const EventKind = {
   HEARTBEAT: 1,
   /** Provider → consumer: this provider is shutting down; send it no new calls. */
   CLOSING: 2,
+  /**
+   * Consumer → provider, one-way, carrying the id of a request the consumer gave up on (deadline
+   * passed, caller aborted): the provider aborts that call's signal and sends no response.
+   */
+  CANCEL: 3,
 } as const;
 
 /** Header entry tags. An entry is `tag (u8) · length (varint) · value`; unknown tags are skipped. */

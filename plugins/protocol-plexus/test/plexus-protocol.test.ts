@@ -41,7 +41,6 @@ describe('plexus protocol plugin', () => {
       compressor: 'identity',
       compressThreshold: 1024,
       connectTimeout: 3000,
-      timeoutTick: 10,
       sendStack: false,
     });
     expect(normalizeOptions({ payload: '4096', connections: '2' })).toMatchObject({ payload: 4096, connections: 2 });

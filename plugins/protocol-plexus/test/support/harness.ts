@@ -3,6 +3,7 @@ import {
   RpcCode,
   RpcError,
   RpcInvocation,
+  type ProviderRequest,
   URL,
   type Compressor,
   type Invocation,
@@ -107,14 +108,23 @@ export class TestService implements ServiceInvoker {
     this.methods = Object.keys(impl);
   }
 
-  createInvocation(method: string | number, args: unknown[], attachments: Record<string, string>, remoteAddress: string): Invocation {
+  createInvocation(request: ProviderRequest): Invocation {
+    const { method } = request;
     const name = typeof method === 'number' ? this.methods[method] : method;
     if (name === undefined || !this.methods.includes(name)) {
       throw new RpcError(`service ${this.serviceKey} has no method ${String(method)}`, RpcCode.METHOD_NOT_FOUND);
     }
-    const inv = new RpcInvocation(this.serviceKey, name, args, attachments, '', '', this.serviceKey, methodSettings({ method: name, timeout: 0 }));
-    inv.remoteAddress = remoteAddress;
-    return inv;
+    const timeout = request.timeout ?? 0;
+    return new RpcInvocation({
+      service: this.serviceKey,
+      method: name,
+      args: request.args,
+      attachments: request.attachments,
+      serviceKey: this.serviceKey,
+      settings: methodSettings({ method: name, timeout: 0 }),
+      deadline: timeout > 0 ? Date.now() + timeout : 0,
+      remoteAddress: request.remoteAddress,
+    });
   }
 
   async invoke(inv: Invocation): Promise<Result> {
@@ -135,17 +145,17 @@ export function call(
   args: unknown[],
   settings: Record<string, unknown> = {},
   attachments: Record<string, string> = {},
+  deadline?: number,
 ): RpcInvocation {
-  return new RpcInvocation(
-    serviceKey,
+  return new RpcInvocation({
+    service: serviceKey,
     method,
     args,
     attachments,
-    '',
-    '',
     serviceKey,
-    methodSettings({ method, serializer: 'json', compressor: 'identity', timeout: 2000, ...settings }),
-  );
+    settings: methodSettings({ method, serializer: 'json', compressor: 'identity', timeout: 2000, ...settings }),
+    deadline,
+  });
 }
 
 /** Resolves after `n` turns of the event loop. */

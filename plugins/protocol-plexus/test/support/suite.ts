@@ -163,15 +163,18 @@ export function protocolSuite(label: string, makeTransport: () => Transport): vo
       expect(err.message).toContain('constructor');
     });
 
-    it('times out with a retryable TIMEOUT naming call, address and timeout; the late answer is dropped', async () => {
+    it('a call the kernel cancels rejects with the reason, sends a cancel frame that aborts the provider call, and drops the late answer', async () => {
       const w = await world();
-      const err = await rejection(w.invoker.invoke(call(KEY, 'slow', ['late'], { timeout: 30 })));
-      expect(err.code).toBe(RpcCode.TIMEOUT);
-      expect(err.retryable).toBe(true);
-      expect(err.reason).toBe('PLEXUS_ERR_PROTOCOL_TIMEOUT');
-      expect(err.message).toContain(`${KEY}.slow`);
-      expect(err.message).toContain(w.exporter.url.address);
-      expect(err.message).toMatch(/after \d+ ms/);
+      const inv = call(KEY, 'slow', ['late'], { timeout: 5000 });
+      const pending = w.invoker.invoke(inv);
+      await until(() => w.service.seen.some((s) => s.args[0] === 'late'));
+      const providerSide = w.service.seen.find((s) => s.args[0] === 'late')!;
+      const reason = new RpcError('gave up', RpcCode.TIMEOUT, { reason: 'PLEXUS_ERR_CALL_TIMEOUT' });
+      inv.cancel(reason);
+      expect(await rejection(pending)).toBe(reason);
+      await until(() => providerSide.cancelled !== undefined);
+      expect(providerSide.cancelled!.reason).toBe('PLEXUS_ERR_PROTOCOL_CANCELLED_BY_CONSUMER');
+      expect(providerSide.signal.aborted).toBe(true);
       gate.open();
       await until(() => w.provider.active === 0);
       await expect(w.invoker.invoke(call(KEY, 'hello', ['next']))).resolves.toEqual({ value: 'hello next' });
@@ -179,9 +182,10 @@ export function protocolSuite(label: string, makeTransport: () => Transport): vo
 
     it('fails at once when the deadline already passed', async () => {
       const w = await world();
-      const inv = call(KEY, 'hello', ['x']);
-      inv.deadline = Date.now() - 1;
-      expect((await rejection(w.invoker.invoke(inv))).code).toBe(RpcCode.TIMEOUT);
+      const inv = call(KEY, 'hello', ['x'], {}, {}, Date.now() - 1);
+      const err = await rejection(w.invoker.invoke(inv));
+      expect(err.code).toBe(RpcCode.TIMEOUT);
+      expect(err.reason).toBe('PLEXUS_ERR_PROTOCOL_TIMEOUT');
     });
 
     it('sends one-way calls without awaiting an answer', async () => {

@@ -1,0 +1,108 @@
+import type { PlexusConfig, ReferenceConfig, ServiceConfig } from '../config/types';
+import type { ExtensionLoader } from '../extension/extension-loader';
+import { resolveMethodSettings } from '../pipeline/method-settings';
+import { EXTENSION_POINTS } from '../spi/points';
+import { ConfigErrors } from '../config/errors';
+import { PLUGIN_KEYS } from '../config/schema';
+import type { Protocols } from './protocols';
+import type { ReferenceFactory } from './reference-factory';
+import type { ServiceExporter } from './service-exporter';
+import { serviceLevel, type Level } from './levels';
+
+/**
+ * Resolves every extension name an application will use — on the provider side (protocols and
+ * what they require, executors, filters, codecs, registries) and on the consumer side (protocols,
+ * clusters, load balancers, codecs, filters, routers, per method) — so a misspelt name fails
+ * `start()` with the loader's "did you mean" instead of failing a call later. Runs once at start.
+ */
+export class NameCheck {
+  private readonly checkedProtocols = new Set<string>();
+
+  constructor(
+    private readonly config: PlexusConfig,
+    private readonly loader: ExtensionLoader,
+    private readonly protocols: Protocols,
+  ) {}
+
+  /** A name of `point` that must resolve (throws PLEXUS_ERR_EXTENSION_NOT_FOUND with a suggestion). */
+  name(point: string, name: string | undefined): void {
+    const n = name ?? (EXTENSION_POINTS as Record<string, { default?: string }>)[point]?.default;
+    if (n !== undefined) this.loader.get(point, n);
+  }
+
+  /** A protocol and the extensions it declares it requires (transport, serializer, compressor). */
+  protocol(name: string): void {
+    if (this.checkedProtocols.has(name)) return;
+    this.checkedProtocols.add(name);
+    this.name('protocol', name);
+    const entry = this.loader.entryOf('protocol', name);
+    const options: Record<string, unknown> = { ...this.config.extensions?.protocol?.[name], ...this.protocols.configOf(name) };
+    for (const req of entry?.requires ?? this.loader.get('protocol', name).requires ?? []) {
+      const chosen = options[req.option];
+      this.name(req.point, typeof chosen === 'string' && chosen !== '' ? chosen : undefined);
+    }
+  }
+
+  /** Every plugin-read key in the config (`tps`, `token`, ...) is claimed by a loaded extension. */
+  pluginKeys(): void {
+    const problems: string[] = [];
+    for (const use of this.config.pluginKeys ?? []) {
+      const owner = PLUGIN_KEYS[use.key];
+      const claimed = this.loader.has(owner.point, owner.name) && (this.loader.get(owner.point, owner.name).keys ?? []).includes(use.key);
+      if (!claimed) problems.push(`${use.at}: "${use.key}" is read by the ${owner.point} "${owner.name}" (${owner.plugin}), which is not installed`);
+    }
+    if (problems.length > 0) throw ConfigErrors.UNCLAIMED_KEY(problems);
+  }
+
+  /** Options given under `extensions.<point>.<name>` name an extension that exists. */
+  extensionOptions(): void {
+    for (const [point, byName] of Object.entries(this.config.extensions ?? {})) {
+      for (const name of Object.keys(byName ?? {})) this.name(point, name);
+    }
+  }
+
+  registries(): void {
+    for (const r of [this.config.registry, ...(this.config.registries ?? [])]) {
+      if (r && typeof r === 'object' && typeof r.type === 'string') this.name('registry', r.type);
+    }
+  }
+
+  service(cfg: ServiceConfig, exporter: ServiceExporter): void {
+    for (const p of exporter.protocolsOf(cfg)) this.protocol(p);
+    this.name('executor', exporter.executorOf(cfg));
+    for (const f of exporter.filtersOf(cfg)) this.name('filter', f);
+    const first = exporter.protocolsOf(cfg)[0];
+    const levels: Level[] = [first ? this.protocols.configOf(first) : undefined, this.config.provider, serviceLevel(cfg)];
+    this.codecs(levels, cfg.methods);
+  }
+
+  reference(cfg: ReferenceConfig, factory: ReferenceFactory, remote: boolean): void {
+    const levels = factory.levelsOf(cfg);
+    if (remote) {
+      this.protocol(factory.protocolOf(cfg));
+      for (const u of (cfg.url ?? '').split(',').map((s) => s.trim()).filter(Boolean)) this.protocol(u.slice(0, u.indexOf(':')));
+    }
+    const filters = factory.filtersOf(cfg);
+    for (const f of [...filters.cluster, ...filters.invoker]) this.name('filter', f);
+    for (const r of factory.routersOf(cfg)) this.name('router', r);
+    const check = (settings: ReturnType<typeof resolveMethodSettings>) => {
+      this.name('cluster', settings.cluster);
+      this.name('loadbalance', settings.loadbalance);
+      // In-process calls pass arguments by reference: no codec is needed, so none is required.
+      if (!remote) return;
+      this.name('serializer', settings.serializer);
+      this.name('compressor', settings.compressor);
+    };
+    check(resolveMethodSettings('*', levels));
+    for (const [m, level] of Object.entries(cfg.methods ?? {})) check(resolveMethodSettings(m, [...levels, level]));
+  }
+
+  private codecs(levels: Level[], methods: ServiceConfig['methods']): void {
+    const check = (settings: ReturnType<typeof resolveMethodSettings>) => {
+      this.name('serializer', settings.serializer);
+      this.name('compressor', settings.compressor);
+    };
+    check(resolveMethodSettings('*', levels));
+    for (const [m, level] of Object.entries(methods ?? {})) check(resolveMethodSettings(m, [...levels, level]));
+  }
+}

@@ -1,0 +1,153 @@
+import * as os from 'node:os';
+import { inject, injectable } from 'tsyringe';
+import type { PlexusConfig, ReferenceConfig } from '../config/types';
+import { NodeAvailability } from '../cluster/node-availability';
+import { RegistryDirectory } from '../cluster/registry-directory';
+import { StaticDirectory } from '../cluster/static-directory';
+import { AppErrors } from '../errors/catalogue';
+import type { ExtensionLoader } from '../extension/extension-loader';
+import type { ExtensionScope } from '../extension/extension-scope';
+import { buildFilterChain, selectFilterNames } from '../pipeline/filter-chain';
+import { toUrlParams } from '../pipeline/method-settings';
+import type { RegistryManager } from '../registry/registry-manager';
+
+/** The application's registry manager, created on first use (plugins may be added until then); null without registries. */
+export interface RegistryHandle {
+  get(): RegistryManager | null;
+}
+import type { Directory } from '../spi/directory';
+import type { Filter } from '../spi/filter';
+import type { Invoker } from '../spi/invoker';
+import type { Logger } from '../spi/logger';
+import type { Router } from '../spi/router';
+import { URL, serviceKey } from '../url/url';
+import { asList, type Level } from './levels';
+import { Protocols } from './protocols';
+import { ReferenceRuntime } from './reference-runtime';
+import { TOKENS } from './tokens';
+
+/** Provider params a consumer adopts: identity and weight, not the provider's own call settings. */
+const PROVIDER_PARAMS = ['weight', 'warmup', 'timestamp', 'methods', 'version', 'group', 'path'];
+
+/** How a reference reaches its providers. */
+export type Route = 'url' | 'injvm' | 'registry';
+
+/**
+ * Builds the consumer side of a reference: its directory (direct URLs, the in-process export, or
+ * the registries), routers, consumer filters (cluster and invoker stages) and the runtime that
+ * owns its calls. Scope: one per application (resolved from its container).
+ */
+@injectable()
+export class ReferenceFactory {
+  constructor(
+    @inject(TOKENS.config) private readonly config: PlexusConfig,
+    @inject(TOKENS.scope) private readonly scope: ExtensionScope,
+    @inject(TOKENS.loader) private readonly loader: ExtensionLoader,
+    @inject(TOKENS.logger) private readonly logger: Logger,
+    @inject(TOKENS.registries) private readonly registryHandle: RegistryHandle,
+    @inject(TOKENS.availability) private readonly availability: NodeAvailability,
+    @inject(Protocols) private readonly protocols: Protocols,
+  ) {}
+
+  /** The config levels of a reference, least specific first: protocol, consumer defaults, reference. */
+  levelsOf(cfg: ReferenceConfig): Level[] {
+    return [this.protocols.configOf(this.protocolOf(cfg)), this.config.consumer, cfg];
+  }
+
+  /** The protocol a reference calls with: its own, its URL's, else the first configured one. */
+  protocolOf(cfg: ReferenceConfig): string {
+    return cfg.protocol ?? (cfg.url ? URL.parse(cfg.url.split(',')[0]).protocol : this.config.protocols[0]?.name ?? 'plexus');
+  }
+
+  routeOf(cfg: ReferenceConfig, providesLocally: boolean): Route {
+    if (cfg.url) return 'url';
+    if (providesLocally) return 'injvm';
+    if (this.registryHandle.get()) return 'registry';
+    throw AppErrors.NO_ROUTE(cfg.interface);
+  }
+
+  /** Cluster-stage and invoker-stage filter names, the user's `filter:` applied to both. */
+  filtersOf(cfg: ReferenceConfig): { cluster: string[]; invoker: string[] } {
+    const user = asList(cfg.filter ?? this.config.consumer.filter);
+    const activated = this.loader.activated('filter', 'consumer');
+    const stage = (s: 'cluster' | 'invoker') => activated.filter((e) => (e.activate?.stage ?? 'cluster') === s).map((e) => e.name);
+    const clusterNames = selectFilterNames(stage('cluster'), user);
+    const invokerDefaults = stage('invoker');
+    // A name the user adds belongs to the stage its plugin declares; unknown ones default to the cluster stage.
+    const invokerNames = selectFilterNames(invokerDefaults, user).filter((n) => this.stageOf(n) === 'invoker');
+    return { cluster: clusterNames.filter((n) => this.stageOf(n) !== 'invoker'), invoker: invokerNames };
+  }
+
+  routersOf(cfg: ReferenceConfig): string[] {
+    return asList(cfg.router ?? this.config.consumer.router) ?? [];
+  }
+
+  create(id: string, cfg: ReferenceConfig, providesLocally: boolean): ReferenceRuntime {
+    const scope = this.scope.child();
+    const levels = this.levelsOf(cfg);
+    const key = serviceKey(cfg.interface, cfg.version, cfg.group);
+    const consumerUrl = new URL('consumer', os.hostname(), 0, cfg.interface, {
+      ...toUrlParams([this.config.consumer, cfg], cfg.methods),
+      application: this.config.application.name,
+      side: 'consumer',
+      pid: String(process.pid),
+    });
+    const filterNames = this.filtersOf(cfg);
+    const invokerFilters = filterNames.invoker.map((n) => scope.get<Filter>('filter', n));
+    const wrap = (inv: Invoker) => (invokerFilters.length ? buildFilterChain(inv, invokerFilters) : inv);
+    const routers = this.routersOf(cfg).map((n) => scope.get<Router>('router', n));
+    let directory: Directory;
+    let ready: Promise<void> | undefined;
+    switch (this.routeOf(cfg, providesLocally)) {
+      case 'url': {
+        const invokers = cfg
+          .url!.split(',')
+          .map((u) => u.trim())
+          .filter(Boolean)
+          .map((u) => {
+            const target = URL.parse(u);
+            const providerUrl = new URL(target.protocol, target.host, target.port, cfg.interface, { ...target.params, ...consumerUrl.params });
+            return wrap(this.protocols.get(target.protocol).refer(providerUrl));
+          });
+        directory = new StaticDirectory(consumerUrl, invokers, routers, this.availability);
+        break;
+      }
+      case 'injvm': {
+        const injvm = this.protocols.get('injvm');
+        directory = new StaticDirectory(consumerUrl, [injvm.refer(new URL('injvm', '127.0.0.1', 0, cfg.interface, consumerUrl.params))], routers);
+        break;
+      }
+      default: {
+        const registries = this.registryHandle.get()!;
+        const rd = new RegistryDirectory(
+          consumerUrl,
+          registries,
+          (u) => wrap(this.protocols.get(u.protocol).refer(u.withParams({ ...consumerUrl.params, ...pickProviderParams(u) }))),
+          this.logger,
+          routers,
+          this.availability,
+        );
+        rd.subscribe().catch((err: Error) => this.logger.error(`subscribe ${key} failed: ${err.message}`));
+        // The consumer is listed too (Dubbo's consumers category), for `plexus ls` and operators.
+        registries.register(consumerUrl).catch((err: Error) => this.logger.warn(`registering consumer ${key} failed: ${err.message}`));
+        directory = rd;
+        ready = rd.ready;
+      }
+    }
+    const filters = filterNames.cluster.map((n) => scope.get<Filter>('filter', n));
+    return new ReferenceRuntime(id, cfg, directory, scope, levels, filters, ready);
+  }
+
+  private stageOf(name: string): 'cluster' | 'invoker' | undefined {
+    return this.loader.entryOf('filter', name)?.activate?.stage;
+  }
+}
+
+function pickProviderParams(u: URL): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of PROVIDER_PARAMS) {
+    const v = u.getParam(k);
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}

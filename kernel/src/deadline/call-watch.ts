@@ -1,0 +1,136 @@
+import { RpcCode, RpcError } from '../errors/rpc-error';
+import type { Invocation } from '../spi/invocation';
+import type { Result } from '../spi/result';
+import { deadlineWheel, type TimedEntry } from './timer-wheel';
+
+// The promise executor is shared: capturing resolve/reject this way allocates no closure per call.
+let capturedResolve: (result: Result) => void = () => undefined;
+let capturedReject: (error: unknown) => void = () => undefined;
+function capture(resolve: (result: Result) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/** Which side is waiting: the consumer's whole call, or the provider's run of it. */
+export type WatchSide = 'consumer' | 'provider';
+
+/**
+ * Holds one call to its deadline and to the caller's `AbortSignal`: settles with the call's own
+ * outcome, or — whichever comes first — rejects with TIMEOUT (consumer) / SERVER_TIMEOUT
+ * (provider) at the deadline, or CANCELLED when the caller aborts; in both cases the invocation is
+ * cancelled, so whatever still works on it (a protocol's pending request, the implementation's
+ * `signal`) stops. Scope: per call; only calls with a deadline or a signal get one.
+ */
+class CallWatch implements TimedEntry {
+  readonly promise: Promise<Result>;
+  readonly deadline: number;
+  wheelSlot = -1;
+  wheelIndex = -1;
+  private readonly resolve: (result: Result) => void;
+  private readonly reject: (error: unknown) => void;
+  private settled = false;
+  private abortListener: (() => void) | undefined;
+
+  constructor(
+    private readonly invocation: Invocation,
+    private readonly side: WatchSide,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.promise = new Promise<Result>(capture);
+    this.resolve = capturedResolve;
+    this.reject = capturedReject;
+    this.deadline = invocation.deadline;
+  }
+
+  start(running: Promise<Result>): Promise<Result> {
+    if (this.deadline > 0) deadlineWheel.add(this);
+    const signal = this.signal;
+    if (signal !== undefined) {
+      if (signal.aborted) this.abort();
+      else signal.addEventListener('abort', (this.abortListener = () => this.abort()), { once: true });
+    }
+    running.then(this.ok, this.fail);
+    return this.promise;
+  }
+
+  expire(): void {
+    this.stop(deadlineError(this.invocation, this.side));
+  }
+
+  private abort(): void {
+    this.stop(cancelledError(this.invocation, this.signal?.reason));
+  }
+
+  private stop(err: RpcError): void {
+    if (this.settled) return;
+    this.finish();
+    this.invocation.cancel(err);
+    this.reject(err);
+  }
+
+  private readonly ok = (result: Result): void => {
+    if (this.settled) return;
+    this.finish();
+    this.resolve(result);
+  };
+
+  private readonly fail = (err: unknown): void => {
+    if (this.settled) return;
+    this.finish();
+    this.reject(err);
+  };
+
+  private finish(): void {
+    this.settled = true;
+    deadlineWheel.remove(this);
+    if (this.abortListener !== undefined) this.signal!.removeEventListener('abort', this.abortListener);
+  }
+}
+
+/**
+ * `running` held to `invocation.deadline` and to `signal`. Without either it is returned as it is:
+ * a call with no deadline and no signal costs nothing here.
+ */
+export function watchCall(invocation: Invocation, running: Promise<Result>, side: WatchSide, signal?: AbortSignal): Promise<Result> {
+  if (invocation.deadline <= 0 && signal === undefined) return running;
+  return new CallWatch(invocation, side, signal).start(running);
+}
+
+/** A call that is past its deadline before it started: rejected at once, cancelled. */
+export function expiredCall(invocation: Invocation, side: WatchSide): Promise<Result> {
+  const err = deadlineError(invocation, side);
+  invocation.cancel(err);
+  return Promise.reject(err);
+}
+
+function callName(inv: Invocation): string {
+  return `${inv.serviceKey || inv.service}.${inv.method}`;
+}
+
+/** The TIMEOUT (consumer) or SERVER_TIMEOUT (provider) error of a call whose deadline passed. */
+export function deadlineError(inv: Invocation, side: WatchSide): RpcError {
+  const budget = inv.settings.timeout;
+  if (side === 'provider') {
+    return new RpcError(
+      `${callName(inv)} ran past its deadline on the provider (timeout ${budget} ms) and was abandoned` +
+        '\n  hint: the implementation is slower than the provider `timeout`; raise `timeout` on the service or method, or make it honour Plexus.context().signal.',
+      RpcCode.SERVER_TIMEOUT,
+      { reason: 'PLEXUS_ERR_CALL_SERVER_TIMEOUT' },
+    );
+  }
+  return new RpcError(
+    `${callName(inv)} timed out after ${budget} ms (the whole call, retries included)` +
+      '\n  hint: raise `timeout` on the reference or method, or per call with Plexus.withCallOptions({ timeout }, fn).',
+    RpcCode.TIMEOUT,
+    { reason: 'PLEXUS_ERR_CALL_TIMEOUT' },
+  );
+}
+
+/** The CANCELLED error of a call its caller aborted. */
+export function cancelledError(inv: Invocation, cause?: unknown): RpcError {
+  return new RpcError(`${callName(inv)} was cancelled by the caller`, RpcCode.CANCELLED, {
+    reason: 'PLEXUS_ERR_CALL_CANCELLED',
+    cause,
+    retryable: false,
+  });
+}
