@@ -119,6 +119,8 @@ interface Folder {
   live: URL[];
   liveKey: string;
   watcher?: fs.FSWatcher;
+  /** The inode the watcher is on: a folder removed and made again needs a new watcher. */
+  watchedIno?: number;
   running?: Promise<void>;
   queued?: Promise<void>;
 }
@@ -277,8 +279,8 @@ export class LocalRegistry implements Registry {
       await this.timed(
         `register ${key}`,
         this.locked(key, async () => {
-          await this.ensureLease();
-          if (this.owned.get(key) === mine) await this.ensureWritten(mine);
+          const lease = await this.ensureLease();
+          if (this.owned.get(key) === mine) await this.ensureWritten(mine, lease);
         }),
       );
     } catch (err) {
@@ -466,8 +468,7 @@ export class LocalRegistry implements Registry {
   }
 
   /** Writes `own`'s file under the current lease unless it is there already. */
-  private async ensureWritten(own: Owned): Promise<boolean> {
-    const lease = this.lease!;
+  private async ensureWritten(own: Owned, lease: Lease): Promise<boolean> {
     const file = path.join(own.folder, entryName(own.key, lease.id));
     if (own.file === file) {
       try {
@@ -487,30 +488,34 @@ export class LocalRegistry implements Registry {
 
   /** One heartbeat: renew the lease, put back any own entry that disappeared, report state changes. */
   private async beat(): Promise<void> {
-    if (this.beating || this.closed || !this.lease) return;
+    // Without a lease (a lost one could not be replaced yet) the beat goes on trying to make one.
+    if (this.beating || this.closed || (!this.lease && this.owned.size === 0)) return;
     this.beating = true;
     let lost = false;
     try {
       const now = new Date();
-      try {
-        await fsp.utimes(this.lease.file, now, now);
-      } catch (err) {
-        if (errnoOf(err) !== 'ENOENT') throw err;
-        // Another process took the lease for dead (this one was frozen longer than ttl): start a new one.
-        lost = true;
-        this.logger.warn('local registry: lease was removed by another process (was this process stalled longer than ttl?); registering again', {
-          lease: this.lease.id,
-          ttl: this.ttl,
-        });
-        ownLeases.delete(this.lease.id);
-        this.lease = undefined;
-        await this.ensureLease();
+      if (!this.lease) lost = true;
+      else {
+        try {
+          await fsp.utimes(this.lease.file, now, now);
+        } catch (err) {
+          if (errnoOf(err) !== 'ENOENT') throw err;
+          // Another process took the lease for dead (this one was frozen longer than ttl): start a new one.
+          lost = true;
+          this.logger.warn('local registry: lease was removed by another process (was this process stalled longer than ttl?); registering again', {
+            lease: this.lease.id,
+            ttl: this.ttl,
+          });
+          ownLeases.delete(this.lease.id);
+          this.lease = undefined;
+        }
       }
+      const lease = await this.ensureLease();
       if (Date.now() - this.lastRenewal > this.ttl) lost = true;
       let rewritten = false;
       for (const own of [...this.owned.values()]) {
         if (this.closed) return;
-        rewritten = (await this.locked(own.key, () => (this.owned.get(own.key) === own ? this.ensureWritten(own) : false))) || rewritten;
+        rewritten = (await this.locked(own.key, () => (this.owned.get(own.key) === own ? this.ensureWritten(own, lease) : false))) || rewritten;
       }
       this.lastRenewal = Date.now();
       if (lost || (rewritten && this.offline)) {
@@ -578,12 +583,27 @@ export class LocalRegistry implements Registry {
   /** Makes sure a subscribed folder exists and is watched, then scans it. */
   private async open(f: Folder): Promise<void> {
     await this.io('create', f.path, () => fsp.mkdir(f.path, { recursive: true }));
-    this.watchFolder(f);
+    await this.watchFolder(f);
     await this.scan(f);
   }
 
-  private watchFolder(f: Folder): void {
-    if (!this.watch || f.watcher || f.subs.size === 0 || this.closed) return;
+  /**
+   * Watches `f` unless its watcher is already on the folder now at its path. A folder removed
+   * (an operator's `rm -rf`) silences its watcher without an error, so every poll compares inodes.
+   */
+  private async watchFolder(f: Folder): Promise<void> {
+    if (!this.watch || f.subs.size === 0 || this.closed) return;
+    let stat = await fsp.stat(f.path).catch(() => undefined);
+    if (stat === undefined) {
+      this.unwatch(f);
+      await fsp.mkdir(f.path, { recursive: true }).catch(() => undefined);
+      stat = await fsp.stat(f.path).catch(() => undefined);
+      if (stat === undefined) return;
+    }
+    if (f.watcher && f.watchedIno === stat.ino) return;
+    this.unwatch(f);
+    if (f.subs.size === 0 || this.closed) return;
+    f.watchedIno = stat.ino;
     try {
       const watcher = fs.watch(f.path, { persistent: false }, () => void this.scan(f));
       watcher.on('error', () => {
@@ -607,19 +627,14 @@ export class LocalRegistry implements Registry {
   private unwatch(f: Folder): void {
     f.watcher?.close();
     f.watcher = undefined;
+    f.watchedIno = undefined;
   }
 
   /** Every `pollInterval`: rescan the subscribed folders (expired leases, missed events) and re-watch. */
   private poll(): void {
     for (const f of this.folders.values()) {
       if (f.subs.size === 0) continue;
-      if (this.watch && !f.watcher) {
-        void fsp
-          .mkdir(f.path, { recursive: true })
-          .then(() => this.watchFolder(f))
-          .catch(() => undefined);
-      }
-      void this.scan(f);
+      void this.watchFolder(f).then(() => this.scan(f));
     }
   }
 

@@ -390,6 +390,32 @@ describe('subscriptions and reads', () => {
     expect(seen.lists).toEqual([[provider(name, 1).toString()]]);
   });
 
+  it('a watched folder removed and made again is watched again (polling notices, then fs.watch is back)', async () => {
+    const dir = tempDir();
+    const name = iface();
+    const pollInterval = 300;
+    const r = registry({ dir, pollInterval });
+    const seen = recorder();
+    await r.subscribe(consumerOf(name), seen.listener);
+    const writer = registry({ dir, heartbeat: 100 });
+    await writer.register(provider(name, 1));
+    await waitFor(() => seen.latest()?.length === 1, 2000, 'the provider');
+    fs.rmSync(path.join(dir, 'plexus', encodeURIComponent(name)), { recursive: true });
+    // The writer's heartbeat puts its entry back into a new folder.
+    await waitFor(() => seen.lists.length >= 2 && seen.latest()?.length === 1, 5000, 'the provider again');
+    await sleep(2 * pollInterval);
+    const delays: number[] = [];
+    for (let n = 2; n <= 6; n++) {
+      await sleep(Math.random() * pollInterval);
+      const start = Date.now();
+      await writer.register(provider(name, n));
+      await waitFor(() => seen.latest()?.length === n, 5000, `provider ${n}`);
+      delays.push(Date.now() - start);
+    }
+    // Polling alone would put these uniformly over 0..300 ms: five under 60 ms is the watch.
+    expect(Math.max(...delays)).toBeLessThan(60);
+  });
+
   it('services() lists interfaces with a live entry; lookup() reads the categories asked for', async () => {
     const dir = tempDir();
     const [a, b, c] = [iface(), iface(), iface()];
