@@ -289,6 +289,21 @@ describe('options and failures', () => {
     expect(states).toEqual(['disconnected']);
   });
 
+  it('address: a comma list of endpoints; a dead one is skipped for the next', async () => {
+    const name = iface();
+    // Without shuffling, etcd3 tries the endpoints from the last one back: the dead one first.
+    const pool = require('etcd3/lib/connection-pool') as { ConnectionPool: { deterministicOrder: boolean } };
+    pool.ConnectionPool.deterministicOrder = true;
+    try {
+      const r = new EtcdRegistry({ address: `http://${server?.address},127.0.0.1:${CLOSED_PORT}`, ttl: 2000 }, new RecordingLogger());
+      open.push(r);
+      for (let n = 1; n <= 3; n++) await r.register(provider(name, n));
+      expect(await r.lookup(consumer(name))).toHaveLength(3);
+    } finally {
+      pool.ConnectionPool.deterministicOrder = false;
+    }
+  });
+
   it('requestTimeout bounds a request to a server that never answers', async () => {
     const sockets = new Set<net.Socket>();
     const silent = net.createServer((s) => {

@@ -148,6 +148,37 @@ it('etcd started again with a fresh data dir: the lease is lost, reconnected is 
   expect(seen.lists.length).toBe(before + 2);
 }, 60_000);
 
+it('etcd down for longer than the TTL: the lease counts as lost, a new one is granted, entries outlive the old lease', async () => {
+  const name = iface();
+  const p = registry(2_000);
+  const c = registry();
+  const p1 = provider(name, 1);
+  const manager = manage(p.registry, [p1], p.states);
+  await p.registry.register(p1);
+  const seen = recorder();
+  await c.registry.subscribe(consumer(name), seen.listener);
+  await waitFor(() => seen.sees('10.1.0.1'), WAIT, 'the provider');
+
+  await server?.stop();
+  await waitFor(() => p.states.includes('disconnected'), WAIT, 'disconnected');
+  // Past the TTL without a keep-alive: the registry gives the lease up (etcd would have expired it).
+  await waitFor(() => p.logger.warnings('lease lost').length > 0, WAIT, 'the lease to count as lost');
+  server = await startEtcd(PORT, server!.dir);
+  await waitFor(() => manager.reconnects() > 0, WAIT, 'reconnected');
+  await manager.settled();
+  // etcd restored the old lease with a fresh TTL; once it expires (about 2 s) the entry must still
+  // be there, now held by the new lease.
+  await new Promise((r) => setTimeout(r, 3_500));
+  const raw = new Etcd3({ hosts: `http://127.0.0.1:${PORT}` });
+  try {
+    const keys = await raw.getAll().prefix(`/plexus/${encodeURIComponent(name)}/providers/`).keys();
+    expect(keys).toHaveLength(1);
+  } finally {
+    raw.close();
+  }
+  await waitFor(() => seen.sees('10.1.0.1'), WAIT, 'the provider, listed');
+}, 60_000);
+
 it('a lease revoked behind its back: reconnected is reported and re-registration brings the entries back', async () => {
   const name = iface();
   const p = registry(3_000);
