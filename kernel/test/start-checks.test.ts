@@ -1,0 +1,91 @@
+import { definePlugin, Plexus, type PlexusError } from '../src';
+
+const base = { logLevel: 'silent' as const, application: { name: 'checks', handleSignals: false } };
+
+async function startError(app: Plexus): Promise<PlexusError> {
+  try {
+    await app.start();
+  } catch (err) {
+    return err as PlexusError;
+  }
+  await app.stop();
+  throw new Error('expected start() to fail');
+}
+
+describe('names are checked when an application starts, on both sides', () => {
+  it.each([
+    ['a provider serializer', { protocols: [{ name: 'injvm' }], service: { serializer: 'msgpak' } }, /No serializer named "msgpak".*Did you mean "msgpack"/s],
+    ['a provider compressor', { protocols: [{ name: 'injvm' }], service: { compressor: 'lz5' } }, /No compressor named "lz5"/],
+    ['a provider executor', { protocols: [{ name: 'injvm' }], service: { executor: 'limted' } }, /No executor named "limted".*Did you mean "limited"/s],
+    ['the transport a protocol requires', { protocol: { name: 'plexus', port: 0, transport: 'tcpp' }, service: {} }, /No transport named "tcpp".*Did you mean "tcp"/s],
+    ['a provider filter', { protocols: [{ name: 'injvm' }], service: { filter: ['acesslog'] } }, /No filter named "acesslog"/],
+    ['a consumer cluster', { references: { r: { interface: 'a.R', url: 'plexus://127.0.0.1:1', cluster: 'failovr' } } }, /No cluster named "failovr".*Did you mean "failover"/s],
+    ['a consumer router', { references: { r: { interface: 'a.R', url: 'plexus://127.0.0.1:1', router: ['tagg'] } } }, /No router named "tagg"/],
+    ['options under a misspelt extension name', { protocols: [{ name: 'injvm' }], extensions: { loadbalance: { roundrobn: { x: 1 } } } }, /No loadbalance named "roundrobn".*Did you mean "roundrobin"/s],
+  ])('%s', async (_what, config, message) => {
+    const { service, ...rest } = config as { service?: Record<string, unknown> };
+    const app = Plexus.create({ ...base, ...rest } as never);
+    if (service) app.provide({ interface: 'a.S', ...service }, { m: () => 1 });
+    const err = await startError(app);
+    expect(err.code).toBe('PLEXUS_ERR_EXTENSION_NOT_FOUND');
+    expect(err.message).toMatch(message);
+  });
+});
+
+describe('config keys are owned by their readers', () => {
+  it('a key a plugin would read fails start() naming the plugin, while no plugin claims it', async () => {
+    const app = Plexus.create({ ...base, protocols: [{ name: 'injvm' }], consumer: { tps: 50 } as never });
+    const err = await startError(app);
+    expect(err.code).toBe('PLEXUS_ERR_CONFIG_UNCLAIMED_KEY');
+    expect(err.message).toMatch(/"tps" is read by the filter "ratelimit" \(@plexus\/filters\), which is not installed/);
+  });
+
+  it('a plugin that declares the key claims it, and its extension sees the value in the settings', async () => {
+    const seen: string[] = [];
+    const app = Plexus.create({ ...base, protocols: [{ name: 'injvm' }], provider: { tps: 7 } as never, services: [] });
+    app.use(
+      definePlugin({
+        name: 'test-ratelimit',
+        extensions: [
+          {
+            point: 'filter',
+            name: 'ratelimit',
+            keys: ['tps'],
+            activate: { side: ['provider'] },
+            create: () => ({
+              invoke: (next, inv) => {
+                seen.push(inv.settings.params.tps);
+                return next.invoke(inv);
+              },
+            }),
+          },
+        ],
+      }),
+    );
+    app.provide({ interface: 'a.T' }, { m: () => 1 });
+    await app.start();
+    await expect(app.refer<{ m(): number }>({ interface: 'a.T' }).m()).resolves.toBe(1);
+    expect(seen).toEqual(['7']);
+    await app.stop();
+  });
+
+  it('method-level filter lists are refused: filter chains are per service and reference', () => {
+    expect(() =>
+      Plexus.create({ ...base, services: [{ interface: 'a.S', methods: { m: { filter: ['x'] } } }] } as never),
+    ).toThrow(/methods\.m\.filter .*is not a known key/);
+  });
+});
+
+describe('implementations', () => {
+  it('a missing implementation file is a coded error naming the file', () => {
+    expect(() => Plexus.create({ ...base, services: [{ interface: 'a.Gone', implementation: './no/such/file.js' }] })).toThrow(
+      expect.objectContaining({ code: 'PLEXUS_ERR_APP_IMPLEMENTATION_NOT_FOUND', message: expect.stringContaining('no/such/file.js') }),
+    );
+  });
+
+  it('a service without an implementation is a coded error, not skipped', () => {
+    expect(() => Plexus.create({ ...base, services: [{ interface: 'a.None' }] })).toThrow(
+      expect.objectContaining({ code: 'PLEXUS_ERR_APP_NO_IMPLEMENTATION' }),
+    );
+  });
+});
