@@ -343,10 +343,12 @@ export class EtcdRegistry implements Registry, WatchHost, LeaseHost {
     if (this.closed || this.state === 'connected') return;
     const before = this.state;
     this.state = 'connected';
-    if (before === 'disconnected') this.logger.info(`etcd registry: connected again to ${this.options.address}`);
+    // The first contact is not news; coming back after a loss is.
+    if (before !== 'disconnected') return;
+    this.logger.info(`etcd registry: connected again to ${this.options.address}`);
     this.emit('connected');
     // Watches that lost their stream list again now rather than at their next backoff tick.
-    if (before === 'disconnected') for (const watch of this.watches.values()) if (!watch.watching) void watch.sync().catch(() => undefined);
+    for (const watch of this.watches.values()) if (!watch.watching) void watch.sync().catch(() => undefined);
   }
 
   needsLease(): boolean {

@@ -91,6 +91,8 @@ it('etcd stopped and started on the same data dir: states go down and up, watche
   const seen = recorder();
   await c.registry.subscribe(consumer(name), seen.listener);
   await waitFor(() => seen.sees('10.1.0.1'), WAIT, 'the first provider');
+  // The first connection is not reported.
+  expect([...p.states, ...c.states]).toEqual([]);
 
   await server?.stop();
   await waitFor(() => p.states.includes('disconnected') && c.states.includes('disconnected'), WAIT, 'both instances to report disconnected');
@@ -108,6 +110,8 @@ it('etcd stopped and started on the same data dir: states go down and up, watche
   await waitFor(() => c.states.lastIndexOf('connected') > c.states.indexOf('disconnected'), WAIT, 'the consumer side to report connected');
   // The lease survived (etcd keeps leases across a restart): no re-registration was needed.
   expect(p.states).not.toContain('reconnected');
+  // Each instance reports each change of state once: down, up, down, up...
+  for (const states of [p.states, c.states]) states.forEach((s, i) => expect(s).toBe(i % 2 === 0 ? 'disconnected' : 'connected'));
   await p.registry.register(p2);
   await waitFor(() => seen.sees('10.1.0.1', '10.1.0.2'), WAIT, 'the provider registered after the restart');
   await p.registry.unregister(p1);
