@@ -2,7 +2,7 @@ import { Plexus } from '../src';
 import { definePlugin } from '../src/extension/plugin';
 import { InjvmProtocol } from '../src/protocol/injvm-protocol';
 import { URL } from '../src/url/url';
-import { fakeExtensionContext, MemoryLogger, MemoryRegistry, memoryRegistryPlugin, registryContract, waitFor } from '../src/testing';
+import { fakeExtensionContext, MemoryLogger, MemoryRegistry, memoryRegistryPlugin, registryContract, registryManagerContract, waitFor } from '../src/testing';
 
 registryContract('memory', () => new MemoryRegistry({ namespace: 'contract' }));
 
@@ -171,4 +171,9 @@ describe('a registry that never answers', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(150);
     await app.stop();
   });
+});
+
+registryManagerContract('memory', () => new MemoryRegistry({ namespace: 'managed' }), {
+  stop: async () => MemoryRegistry.outage('managed', true),
+  start: async () => MemoryRegistry.outage('managed', false),
 });

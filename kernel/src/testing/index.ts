@@ -14,6 +14,7 @@ export * from './transport-contract';
 export * from './wait-for';
 export * from './memory-registry';
 export * from './registry-contract';
+export * from './registry-manager-contract';
 export * from './router-contract';
 export * from './filter-contract';
 export * from './fake-service-invoker';

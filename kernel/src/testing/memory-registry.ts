@@ -1,6 +1,6 @@
 import { definePlugin } from '../extension/plugin';
 import type { Logger } from '../spi/logger';
-import type { NotifyListener, Registry } from '../spi/registry';
+import type { NotifyListener, Registry, RegistryState } from '../spi/registry';
 import type { URL } from '../url/url';
 import { defineError } from '../errors/plexus-error';
 
@@ -39,13 +39,22 @@ interface Subscription {
 interface Space {
   readonly providers: Map<string, Map<string, Entry>>;
   readonly subscriptions: Map<string, Set<Subscription>>;
+  /** While true, every operation fails as if the server were unreachable. */
+  down: boolean;
+  readonly instances: Set<MemoryRegistry>;
 }
+
+const REGISTRY_DOWN = defineError(
+  'PLEXUS_ERR_MEMORY_REGISTRY_DOWN',
+  (namespace: string, what: string) => `MemoryRegistry "${namespace}" is down (simulated outage): cannot ${what}`,
+  'Call MemoryRegistry.outage(namespace, false) to bring it back; the registry manager retries by itself.',
+);
 
 const spaces = new Map<string, Space>();
 
 function space(name: string): Space {
   let s = spaces.get(name);
-  if (s === undefined) spaces.set(name, (s = { providers: new Map(), subscriptions: new Map() }));
+  if (s === undefined) spaces.set(name, (s = { providers: new Map(), subscriptions: new Map(), down: false, instances: new Set() }));
   return s;
 }
 
@@ -66,6 +75,7 @@ export class MemoryRegistry implements Registry {
   private readonly space: Space;
   private readonly registered = new Map<string, URL>();
   private readonly subscriptions = new Set<Subscription>();
+  private readonly stateListeners: Array<(state: RegistryState) => void> = [];
   private closed = false;
 
   constructor(
@@ -75,6 +85,31 @@ export class MemoryRegistry implements Registry {
     const ns = (options as MemoryRegistryOptions).namespace;
     this.namespace = typeof ns === 'string' && ns !== '' ? ns : 'default';
     this.space = space(this.namespace);
+    this.space.instances.add(this);
+  }
+
+  /**
+   * Simulates a registry server going down (`true`) and coming back (`false`) having lost its
+   * state, as a restart without persistence does: while down every operation rejects; on coming
+   * back the namespace's entries are gone, subscribers are told, and every instance reports
+   * `'reconnected'`, so the registry manager registers (and subscribes) again.
+   */
+  static outage(namespace: string, down: boolean): void {
+    const s = space(namespace);
+    if (s.down === down) return;
+    s.down = down;
+    if (down) return;
+    const paths = [...s.providers.keys()];
+    s.providers.clear();
+    for (const instance of s.instances) {
+      instance.registered.clear();
+      for (const p of paths) instance.changed(p);
+    }
+    for (const instance of [...s.instances]) for (const l of instance.stateListeners) l('reconnected');
+  }
+
+  onStateChange(listener: (state: RegistryState) => void): void {
+    this.stateListeners.push(listener);
   }
 
   /** Forgets every provider and subscriber of `namespace`, or of every namespace. */
@@ -90,6 +125,7 @@ export class MemoryRegistry implements Registry {
 
   async register(url: URL): Promise<void> {
     this.ensureOpen('register');
+    this.ensureUp('register');
     const key = url.toString();
     let byUrl = this.space.providers.get(url.path);
     if (byUrl === undefined) this.space.providers.set(url.path, (byUrl = new Map()));
@@ -104,6 +140,7 @@ export class MemoryRegistry implements Registry {
   }
 
   async unregister(url: URL): Promise<void> {
+    this.ensureUp('unregister');
     const key = url.toString();
     this.registered.delete(key);
     this.remove(url.path, key, undefined);
@@ -111,8 +148,15 @@ export class MemoryRegistry implements Registry {
 
   async subscribe(url: URL, listener: NotifyListener): Promise<void> {
     this.ensureOpen('subscribe');
+    this.ensureUp('subscribe');
     const key = url.toString();
-    for (const s of this.subscriptions) if (s.key === key && s.listener === listener) return;
+    for (const s of this.subscriptions) {
+      // Subscribing again (the manager does after 'reconnected') re-delivers the current list.
+      if (s.key === key && s.listener === listener) {
+        this.schedule(s);
+        return;
+      }
+    }
     const sub: Subscription = { owner: this, path: url.path, key, listener, active: true, scheduled: false };
     this.subscriptions.add(sub);
     let subs = this.space.subscriptions.get(url.path);
@@ -130,6 +174,7 @@ export class MemoryRegistry implements Registry {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.space.instances.delete(this);
     for (const s of [...this.subscriptions]) this.cancel(s);
     for (const [key, url] of this.registered) this.remove(url.path, key, this);
     this.registered.clear();
@@ -157,7 +202,7 @@ export class MemoryRegistry implements Registry {
     if (subs?.size === 0) this.space.subscriptions.delete(sub.path);
   }
 
-  private changed(path: string): void {
+  changed(path: string): void {
     const subs = this.space.subscriptions.get(path);
     if (subs !== undefined) for (const sub of subs) this.schedule(sub);
   }
@@ -178,6 +223,10 @@ export class MemoryRegistry implements Registry {
         sub.owner.logger.error(`memory registry listener failed: ${(err as Error)?.message ?? String(err)}`, { path: sub.path });
       }
     });
+  }
+
+  private ensureUp(what: string): void {
+    if (this.space.down) throw REGISTRY_DOWN(this.namespace, what);
   }
 
   private ensureOpen(what: string): void {
