@@ -118,9 +118,13 @@ interface Folder {
   /** The live URLs at the last scan, sorted, and their keys joined. */
   live: URL[];
   liveKey: string;
+  /** Whether a scan completed: a subscriber of several folders waits for all, never hearing a part. */
+  scanned: boolean;
+  /** Why the last scan could not read the folder (warned once until it can). */
+  readError?: string;
   watcher?: fs.FSWatcher;
-  /** The inode the watcher is on: a folder removed and made again needs a new watcher. */
-  watchedIno?: number;
+  /** Identity (inode and birth time) of the folder watched: one removed and made again needs a new watcher. */
+  watchedId?: string;
   running?: Promise<void>;
   queued?: Promise<void>;
 }
@@ -354,6 +358,7 @@ export class LocalRegistry implements Registry {
     this.ensureOpen('lookup');
     const folders = subscribedCategories(url).map((c) => this.folder(url.path, c));
     await this.timed(`lookup ${url.toString()}`, Promise.all(folders.map((f) => this.scan(f))));
+    for (const f of folders) if (f.readError !== undefined) throw ERR_LOCAL_REGISTRY_IO('read', f.path, f.readError);
     return merge(folders);
   }
 
@@ -574,7 +579,7 @@ export class LocalRegistry implements Registry {
     const p = this.folderPath(iface, category);
     let f = this.folders.get(p);
     if (f === undefined) {
-      f = { path: p, iface, category, entries: new Map(), garbage: new Map(), subs: new Set(), live: [], liveKey: '' };
+      f = { path: p, iface, category, entries: new Map(), garbage: new Map(), subs: new Set(), live: [], liveKey: '', scanned: false };
       this.folders.set(p, f);
     }
     return f;
@@ -585,11 +590,12 @@ export class LocalRegistry implements Registry {
     await this.io('create', f.path, () => fsp.mkdir(f.path, { recursive: true }));
     await this.watchFolder(f);
     await this.scan(f);
+    if (f.readError !== undefined) throw ERR_LOCAL_REGISTRY_IO('read', f.path, f.readError);
   }
 
   /**
    * Watches `f` unless its watcher is already on the folder now at its path. A folder removed
-   * (an operator's `rm -rf`) silences its watcher without an error, so every poll compares inodes.
+   * (an operator's `rm -rf`) silences its watcher without an error, so every poll compares identities.
    */
   private async watchFolder(f: Folder): Promise<void> {
     if (!this.watch || f.subs.size === 0 || this.closed) return;
@@ -600,12 +606,20 @@ export class LocalRegistry implements Registry {
       stat = await fsp.stat(f.path).catch(() => undefined);
       if (stat === undefined) return;
     }
-    if (f.watcher && f.watchedIno === stat.ino) return;
+    // Inode numbers are reused at once on ext4; the birth time tells the new folder apart.
+    const id = `${stat.ino}:${stat.birthtimeMs}`;
+    if (f.watcher && f.watchedId === id) return;
     this.unwatch(f);
     if (f.subs.size === 0 || this.closed) return;
-    f.watchedIno = stat.ino;
+    f.watchedId = id;
+    const own = path.basename(f.path);
     try {
-      const watcher = fs.watch(f.path, { persistent: false }, () => void this.scan(f));
+      const watcher = fs.watch(f.path, { persistent: false }, (_event, name) => {
+        // The folder itself was removed or renamed: this watcher hears nothing more. The next poll
+        // makes the folder again, later than now so as not to fight an operator's `rm -rf`.
+        if (name === own) this.unwatch(f);
+        void this.scan(f);
+      });
       watcher.on('error', () => {
         // The folder was removed or the watch broke: poll until it can be watched again.
         watcher.close();
@@ -627,7 +641,7 @@ export class LocalRegistry implements Registry {
   private unwatch(f: Folder): void {
     f.watcher?.close();
     f.watcher = undefined;
-    f.watchedIno = undefined;
+    f.watchedId = undefined;
   }
 
   /** Every `pollInterval`: rescan the subscribed folders (expired leases, missed events) and re-watch. */
@@ -663,11 +677,13 @@ export class LocalRegistry implements Registry {
       names = await fsp.readdir(f.path);
     } catch (err) {
       if (errnoOf(err) !== 'ENOENT' && errnoOf(err) !== 'ENOTDIR') {
-        this.logger.warn(`local registry: cannot read ${f.path}: ${describe(err)}`);
+        if (f.readError === undefined) this.logger.warn(`local registry: cannot read ${f.path}: ${describe(err)}`);
+        f.readError = describe(err);
         return;
       }
       names = [];
     }
+    f.readError = undefined;
     const now = Date.now();
     const leases = new Map<string, number | null>();
     const live = new Map<string, URL>();
@@ -694,6 +710,7 @@ export class LocalRegistry implements Registry {
     for (const name of f.garbage.keys()) if (!present.has(name)) f.garbage.delete(name);
     const keys = [...live.keys()].sort();
     const liveKey = keys.join('\n');
+    f.scanned = true;
     if (liveKey === f.liveKey && f.live.length === keys.length) return;
     f.live = keys.map((k) => live.get(k)!);
     f.liveKey = liveKey;
@@ -769,7 +786,7 @@ export class LocalRegistry implements Registry {
 
   private deliver(sub: Subscription): void {
     sub.scheduled = false;
-    if (!sub.active) return;
+    if (!sub.active || !sub.folders.every((f) => f.scanned)) return;
     const urls = merge(sub.folders);
     const key = urls.map((u) => u.toString()).join('\n');
     if (!sub.force && key === sub.lastKey) return;
@@ -788,6 +805,10 @@ export class LocalRegistry implements Registry {
     for (const f of sub.folders) {
       f.subs.delete(sub);
       if (f.subs.size === 0) this.unwatch(f);
+    }
+    if (this.subscriptions.size === 0 && this.pollTimer) {
+      clearInterval(this.pollTimer);
+      this.pollTimer = undefined;
     }
   }
 

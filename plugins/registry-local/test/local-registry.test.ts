@@ -363,6 +363,23 @@ describe('subscriptions and reads', () => {
     expect(seen.lists).toHaveLength(3);
   });
 
+  it('a subscriber of several categories hears them all at once, never a part', async () => {
+    const dir = tempDir();
+    const name = iface();
+    const writer = registry({ dir });
+    for (let n = 1; n <= 20; n++) await writer.register(provider(name, n));
+    for (let n = 1; n <= 20; n++) await writer.register(route(name, `r${n}`));
+    for (let round = 0; round < 5; round++) {
+      const reader = registry({ dir });
+      const seen = recorder();
+      await reader.subscribe(consumerOf(name, { category: 'routers,providers,configurators' }), seen.listener);
+      await waitFor(() => seen.lists.length > 0, 2000, 'the first list');
+      await sleep(20);
+      expect(seen.lists.map((l) => l.length)).toEqual([40]);
+      await reader.close();
+    }
+  });
+
   it('a listener that throws is logged; the others keep hearing', async () => {
     const dir = tempDir();
     const name = iface();
