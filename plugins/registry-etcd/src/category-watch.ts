@@ -1,20 +1,33 @@
+import { createHash } from 'node:crypto';
 import type { Etcd3, IKeyValue, IRangeResponse, Watcher } from 'etcd3';
-import { Range } from 'etcd3';
-import { registryLayout, type Logger, type RegistryCategory, type URL } from '@plexus/kernel/spi';
+import { GRPCResourceExhastedError, Range } from 'etcd3';
+import { PlexusError, registryLayout, type Logger, type RegistryCategory, type URL } from '@plexus/kernel/spi';
 
 /** First retry of a failed listing, in ms; doubled on each failure up to {@link WATCH_RETRY_MAX_MS}. */
 export const WATCH_RETRY_MIN_MS = 100;
 /** Longest wait between two listings while etcd is unreachable: a restarted server is seen within ~2 s. */
 export const WATCH_RETRY_MAX_MS = 2_000;
 
-/** What a {@link CategoryWatch} needs from its registry. */
-export interface WatchHost {
+/**
+ * Keys asked for per listing request. gRPC refuses a response over 4 MiB (grpc-js's default
+ * receive limit, kept): 256 keys of up to 8 KiB stay well under it. When a page is refused all
+ * the same (someone wrote huge keys), the page shrinks by 4 down to one key — etcd's own limit on
+ * a request (1.5 MiB) keeps any single key under 4 MiB.
+ */
+export const LIST_PAGE = 256;
+
+/** What listing a prefix needs. */
+export interface ListHost {
   readonly client: Etcd3;
-  readonly logger: Logger;
   readonly maxKeyBytes: number;
   readonly maxEntries: number;
   /** Runs one etcd request, bounded in time; rejects with a coded error. */
   call<T>(what: string, op: () => Promise<T>): Promise<T>;
+}
+
+/** What a {@link CategoryWatch} needs from its registry. */
+export interface WatchHost extends ListHost {
+  readonly logger: Logger;
   /** The watch stream broke: etcd is (for now) out of reach. */
   connectionLost(cause: unknown): void;
   /** The list of `watch` changed (or was listed for the first time). */
@@ -99,33 +112,30 @@ export class CategoryWatch<S = unknown> {
   private async listThenWatch(): Promise<void> {
     const generation = ++this.generation;
     void this.dropWatcher();
-    const range = Range.prefix(this.prefix);
-    let res: IRangeResponse;
+    let listing: Listing;
     try {
-      res = await this.host.call(`listing ${this.prefix}`, () =>
-        this.host.client.kv.range({ key: range.start, range_end: range.end, limit: this.host.maxEntries, keys_only: true }),
-      );
+      listing = await listEntries(this.host, this.prefix, this.iface, `listing ${this.prefix}`);
     } catch (err) {
       if (generation === this.generation) this.retryLater();
       throw err;
     }
     if (generation !== this.generation) return;
     this.failures = 0;
-    this.replace(res);
-    this.watch(generation, res.header.revision);
+    this.replace(listing);
+    this.watch(generation, listing.revision);
   }
 
   /** Takes a fresh listing as the whole list; tells subscribers when it differs from the last one. */
-  private replace(res: IRangeResponse): void {
+  private replace(listing: Listing): void {
     const next = new Map<string, URL | null>();
-    for (const kv of res.kvs) {
-      const key = kv.key.toString('utf8');
-      next.set(key, this.decode(key, kv.key.length));
+    for (const entry of listing.entries) {
+      next.set(entry.id, entry.url);
+      if (entry.url === null) this.warnOnce(entry);
     }
-    if (res.more) this.warnOverflow();
+    if (listing.more) this.warnOverflow();
     else this.overflowWarned = false;
     // Forget warnings about entries that are gone, so the set stays as small as the list.
-    for (const key of this.warned) if (!next.has(key)) this.warned.delete(key);
+    for (const id of this.warned) if (!next.has(id)) this.warned.delete(id);
     const changed = !this.listed || !sameEntries(this.entries, next);
     this.entries = next;
     this.listed = true;
@@ -140,7 +150,7 @@ export class CategoryWatch<S = unknown> {
       if (current()) this.put(kv);
     });
     watcher.on('delete', (kv: IKeyValue) => {
-      if (current()) this.remove(kv.key.toString('utf8'));
+      if (current()) this.remove(entryId(kv.key, this.host.maxKeyBytes));
     });
     const broken = (cause: unknown) => {
       if (!current()) return;
@@ -155,38 +165,30 @@ export class CategoryWatch<S = unknown> {
   }
 
   private put(kv: IKeyValue): void {
-    const key = kv.key.toString('utf8');
-    if (!this.entries.has(key) && this.entries.size >= this.host.maxEntries) {
+    const entry = readEntry(kv.key, this.prefix, this.iface, this.host.maxKeyBytes);
+    if (!this.entries.has(entry.id) && this.entries.size >= this.host.maxEntries) {
       this.warnOverflow();
       return;
     }
-    const url = this.decode(key, kv.key.length);
-    const before = this.entries.get(key);
-    this.entries.set(key, url);
-    if (before === undefined || !sameUrl(before, url)) this.host.changed(this);
+    if (entry.url === null) this.warnOnce(entry);
+    const before = this.entries.get(entry.id);
+    this.entries.set(entry.id, entry.url);
+    // A skipped entry coming or going changes nothing a subscriber sees.
+    if (!sameUrl(before ?? null, entry.url)) this.host.changed(this);
   }
 
-  private remove(key: string): void {
-    const before = this.entries.get(key);
-    if (!this.entries.delete(key)) return;
-    this.warned.delete(key);
+  private remove(id: string): void {
+    const before = this.entries.get(id);
+    if (!this.entries.delete(id)) return;
+    this.warned.delete(id);
     if (this.entries.size < this.host.maxEntries) this.overflowWarned = false;
     if (before !== null) this.host.changed(this);
   }
 
-  /** The URL of an entry key, or null (with one warning per key) when it is skipped. */
-  private decode(key: string, bytes: number): URL | null {
-    const entry = decodeEntry(key, bytes, this.prefix, this.iface, this.host.maxKeyBytes);
-    if (entry.url !== undefined) return entry.url;
-    this.warnOnce(key, `etcd registry: skipped an entry under ${this.prefix}: ${entry.reason}`);
-    return null;
-  }
-
-  private warnOnce(key: string, message: string): void {
-    if (this.warned.has(key)) return;
-    this.warned.add(key);
-    // The name is cut short: it is what a hostile writer controls.
-    this.host.logger.warn(message, { entry: key.length > 200 ? `${key.slice(0, 200)}…` : key });
+  private warnOnce(entry: Entry): void {
+    if (this.warned.has(entry.id)) return;
+    this.warned.add(entry.id);
+    this.host.logger.warn(`etcd registry: skipped an entry under ${this.prefix}: ${entry.reason}`, { entry: entry.shown });
   }
 
   private warnOverflow(): void {
@@ -223,24 +225,78 @@ export class CategoryWatch<S = unknown> {
   }
 }
 
+/** One key read under a category prefix. */
+export interface Entry {
+  /** The key itself, or a digest of it when it is over `maxKeyBytes` (never held whole). */
+  readonly id: string;
+  /** The entry's URL; null when it is skipped. */
+  readonly url: URL | null;
+  /** Why it is skipped. */
+  readonly reason?: string;
+  /** The key cut to 200 characters, for a warning: it is what a hostile writer controls. */
+  readonly shown: string;
+}
+
+/** The entries of a prefix at one revision. */
+export interface Listing {
+  readonly entries: Entry[];
+  readonly revision: string;
+  /** Whether more than `maxEntries` keys are there (the rest were not read). */
+  readonly more: boolean;
+}
+
+const ZERO = Buffer.from([0]);
+
+/** How an entry is known: its key, or a digest when the key is over the limit. */
+export function entryId(key: Buffer, maxKeyBytes: number): string {
+  return key.length <= maxKeyBytes ? key.toString('utf8') : `sha256:${createHash('sha256').update(key).digest('hex')}`;
+}
+
 /**
  * Reads one entry key under `prefix` (`/{root}/{interface}/{category}/`): its URL, or why it is
  * skipped — longer than `maxKeyBytes` (checked before decoding), not one segment, not a URL, or a
  * URL of another interface.
  */
-export function decodeEntry(
-  key: string,
-  bytes: number,
-  prefix: string,
-  iface: string,
-  maxKeyBytes: number,
-): { url: URL; reason?: undefined } | { url?: undefined; reason: string } {
-  if (bytes > maxKeyBytes) return { reason: `${bytes} bytes, over maxKeyBytes ${maxKeyBytes}` };
-  const segment = key.startsWith(prefix) ? key.slice(prefix.length) : '';
+export function readEntry(key: Buffer, prefix: string, iface: string, maxKeyBytes: number): Entry {
+  const id = entryId(key, maxKeyBytes);
+  const shown = key.subarray(0, 200).toString('utf8') + (key.length > 200 ? '…' : '');
+  if (key.length > maxKeyBytes) return { id, url: null, reason: `${key.length} bytes, over maxKeyBytes ${maxKeyBytes}`, shown };
+  const segment = id.startsWith(prefix) ? id.slice(prefix.length) : '';
   const url = segment === '' || segment.includes('/') ? undefined : registryLayout.decode(segment);
-  if (url === undefined) return { reason: 'not a URL-encoded URL' };
-  if (url.path !== iface) return { reason: `a URL of ${url.path}, not of ${iface}` };
-  return { url };
+  if (url === undefined) return { id, url: null, reason: 'not a URL-encoded URL', shown };
+  if (url.path !== iface) return { id, url: null, reason: `a URL of ${url.path}, not of ${iface}`, shown };
+  return { id, url, shown };
+}
+
+/**
+ * Lists the keys under `prefix`, keys only (values are never read), in pages of {@link LIST_PAGE}
+ * read at the revision of the first page, up to `maxEntries` keys.
+ */
+export async function listEntries(host: ListHost, prefix: string, iface: string, what: string): Promise<Listing> {
+  const range = Range.prefix(prefix);
+  const entries: Entry[] = [];
+  let from = range.start;
+  let revision: string | undefined;
+  let page = LIST_PAGE;
+  for (;;) {
+    const limit = Math.min(page, host.maxEntries - entries.length);
+    let res: IRangeResponse;
+    try {
+      res = await host.call(what, () => host.client.kv.range({ key: from, range_end: range.end, limit, keys_only: true, revision }));
+    } catch (err) {
+      if (page > 1 && PlexusError.is(err) && err.cause instanceof GRPCResourceExhastedError) {
+        page = Math.max(1, page >> 2);
+        continue;
+      }
+      throw err;
+    }
+    revision ??= res.header.revision;
+    for (const kv of res.kvs) entries.push(readEntry(kv.key, prefix, iface, host.maxKeyBytes));
+    const last = res.kvs[res.kvs.length - 1];
+    if (!res.more || last === undefined) return { entries, revision, more: false };
+    if (entries.length >= host.maxEntries) return { entries, revision, more: true };
+    from = Buffer.concat([last.key, ZERO]);
+  }
 }
 
 function sameEntries(a: Map<string, URL | null>, b: Map<string, URL | null>): boolean {

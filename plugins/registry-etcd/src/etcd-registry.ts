@@ -1,4 +1,13 @@
-import { Etcd3, EtcdLeaseInvalidError, GRPCDeadlineExceededError, isRecoverableError, Range, type IOptions, type IRangeResponse } from 'etcd3';
+import {
+  Etcd3,
+  EtcdLeaseInvalidError,
+  GRPCDeadlineExceededError,
+  GRPCResourceExhastedError,
+  isRecoverableError,
+  Range,
+  type IOptions,
+  type IRangeResponse,
+} from 'etcd3';
 import {
   categoryOf,
   PlexusError,
@@ -11,7 +20,7 @@ import {
   type RegistryState,
   type URL,
 } from '@plexus/kernel/spi';
-import { CategoryWatch, decodeEntry, type WatchHost } from './category-watch';
+import { CategoryWatch, listEntries, type WatchHost } from './category-watch';
 import { EtcdErrors, withCause } from './etcd-errors';
 import { resolveEtcdOptions, type EtcdRegistryOptions, type ResolvedEtcdOptions } from './etcd-options';
 import { LeaseKeeper, type LeaseHost } from './lease-keeper';
@@ -231,15 +240,11 @@ export class EtcdRegistry implements Registry, WatchHost, LeaseHost {
     const out: URL[] = [];
     for (const category of subscribedCategories(url)) {
       const prefix = `${registryLayout.category(url.path, category, this.options.root)}/`;
-      const range = Range.prefix(prefix);
-      const res: IRangeResponse = await this.call('lookup', () =>
-        this.client.kv.range({ key: range.start, range_end: range.end, limit: this.options.maxEntries, keys_only: true }),
-      );
-      if (res.more) this.logger.warn(`etcd registry: lookup of ${prefix} stopped at maxEntries ${this.options.maxEntries}`, { prefix });
-      for (const kv of res.kvs) {
-        const entry = decodeEntry(kv.key.toString('utf8'), kv.key.length, prefix, url.path, this.options.maxKeyBytes);
-        if (entry.url !== undefined) out.push(entry.url);
-        else this.logger.warn(`etcd registry: lookup skipped an entry: ${entry.reason}`, { entry: shorten(kv.key.toString('utf8')) });
+      const listing = await listEntries(this, prefix, url.path, 'lookup');
+      if (listing.more) this.logger.warn(`etcd registry: lookup of ${prefix} stopped at maxEntries ${this.options.maxEntries}`, { prefix });
+      for (const entry of listing.entries) {
+        if (entry.url !== null) out.push(entry.url);
+        else this.logger.warn(`etcd registry: lookup skipped an entry under ${prefix}: ${entry.reason}`, { entry: entry.shown });
       }
     }
     return out;
@@ -320,7 +325,8 @@ export class EtcdRegistry implements Registry, WatchHost, LeaseHost {
         throw withCause(EtcdErrors.TIMEOUT(what, this.options.address, ms), err);
       }
       const message = (err as Error)?.message ?? String(err);
-      if (err instanceof Error && isRecoverableError(err)) {
+      // gRPC's flag says "retry", but a response over the message limit says nothing about the connection.
+      if (err instanceof Error && isRecoverableError(err) && !(err instanceof GRPCResourceExhastedError)) {
         this.connectionLost(err);
         throw withCause(EtcdErrors.UNREACHABLE(what, this.options.address, message), err);
       }
@@ -444,6 +450,3 @@ function safeDecode(segment: string): string | undefined {
   }
 }
 
-function shorten(text: string): string {
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
-}

@@ -199,6 +199,23 @@ describe('subscriptions', () => {
     expect((await r.lookup(consumer(name))).map((u) => u.host).sort()).toEqual(['10.2.0.1', '10.2.0.4']);
   });
 
+  it('lists in pages: more entries than one page, and pages of huge keys over the gRPC message limit', async () => {
+    const name = iface();
+    const prefix = `/plexus/${encodeURIComponent(name)}/providers/`;
+    const writer = registry();
+    for (let n = 0; n < 300; n++) await writer.register(new URL('plexus', `10.3.${n >> 8}.${n & 255}`, 20880, name, { side: 'provider' }));
+    // 20 keys of 300 KiB: 6 MiB in one response, over gRPC's 4 MiB; the page shrinks until it fits.
+    for (let n = 0; n < 20; n++) await etcd().put(`${prefix}huge${n}-${'h'.repeat(300 * 1024)}`).value('');
+    const logger = new RecordingLogger();
+    const r = registry({}, logger);
+    const seen = recorder();
+    await r.subscribe(consumer(name), seen.listener);
+    await waitFor(() => seen.lists.length > 0, WAIT, 'the first list');
+    expect(seen.lists[seen.lists.length - 1]).toHaveLength(300);
+    expect(logger.warnings('over maxKeyBytes')).toHaveLength(20);
+    expect(await r.lookup(consumer(name))).toHaveLength(300);
+  }, 30_000);
+
   it('maxEntries caps a category listing, with one warning', async () => {
     const name = iface();
     const writer = registry();
