@@ -676,7 +676,9 @@ export class LocalRegistry implements Registry {
     try {
       names = await fsp.readdir(f.path);
     } catch (err) {
-      if (errnoOf(err) !== 'ENOENT' && errnoOf(err) !== 'ENOTDIR') {
+      // A removed folder holds no entry; anything else (a file in the way, no permission) is an
+      // outage: the last list stands until the folder can be read again.
+      if (errnoOf(err) !== 'ENOENT') {
         if (f.readError === undefined) this.logger.warn(`local registry: cannot read ${f.path}: ${describe(err)}`);
         f.readError = describe(err);
         return;

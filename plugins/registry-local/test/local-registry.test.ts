@@ -433,6 +433,30 @@ describe('subscriptions and reads', () => {
     expect(Math.max(...delays)).toBeLessThan(60);
   });
 
+  it('an unreadable folder is an outage, not an empty list: the last list stands, with one warning', async () => {
+    const dir = tempDir();
+    const name = iface();
+    const logger = new RecordingLogger();
+    const writer = registry({ dir, logger });
+    await writer.register(provider(name, 1));
+    const r = registry({ dir, pollInterval: 20, logger });
+    const seen = recorder();
+    await r.subscribe(consumerOf(name), seen.listener);
+    await waitFor(() => seen.latest()?.length === 1, 2000, 'the provider');
+    const base = path.join(dir, 'plexus');
+    fs.renameSync(base, `${base}.away`);
+    fs.writeFileSync(base, 'in the way');
+    await sleep(200);
+    expect(seen.lists).toEqual([[provider(name, 1).toString()]]);
+    expect(codeOf(await rejection(r.lookup(consumerOf(name))))).toBe('PLEXUS_ERR_LOCAL_REGISTRY_IO');
+    expect(logger.warnings.filter((w) => /cannot read/.test(w))).toHaveLength(1);
+    fs.rmSync(base);
+    fs.renameSync(`${base}.away`, base);
+    await writer.register(provider(name, 2));
+    await waitFor(() => seen.latest()?.length === 2, 2000, 'the second provider after the outage');
+    expect(seen.lists).toHaveLength(2);
+  });
+
   it('services() lists interfaces with a live entry; lookup() reads the categories asked for', async () => {
     const dir = tempDir();
     const [a, b, c] = [iface(), iface(), iface()];
