@@ -209,6 +209,29 @@ it('a lease revoked behind its back: reconnected is reported and re-registration
   await waitFor(() => seen.sees('10.1.0.1'), WAIT, 'the re-registered provider');
 }, 60_000);
 
+it('a register refused with "lease not found" moves to a new lease at once and reports reconnected', async () => {
+  const name = iface();
+  // A long TTL: keep-alives are 10 s apart, so the put is what meets the revoked lease first.
+  const p = registry(30_000);
+  const [p1, p2] = [provider(name, 1), provider(name, 2)];
+  const manager = manage(p.registry, [p1, p2], p.states);
+  await p.registry.register(p1);
+  const raw = new Etcd3({ hosts: `http://127.0.0.1:${PORT}` });
+  try {
+    const [kv] = (await raw.getAll().prefix(`/plexus/${encodeURIComponent(name)}/providers/`).exec()).kvs;
+    await raw.leaseClient.leaseRevoke({ ID: kv.lease });
+    await p.registry.register(p2);
+    expect(manager.reconnects()).toBe(1);
+    await manager.settled();
+    const after = (await raw.getAll().prefix(`/plexus/${encodeURIComponent(name)}/providers/`).exec()).kvs;
+    expect(after).toHaveLength(2);
+    expect(new Set(after.map((k) => k.lease)).size).toBe(1);
+    expect(after[0].lease).not.toBe(kv.lease);
+  } finally {
+    raw.close();
+  }
+}, 60_000);
+
 it('a provider process killed without unregistering disappears within its TTL', async () => {
   // tsc -b rewrites its build info whenever it compiled something: older than a source means stale.
   const src = path.join(__dirname, '..', 'src');
