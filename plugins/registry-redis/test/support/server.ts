@@ -59,5 +59,5 @@ export async function startRedis(port: number, extra: { password?: string; args?
 
 /** A plain client for looking at (or tampering with) what the registry wrote. */
 export function rawClient(port: number, options: { db?: number; password?: string } = {}): Redis {
-  return new Redis({ host: '127.0.0.1', port, lazyConnect: false, maxRetriesPerRequest: 1, commandTimeout: 5000, ...options });
+  return new Redis({ host: '127.0.0.1', port, lazyConnect: false, maxRetriesPerRequest: 1, commandTimeout: 5000, disconnectTimeout: 100, ...options });
 }
