@@ -156,8 +156,11 @@ interface Lease {
   readonly file: string;
 }
 
-/** Lease ids of every open instance of this process: never reaped by this process's own scans. */
-const ownLeases = new Set<string>();
+/**
+ * Lease ids of every open instance of this process: never reaped by this process's own scans.
+ * Shared through a global symbol, so two copies of this package in one process agree.
+ */
+const ownLeases: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('plexus.registry-local.ownLeases')] ??= new Set<string>()) as Set<string>;
 /** Open instances holding entries, cleaned up synchronously if the process exits without close(). */
 const holders = new Set<LocalRegistry>();
 let exitHookInstalled = false;
@@ -235,6 +238,7 @@ export class LocalRegistry implements Registry {
   private heartbeatTimer?: NodeJS.Timeout;
   private pollTimer?: NodeJS.Timeout;
   private watchWarned = false;
+  private dirChecked = false;
   private closed = false;
 
   constructor(options: LocalRegistryOptions = {}) {
@@ -266,6 +270,7 @@ export class LocalRegistry implements Registry {
 
   async register(url: URL): Promise<void> {
     this.ensureOpen('register');
+    void this.checkDir();
     const key = url.toString();
     const category = categoryOf(url);
     const folder = this.folderPath(url.path, category);
@@ -317,6 +322,7 @@ export class LocalRegistry implements Registry {
 
   async subscribe(url: URL, listener: NotifyListener): Promise<void> {
     this.ensureOpen('subscribe');
+    void this.checkDir();
     const key = url.toString();
     for (const s of this.subscriptions) {
       if (s.key === key && s.listener === listener) {
@@ -350,12 +356,14 @@ export class LocalRegistry implements Registry {
   /** Interfaces with at least one live entry in any category, sorted. */
   async services(): Promise<string[]> {
     this.ensureOpen('list services');
+    void this.checkDir();
     return this.timed('services()', this.listServices());
   }
 
   /** The live entries of `url`'s subscribed categories of interface `url.path`, read now. */
   async lookup(url: URL): Promise<URL[]> {
     this.ensureOpen('lookup');
+    void this.checkDir();
     const folders = subscribedCategories(url).map((c) => this.folder(url.path, c));
     await this.timed(`lookup ${url.toString()}`, Promise.all(folders.map((f) => this.scan(f))));
     for (const f of folders) if (f.readError !== undefined) throw ERR_LOCAL_REGISTRY_IO('read', f.path, f.readError);
@@ -414,6 +422,32 @@ export class LocalRegistry implements Registry {
       if (this.lease) fs.unlinkSync(this.lease.file);
     } catch {
       // Gone already.
+    }
+  }
+
+  /**
+   * Warns once when the folder (`dir`, or `<dir>/<root>`) is open to other local users: whoever
+   * can write it can list providers that consumers here will call. A sticky world-writable `dir`
+   * (as `/tmp`) is fine as long as `<dir>/<root>` is this user's.
+   */
+  private async checkDir(): Promise<void> {
+    if (this.dirChecked || typeof process.getuid !== 'function') return;
+    this.dirChecked = true;
+    const uid = process.getuid();
+    for (const folder of [this.dir, this.base]) {
+      const stat = await fsp.stat(folder).catch(() => undefined);
+      if (stat === undefined) return;
+      if (stat.uid !== uid && stat.uid !== 0) {
+        this.logger.warn(
+          `local registry: ${folder} belongs to uid ${stat.uid}, not to this process (uid ${uid}): that user can list providers this process will call; give \`dir\` a folder of your own unless the sharing is intended`,
+          { dir: folder },
+        );
+        return;
+      }
+      if ((stat.mode & 0o002) !== 0 && (stat.mode & 0o1000) === 0) {
+        this.logger.warn(`local registry: ${folder} is writable by every local user: anyone can add or remove entries; chmod o-w it`, { dir: folder });
+        return;
+      }
     }
   }
 

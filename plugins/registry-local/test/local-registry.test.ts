@@ -510,6 +510,44 @@ describe('subscriptions and reads', () => {
   });
 });
 
+describe('a folder other users can write', () => {
+  it('warns once when the folder belongs to another user, or is writable by everyone', async () => {
+    if (typeof process.getuid !== 'function') throw new Error('this test needs POSIX uids');
+    const name = iface();
+    const foreign = tempDir();
+    fs.chownSync(foreign, process.getuid() + 4242, process.getgid!());
+    const logger = new RecordingLogger();
+    const r = registry({ dir: foreign, logger });
+    await r.register(route(name, 'a'));
+    await r.lookup(consumerOf(name));
+    await waitFor(() => logger.warnings.length > 0, 2000, 'the warning');
+    expect(logger.warnings).toHaveLength(1);
+    expect(logger.warnings[0]).toMatch(/belongs to uid \d+, not to this process/);
+
+    const open = tempDir();
+    fs.chmodSync(open, 0o777);
+    const logger2 = new RecordingLogger();
+    await registry({ dir: open, logger: logger2 }).lookup(consumerOf(name));
+    await waitFor(() => logger2.warnings.length > 0, 2000, 'the warning');
+    expect(logger2.warnings[0]).toMatch(/writable by every local user/);
+
+    // A sticky world-writable dir (as /tmp) is fine while <dir>/<root> is this user's...
+    const sticky = tempDir();
+    fs.chmodSync(sticky, 0o1777);
+    fs.mkdirSync(path.join(sticky, 'plexus'), { mode: 0o755 });
+    const logger3 = new RecordingLogger();
+    await registry({ dir: sticky, logger: logger3 }).lookup(consumerOf(name));
+    await sleep(50);
+    expect(logger3.warnings).toEqual([]);
+    // ...and not when another user made <dir>/<root> first.
+    fs.chownSync(path.join(sticky, 'plexus'), process.getuid() + 4242, process.getgid!());
+    const logger4 = new RecordingLogger();
+    await registry({ dir: sticky, logger: logger4 }).lookup(consumerOf(name));
+    await waitFor(() => logger4.warnings.length > 0, 2000, 'the warning');
+    expect(logger4.warnings[0]).toMatch(/plexus belongs to uid/);
+  });
+});
+
 describe('options', () => {
   it('defaults: the folder under the OS temp dir, root plexus, ttl three heartbeats', () => {
     const r = new LocalRegistry();
