@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import Ajv from 'ajv';
 import { Etcd3 } from 'etcd3';
+import { Plexus } from '@plexus/kernel';
 import { PlexusError, URL, type ExtensionContext, type RegistryState } from '@plexus/kernel/spi';
 import { rejectionOf, waitFor } from '@plexus/kernel/testing';
 import plugin, { EtcdRegistry, etcdOptionsSchema } from '../src/index';
@@ -362,5 +363,38 @@ describe('plugin', () => {
     expect(created).toBeInstanceOf(EtcdRegistry);
     expect((created as EtcdRegistry).logger).toBe(logger);
     open.push(created as EtcdRegistry);
+  });
+});
+
+describe('in an application', () => {
+  it('a provider app and a consumer app find each other through etcd://; stop() removes the provider entry', async () => {
+    const name = iface();
+    const registryUrl = `etcd://${server?.address}?ttl=2000&requestTimeout=2000`;
+    const providerApp = Plexus.create({
+      application: { name: 'etcd-provider', handleSignals: false },
+      registry: registryUrl,
+      protocol: { name: 'plexus', host: '127.0.0.1', port: 0 },
+    });
+    providerApp.provide({ interface: name }, { sayHello: (who: string) => `hello ${who}` });
+    const consumerApp = Plexus.create({
+      application: { name: 'etcd-consumer', handleSignals: false },
+      registry: registryUrl,
+      references: { greeter: { interface: name, timeout: 3000 } },
+    });
+    const providers = `/plexus/${encodeURIComponent(name)}/providers/`;
+    try {
+      await providerApp.start();
+      const keys = await etcd().getAll().prefix(providers).keys();
+      expect(keys).toHaveLength(1);
+      expect(decodeURIComponent(keys[0].slice(providers.length))).toContain(`/${name}?`);
+      await consumerApp.start();
+      const greeter = consumerApp.reference<{ sayHello(who: string): Promise<string> }>('greeter');
+      await expect(greeter.sayHello('ada')).resolves.toBe('hello ada');
+      expect(await etcd().getAll().prefix(`/plexus/${encodeURIComponent(name)}/consumers/`).keys()).toHaveLength(1);
+    } finally {
+      await consumerApp.stop();
+      await providerApp.stop();
+    }
+    expect(await etcd().getAll().prefix(`/plexus/${encodeURIComponent(name)}/`).keys()).toEqual([]);
   });
 });

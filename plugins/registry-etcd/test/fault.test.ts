@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { PlexusError, URL, type RegistryState } from '@plexus/kernel/spi';
-import { rejectionOf, waitFor } from '@plexus/kernel/testing';
+import { registryManagerContract, rejectionOf, waitFor } from '@plexus/kernel/testing';
 import { EtcdRegistry } from '../src/etcd-registry';
 import { RecordingLogger, removeDir, startEtcd, tempDir, type EtcdServer } from './support/etcd';
 
@@ -266,3 +266,36 @@ it('a provider process killed without unregistering disappears within its TTL', 
     if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 }, 60_000);
+
+/** The kernel's registry manager over this backend; the outage stops the real server. */
+function managed(fresh: boolean): void {
+  registryManagerContract(
+    fresh ? 'etcd, back with a fresh data dir' : 'etcd, back with its data',
+    () => new EtcdRegistry({ address: `127.0.0.1:${PORT}`, ttl: 3_000, requestTimeout: 1_000 }, new RecordingLogger()),
+    {
+      stop: async () => {
+        await server?.stop();
+      },
+      start: async () => {
+        if (server !== undefined && (await running(server))) return;
+        const dir = fresh ? tempDir('managed') : server!.dir;
+        if (fresh) dirs.push(dir);
+        server = await startEtcd(PORT, dir);
+      },
+    },
+    { waitLimit: WAIT },
+  );
+}
+
+/** Whether the server process is alive (signal 0 checks without touching it). */
+async function running(s: EtcdServer): Promise<boolean> {
+  try {
+    process.kill(s.pid, 0);
+  } catch {
+    return false;
+  }
+  return true;
+}
+
+managed(false);
+managed(true);
