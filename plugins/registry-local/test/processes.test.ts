@@ -118,8 +118,9 @@ describe('local registry across processes', () => {
     await waitFor(() => seen.latest()?.length === 0, 10_000, 'the lease to lapse');
     const took = seen.at() - killedAt;
     console.log(`lease expiry: entry of a SIGKILLed process of another host gone ${took} ms after its exit (ttl ${ttl}, heartbeat 200, pollInterval 100)`);
-    // The last renewal was at most one heartbeat before the kill.
-    expect(took).toBeGreaterThanOrEqual(ttl - 200 - 50);
+    // The pid check would have taken about one poll (100 ms); the lease takes about ttl (less the
+    // age of the last renewal, which a loaded machine may delay).
+    expect(took).toBeGreaterThanOrEqual(ttl / 2);
     await waitFor(() => filesUnder(path.join(dir, 'plexus')).length === 0, 2000, 'the files to be removed');
   });
 
@@ -250,9 +251,10 @@ describe('local registry across processes', () => {
         `  fs.watch:                     median ${median(watched)} ms, max ${Math.max(...watched)} ms  [${watched.join(', ')}]\n` +
         `  polling (watch: false, 500 ms): median ${median(polled)} ms, max ${Math.max(...polled)} ms  [${polled.join(', ')}]`,
     );
-    expect(Math.max(...watched)).toBeLessThan(1000);
-    // A change is seen at the next poll: never later than one interval plus a scan.
-    expect(Math.max(...polled)).toBeLessThan(500 + 400);
+    // Polling alone would take up to a minute here.
+    expect(Math.max(...watched)).toBeLessThan(2000);
+    // A change is seen at the next poll: about one interval at most (plus a scan, on a loaded machine).
+    expect(Math.max(...polled)).toBeLessThan(500 + 1000);
   });
 
   it('with fs.watch off nothing but the poll delivers: a change waits for the next poll', async () => {
