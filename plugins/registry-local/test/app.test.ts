@@ -39,3 +39,21 @@ describe('registry: local:///dir in an application', () => {
     await waitFor(() => fs.readdirSync(path.join(dir, 'plexus', 'demo.LocalGreeter', 'providers')).length === 0, 3000, 'the provider entry to go');
   });
 });
+
+describe('options checked by the plugin\'s schema', () => {
+  it('a registry option of the wrong type fails start() with a coded error naming it', async () => {
+    const app = Plexus.create({
+      application: { name: 'bad-options', handleSignals: false },
+      registry: { type: 'local', dir: tempDir(), heartbeat: 'fast' },
+      protocol: { name: 'plexus', host: '127.0.0.1', port: 0 },
+    });
+    app.provide({ interface: 'demo.BadOptions' }, { f: () => 1 });
+    const err = await app.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await app.stop();
+    expect(err).toMatchObject({ code: 'PLEXUS_ERR_EXTENSION_OPTIONS' });
+    expect(String((err as Error).message)).toMatch(/heartbeat/);
+  });
+});
