@@ -272,6 +272,28 @@ describe('local registry across processes', () => {
     expect((await watcher.lookup(consumerOf(name))).map(String)).toEqual([provider(name, 1).toString()]);
   });
 
+  it('garbage planted while another process watches: it lists the valid entries and warns once per file', async () => {
+    const dir = tempDir();
+    const name = iface();
+    const c = child('registrar.js', { options: { dir, pollInterval: 50 }, register: [], subscribe: consumerOf(name).toString() });
+    await c.next('ready');
+    expect((await c.next('list')).list).toEqual([]);
+    const folder = path.join(dir, 'plexus', encodeURIComponent(name), 'providers');
+    fs.writeFileSync(path.join(folder, `${'a'.repeat(32)}.${'b'.repeat(16)}.json`), '{"url": "plexus://torn');
+    fs.writeFileSync(path.join(folder, `${'c'.repeat(32)}.${'d'.repeat(16)}.json`), Buffer.alloc(100 * 1024, 0x20));
+    fs.writeFileSync(path.join(folder, 'notes.txt'), 'not an entry');
+    const writer = registry({ dir });
+    await writer.register(provider(name, 1));
+    expect((await c.next('list')).list).toEqual([provider(name, 1).toString()]);
+    // Several polls later the child is alive, heard nothing more, and warned once per file.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await writer.unregister(provider(name, 1));
+    expect((await c.next('list')).list).toEqual([]);
+    const warnings = c.stderr.split('\n').filter((l) => l.includes('skipping'));
+    expect(warnings).toHaveLength(3);
+    for (const file of [`${'a'.repeat(32)}.`, `${'c'.repeat(32)}.`, 'notes.txt']) expect(warnings.filter((w) => w.includes(file))).toHaveLength(1);
+  });
+
   it('a stuck file system: register rejects with a coded timeout instead of hanging', async () => {
     const dir = tempDir();
     const c = child('stuck.js', { dir, fifoDir: tempDir(), timeout: 300 });
