@@ -232,6 +232,35 @@ it('a register refused with "lease not found" moves to a new lease at once and r
   }
 }, 60_000);
 
+it('a frozen etcd (SIGSTOP): requests time out, the lease is given up, everything recovers after SIGCONT', async () => {
+  const name = iface();
+  const p = registry(3_000);
+  const c = registry();
+  const [p1, p2] = [provider(name, 1), provider(name, 2)];
+  const manager = manage(p.registry, [p1], p.states);
+  await p.registry.register(p1);
+  const seen = recorder();
+  await c.registry.subscribe(consumer(name), seen.listener);
+  await waitFor(() => seen.sees('10.1.0.1'), WAIT, 'the provider');
+  const frozen = server!;
+  process.kill(frozen.pid, 'SIGSTOP');
+  try {
+    const started = Date.now();
+    const err = await rejectionOf(p.registry.register(p2));
+    expect(PlexusError.is(err, 'PLEXUS_ERR_ETCD_TIMEOUT')).toBe(true);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    // The keep-alive stream has no answer for a TTL: the lease is given up.
+    await waitFor(() => p.states.includes('disconnected'), WAIT, 'disconnected');
+    await waitFor(() => p.logger.warnings('lease lost').length > 0, WAIT, 'the lease to count as lost');
+  } finally {
+    process.kill(frozen.pid, 'SIGCONT');
+  }
+  await waitFor(() => manager.reconnects() > 0, WAIT, 'reconnected once etcd answers');
+  await manager.settled();
+  await p.registry.register(p2);
+  await waitFor(() => seen.sees('10.1.0.1', '10.1.0.2'), WAIT, 'both providers after the freeze');
+}, 60_000);
+
 it('a provider process killed without unregistering disappears within its TTL', async () => {
   // tsc -b rewrites its build info whenever it compiled something: older than a source means stale.
   const src = path.join(__dirname, '..', 'src');
