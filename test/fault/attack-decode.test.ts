@@ -175,17 +175,19 @@ describe('hostile request bodies and headers against a real provider (bounded de
   });
 
   /**
-   * Runs `attack` (which returns once its bytes are written), probes the provider while it
-   * processes them and once more after `settleMs`, and checks memory and liveness.
+   * Runs `send` (which resolves once the attack's bytes are handed to the kernel, with a promise of
+   * the provider's replies), probes the provider at once, while it processes them, then waits for
+   * the replies, probes again after `settleMs`, and checks memory and liveness.
    */
-  async function underAttack<T>(attack: () => Promise<T>, settleMs = 1500): Promise<T> {
+  async function underAttack<T>(send: () => Promise<{ replies: Promise<T> }>, settleMs = 1500): Promise<T> {
     expect(provider.child.exitCode).toBeNull();
     const baseline = rssOf(provider.pid);
     const rss = sampleRss(provider.pid);
-    const outcome = await attack();
+    const { replies } = await send();
     const started = Date.now();
     await expect(probeRef.echo('probe during attack')).resolves.toBe('probe during attack');
     const during = Date.now() - started;
+    const outcome = await replies;
     await new Promise((r) => setTimeout(r, settleMs));
     const startedAfter = Date.now();
     await expect(probeRef.echo('probe after attack')).resolves.toBe('probe after attack');
@@ -208,7 +210,7 @@ describe('hostile request bodies and headers against a real provider (bounded de
     try {
       const replies = await underAttack(async () => {
         for (let id = 1; id <= 10; id++) await client.send(request(id, 'attack.GzipSink', 'hold', bomb, 1));
-        return Promise.all(Array.from({ length: 10 }, (_, i) => client.reply(i + 1)));
+        return { replies: Promise.all(Array.from({ length: 10 }, (_, i) => client.reply(i + 1))) };
       });
       for (const r of replies) {
         expect(r.status).toBe(Status.SERIALIZATION_ERROR);
@@ -228,7 +230,7 @@ describe('hostile request bodies and headers against a real provider (bounded de
       expect(frames.length).toBeLessThan(8 * 1024);
       const replies = await underAttack(async () => {
         await client.send(frames);
-        return Promise.all(Array.from({ length: 100 }, (_, i) => client.reply(i + 1)));
+        return { replies: Promise.all(Array.from({ length: 100 }, (_, i) => client.reply(i + 1))) };
       });
       for (const r of replies) {
         expect(r.status).toBe(Status.SERIALIZATION_ERROR);
@@ -251,7 +253,7 @@ describe('hostile request bodies and headers against a real provider (bounded de
           return f;
         });
         for (const f of frames) await client.send(f);
-        return Promise.all([1, 2, 3].map((id) => client.reply(id)));
+        return { replies: Promise.all([1, 2, 3].map((id) => client.reply(id))) };
       });
       for (const r of replies) {
         expect(r.status).toBe(Status.BAD_REQUEST);
@@ -277,7 +279,7 @@ describe('hostile request bodies and headers against a real provider (bounded de
           ['toString', []],
         ];
         for (let i = 0; i < calls.length; i++) await client.send(request(i + 1, 'attack.Notifier', calls[i][0], msgpack.serialize(calls[i][1])));
-        return Promise.all(calls.map((_, i) => client.reply(i + 1)));
+        return { replies: Promise.all(calls.map((_, i) => client.reply(i + 1))) };
       });
       for (const r of replies) {
         expect(r.status).toBe(Status.METHOD_NOT_FOUND);
@@ -306,7 +308,7 @@ describe('hostile request bodies and headers against a real provider (bounded de
       const replies = await underAttack(async () => {
         await client.send(request(1, 'attack.Lz4Sink', 'echo', small, 1));
         for (let id = 2; id <= 21; id++) await client.send(request(id, 'attack.Lz4Sink', 'hold', bomb, 1));
-        return Promise.all(Array.from({ length: 21 }, (_, i) => client.reply(i + 1)));
+        return { replies: Promise.all(Array.from({ length: 21 }, (_, i) => client.reply(i + 1))) };
       });
       for (const r of replies) {
         expect(r.status).toBe(Status.SERIALIZATION_ERROR);
