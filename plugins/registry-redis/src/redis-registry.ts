@@ -33,6 +33,8 @@ const MAX_KEY_BYTES = 2048;
 const SERVICES_SCAN_LIMIT = 100_000;
 /** Distinct bad entries warned about; past it, further ones are skipped silently (one notice). */
 const WARNED_LIMIT = 10_000;
+/** Added to the grace period after a reconnect: the client's longest reconnect backoff. */
+const RECONNECT_BACKOFF_MS = 2000;
 /** Fields sent to EXPIRE_SCRIPT per call. */
 const EXPIRE_BATCH = 256;
 
@@ -71,6 +73,8 @@ interface KeyState {
   /** Live entries at the last read, sorted by their text. */
   entries: URL[];
   loaded: boolean;
+  /** The connection epoch (reconnects so far) when the last successful read started. */
+  epoch: number;
   /** SUBSCRIBE of the hash's channel, shared by subscriptions that join while it is in flight. */
   channel?: Promise<void>;
   /** A read is running. */
@@ -88,6 +92,13 @@ interface Subscription {
   ready: boolean;
   /** The entries of the last list delivered, to skip repeats after sweeps and renewals. */
   lastSig?: string;
+  /** The last list delivered. */
+  lastUrls?: URL[];
+  /**
+   * During the grace period after a reconnect: entries of the list before it that no read since
+   * the reconnect has shown yet. They stay listed until seen or until the grace period ends.
+   */
+  held?: Map<string, URL>;
 }
 
 interface Deferred {
@@ -155,6 +166,11 @@ export class RedisRegistry implements Registry {
   private renewing?: Promise<void>;
   private closed = false;
   private up = false;
+  /** Until then (after a reconnect) lists only grow: see `deliver`. */
+  private graceUntil = 0;
+  private graceTimer?: NodeJS.Timeout;
+  /** Reconnects so far: tells reads made since the last reconnect from older ones. */
+  private epoch = 0;
   private everUp = false;
   private outageLogged = false;
   private lastError = '';
@@ -172,6 +188,9 @@ export class RedisRegistry implements Registry {
       commandTimeout: o.requestTimeout,
       // Commands wait for a connection in `ready()` (bounded), never in an unbounded offline queue.
       enableOfflineQueue: false,
+      // recover() subscribes again itself: ioredis' own resubscribe leaves its rejection unhandled
+      // when the connection drops again at that moment, which would end the process.
+      autoResubscribe: false,
       maxRetriesPerRequest: 1,
       retryStrategy: (times) => Math.min(times * 100, 2000),
       disableClientInfo: true,
@@ -251,7 +270,7 @@ export class RedisRegistry implements Registry {
     const states = keys.map((key) => {
       let state = this.keys.get(key);
       if (state === undefined) {
-        state = { key, iface, refs: 0, entries: [], loaded: false, running: false };
+        state = { key, iface, refs: 0, entries: [], loaded: false, epoch: this.epoch, running: false };
         this.keys.set(key, state);
       }
       state.refs++;
@@ -332,6 +351,7 @@ export class RedisRegistry implements Registry {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
+    clearTimeout(this.graceTimer);
     for (const sub of this.subs) sub.active = false;
     this.subs.clear();
     this.keys.clear();
@@ -383,7 +403,9 @@ export class RedisRegistry implements Registry {
           continue;
         }
         try {
+          const epoch = this.epoch;
           state.entries = await this.read(state.key, state.iface, 'read the entries of');
+          state.epoch = epoch;
           state.loaded = true;
           done.resolve();
         } catch (err) {
@@ -427,10 +449,23 @@ export class RedisRegistry implements Registry {
     if (!sub.active) return;
     const states = sub.keys.map((k) => this.keys.get(k));
     if (states.some((s) => s === undefined || !s.loaded)) return;
-    const urls = states.flatMap((s) => s!.entries);
+    let urls = states.flatMap((s) => s!.entries);
+    if (sub.held !== undefined && Date.now() >= this.graceUntil) sub.held = undefined;
+    if (sub.held !== undefined) {
+      // A Redis restarted without persistence is empty until every provider wrote itself back
+      // (at once on its own reconnect, at the latest on its next renewal beat). Until then an
+      // entry of the list before the outage that no fresh read has shown is not taken as gone:
+      // no caller loses all its providers to a registry restart. Once seen again, an entry's
+      // removal counts at once; the others go when the grace period ends.
+      for (const s of states) if (s!.epoch === this.epoch) for (const u of s!.entries) sub.held.delete(u.toString());
+      const have = new Set(urls.map(String));
+      const kept = [...sub.held.values()].filter((u) => !have.has(u.toString()));
+      if (kept.length > 0) urls = [...urls, ...kept].sort((a, b) => (a.toString() < b.toString() ? -1 : 1));
+    }
     const sig = urls.join('\n');
     if (!force && sig === sub.lastSig) return;
     sub.lastSig = sig;
+    sub.lastUrls = urls;
     try {
       sub.listener(urls);
     } catch (err) {
@@ -564,10 +599,35 @@ export class RedisRegistry implements Registry {
     const state: RegistryState = this.everUp ? 'reconnected' : 'connected';
     this.everUp = true;
     if (state === 'reconnected') {
+      this.startGrace();
       this.logger.info(`redis registry: connected to ${this.options.address} again; writing entries and re-reading watches`);
       void this.recover();
     }
     this.emit(state);
+  }
+
+  /**
+   * Opens the grace period after a reconnect: one renewal beat plus the longest reconnect backoff,
+   * the time every live provider needs to write its entries back. At its end every watched hash
+   * is read again and subscribers get the true lists.
+   */
+  private startGrace(): void {
+    const ms = Math.floor(this.options.expirePeriod / 3) + RECONNECT_BACKOFF_MS;
+    this.graceUntil = Date.now() + ms;
+    this.epoch++;
+    for (const sub of this.subs) {
+      // Across back-to-back outages, what is still held stays held.
+      const held = sub.held ?? new Map<string, URL>();
+      for (const u of sub.lastUrls ?? []) held.set(u.toString(), u);
+      sub.held = held;
+    }
+    clearTimeout(this.graceTimer);
+    this.graceTimer = setTimeout(() => {
+      this.graceUntil = 0;
+      for (const sub of this.subs) sub.held = undefined;
+      for (const state of this.keys.values()) this.refresh(state).catch((err) => this.readFailed(state, err));
+    }, ms);
+    this.graceTimer.unref();
   }
 
   /** After a reconnect: the server may have restarted empty. Write back, watch again, re-read. */
