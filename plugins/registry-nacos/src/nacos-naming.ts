@@ -55,7 +55,10 @@ export function isValidDataId(dataId: string): boolean {
  * whole URL under {@link URL_METADATA_KEY}, which is what Plexus reads back.
  */
 export function metadataOf(url: URL): Record<string, string> {
-  return { ...url.params, protocol: url.protocol, path: url.path, category: categoryOf(url), [URL_METADATA_KEY]: url.toString() };
+  const out: Record<string, string> = {};
+  // Sorted, so the same URL always makes the same request body.
+  for (const key of Object.keys(url.params).sort()) out[key] = url.params[key];
+  return { ...out, protocol: url.protocol, path: url.path, category: categoryOf(url), [URL_METADATA_KEY]: url.toString() };
 }
 
 /** The outcome of reading one entry: a URL, or why it was skipped. */

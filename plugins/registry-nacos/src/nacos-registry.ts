@@ -68,6 +68,8 @@ interface Subscription {
   readonly watches: Watch[];
   active: boolean;
   scheduled: boolean;
+  /** Whether the listener was given a list yet. */
+  delivered: boolean;
 }
 
 /** A console logger for instances built in code without one. */
@@ -165,7 +167,7 @@ export class NacosRegistry implements Registry {
       return;
     }
     const watches = subscribedCategories(url).map((category) => this.watchOf(url.path, category));
-    const sub: Subscription = { key, listener, watches, active: true, scheduled: false };
+    const sub: Subscription = { key, listener, watches, active: true, scheduled: false, delivered: false };
     this.subscriptions.add(sub);
     for (const watch of watches) watch.subscribers.add(sub);
     try {
@@ -174,7 +176,8 @@ export class NacosRegistry implements Registry {
       this.cancel(sub);
       throw err;
     }
-    this.schedule(sub);
+    // A watch read just now has scheduled the first list already; a shared one had nothing new to say.
+    if (!sub.delivered) this.schedule(sub);
     this.startPolling();
   }
 
@@ -471,6 +474,7 @@ export class NacosRegistry implements Registry {
     queueMicrotask(() => {
       sub.scheduled = false;
       if (!sub.active) return;
+      sub.delivered = true;
       const urls: URL[] = [];
       for (const watch of sub.watches) if (watch.urls !== undefined) urls.push(...watch.urls);
       try {
