@@ -1,4 +1,4 @@
-import { levenshtein, suggest } from '../src/config/suggest';
+import { levenshtein, suggest } from '../src/errors/suggest';
 import { readEnvOverrides } from '../src/config/env';
 
 describe('levenshtein', () => {

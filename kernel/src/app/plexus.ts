@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import { CONFIG_DEFAULTS, resolveConfig } from '../config';
 import { parseRegistryUrl } from '../config/merge';
-import { suggest } from '../config/suggest';
+import { suggest } from '../errors/suggest';
 import type { PlexusConfig, PlexusConfigInput, ReferenceConfig, RegistryConfig, ServiceConfig } from '../config/types';
 import { NodeAvailability } from '../cluster/node-availability';
 import { RegistryDirectory } from '../cluster/registry-directory';
@@ -236,7 +236,9 @@ export class Plexus {
       for (const [id, cfg] of Object.entries(this.config.references)) {
         const check = cfg.check ?? this.config.consumer.check ?? true;
         const runtime = this.runtimeFor(id, cfg);
-        if (check && runtime.directory instanceof RegistryDirectory) await this.checkProviders(runtime.serviceKey, runtime.directory);
+        if (!check) continue;
+        if (runtime.directory instanceof RegistryDirectory) await this.checkProviders(runtime.serviceKey, runtime.directory);
+        else if (cfg.url) await this.checkDirect(runtime);
       }
       if (this.stopRequested) return this;
       this.state = 'started';
@@ -329,13 +331,21 @@ export class Plexus {
     return this.registryManager;
   }
 
+  /** Registers every exported service; one with its own `delay` is registered that much later. */
   private async registerAll(): Promise<void> {
     const manager = this.registries();
     if (!manager) return;
-    for (const url of this.exporter.exportedUrls()) {
-      await manager.register(url);
-      this.registered.push(url);
-    }
+    await Promise.all(
+      this.exporter.services.map(async (service) => {
+        const delay = Number(service.config.delay ?? 0);
+        if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+        if (this.stopRequested) return;
+        for (const url of this.exporter.exportedUrls(service)) {
+          await manager.register(url);
+          this.registered.push(url);
+        }
+      }),
+    );
   }
 
   private runtimeFor(id: string, cfg: ReferenceConfig): ReferenceRuntime {
@@ -368,6 +378,16 @@ export class Plexus {
       throw AppErrors.CHECK_FAILED(key, `the registry sent no provider list within ${waitMs} ms`);
     }
     if (directory.all().length === 0) throw AppErrors.CHECK_FAILED(key, 'the registry lists none');
+  }
+
+  /** `check: true` with direct URLs: a provider must answer `$echo` within `checkTimeout`. */
+  private async checkDirect(runtime: ReferenceRuntime): Promise<void> {
+    const waitMs = Number(this.config.consumer.checkTimeout ?? CHECK_TIMEOUT);
+    try {
+      await Plexus.withCallOptions({ timeout: waitMs }, () => runtime.call('$echo', ['check']));
+    } catch (err) {
+      throw AppErrors.CHECK_FAILED(runtime.serviceKey, `no provider at ${runtime.config.url} answered: ${((err as Error)?.message ?? String(err)).split('\n')[0]}`);
+    }
   }
 
   private providesLocally(key: string): boolean {

@@ -113,8 +113,8 @@ export class ServiceExporter {
   }
 
   /** URLs of the services exported on network protocols (with the real port when port 0 was asked). */
-  exportedUrls(): URL[] {
-    return this.exporters.filter((e) => e.url.protocol !== 'injvm').map((e) => e.url);
+  exportedUrls(service?: ServiceRuntime): URL[] {
+    return this.exporters.filter((e) => e.url.protocol !== 'injvm' && (service === undefined || e.invoker === service)).map((e) => e.url);
   }
 
   /**

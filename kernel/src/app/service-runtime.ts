@@ -12,7 +12,7 @@ import type { Invoker } from '../spi/invoker';
 import type { ProviderRequest, ServiceInvoker } from '../spi/protocol';
 import type { Result } from '../spi/result';
 import type { URL } from '../url/url';
-import { serviceError } from './service-error';
+import { serviceError } from '../errors/service-error';
 
 /** The built-in liveness method every service answers (never reaches filters or the executor). */
 export const ECHO = '$echo';

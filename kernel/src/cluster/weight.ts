@@ -1,9 +1,5 @@
 import type { Invoker } from '../spi/invoker';
-
-/** Default provider weight. */
-export const DEFAULT_WEIGHT = 100;
-/** Default warmup, 10 minutes (Dubbo's). */
-export const DEFAULT_WARMUP = 10 * 60 * 1000;
+import { DEFAULT_WARMUP, DEFAULT_WEIGHT } from '../spi/loadbalance';
 
 /**
  * A provider's effective weight: its `weight` param, reduced while it warms up by

@@ -1,6 +1,6 @@
 import { configSchema, deref, type ConfigSchemaNode } from './schema';
 import { isPlainObject, type KeyPath } from './key-path';
-import { levenshtein, suggest } from './suggest';
+import { levenshtein, suggest } from '../errors/suggest';
 
 /**
  * `PLEXUS_*` environment overrides. A variable names a key path upper-cased with `_` between

@@ -10,5 +10,5 @@ export { readEnvOverrides, type EnvAssignment, type EnvOverrides, type EnvProble
 export { configSchema, CALL_KEYS, PLUGIN_KEYS, PLUGIN_KEY_PATTERN, type ConfigSchemaNode } from './schema';
 export { CONFIG_DEFAULTS } from './defaults';
 export { ConfigErrors, type ConfigProblemsError } from './errors';
-export { suggest, levenshtein } from './suggest';
+export { suggest, levenshtein } from '../errors/suggest';
 export { formatPath } from './key-path';

@@ -7,7 +7,7 @@ import { describeValue, displayFile, formatPath, isPlainObject, leavesOf, type K
 import { loadConfigFile, type LoadedFile } from './load-file';
 import { ConfigMerger, IndexPatch, parseRegistryUrl, type Layer } from './merge';
 import { PLUGIN_KEY_PATTERN, PLUGIN_KEYS, validateShape, type ConfigSchemaNode } from './schema';
-import { suggest } from './suggest';
+import { suggest } from '../errors/suggest';
 import type { PlexusConfig, PlexusConfigInput, PluginKeyUse } from './types';
 
 /** What {@link resolveConfig} reads. */

@@ -4,7 +4,7 @@ import { ExtensionErrors } from '../errors/catalogue';
 import { PlexusError } from '../errors/plexus-error';
 import type { Logger } from '../spi/logger';
 import { EXTENSION_POINTS, isExtensionPoint } from '../spi/points';
-import { suggest } from '../config/suggest';
+import { suggest } from '../errors/suggest';
 import {
   definitionFromClass,
   isPluginDefinition,
@@ -40,15 +40,6 @@ interface ManifestExtension {
   wrapper?: boolean;
   requires?: Requirement[];
 }
-
-/**
- * Ids that travel on the wire, so a provider can find the plugin for an id it has not seen yet.
- * These are lookup hints only: the plugin found must declare the same id.
- */
-const WELL_KNOWN_IDS: Record<string, Record<number, string>> = {
-  serializer: { 1: 'json', 2: 'msgpack' },
-  compressor: { 0: 'identity', 1: 'gzip', 2: 'lz4', 3: 'snappy' },
-};
 
 export const KERNEL_VERSION: string = readKernelVersion();
 
@@ -142,10 +133,20 @@ export class ExtensionLoader {
 
   /** A serializer or compressor by wire id. */
   getById(point: string, id: number): ExtensionDefinition | undefined {
-    for (const e of this.entries.get(point)?.values() ?? []) if (e.id === id && !e.wrapper) return this.materialize(e);
-    const hint = WELL_KNOWN_IDS[point]?.[id];
-    if (hint && this.entry(point, hint)) {
-      const def = this.get(point, hint);
+    const known = this.byId(point, id);
+    if (known) return known;
+    // Not among the plugins seen so far: read the manifests of the installed packages named for
+    // this point (their package.json only; nothing is imported) — the ids live there, nowhere else.
+    this.probe(`@plexus/${point}`);
+    for (const pkg of this.conventionalPackages(point)) this.probe(pkg);
+    return this.byId(point, id);
+  }
+
+  private byId(point: string, id: number): ExtensionDefinition | undefined {
+    for (const e of this.entries.get(point)?.values() ?? []) {
+      if (e.id !== id || e.wrapper) continue;
+      const def = this.materialize(e);
+      // The manifest is a lookup hint; the definition is the truth, and must agree.
       return def.id === id ? def : undefined;
     }
     return undefined;

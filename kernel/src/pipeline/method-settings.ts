@@ -1,4 +1,5 @@
 import { CONFIG_DEFAULTS } from '../config/defaults';
+import { DEFAULT_COMPRESS_THRESHOLD } from '../spi/compressor';
 import type { MethodSettings } from '../spi/invocation';
 
 /** Defaults when no level sets a key (config normally sets them; code paths without config rely on these). */
@@ -8,8 +9,8 @@ export const SETTING_DEFAULTS = {
   cluster: CONFIG_DEFAULTS.consumer.cluster,
   loadbalance: CONFIG_DEFAULTS.consumer.loadbalance,
   serializer: CONFIG_DEFAULTS.plexusProtocol.serializer,
-  compressor: 'identity',
-  compressThreshold: 1024,
+  compressor: CONFIG_DEFAULTS.plexusProtocol.compressor,
+  compressThreshold: DEFAULT_COMPRESS_THRESHOLD,
   idempotent: true,
   oneWay: false,
 } as const;

@@ -1,4 +1,8 @@
-import type { ReferenceRuntime } from '../app/reference-runtime';
+/** What a proxy calls through: the reference's runtime (the app layer implements it). */
+export interface CallTarget {
+  readonly serviceKey: string;
+  call(method: string, args: unknown[], attachments?: Record<string, string>): Promise<unknown>;
+}
 
 /** Methods every proxy has besides the service's own. */
 export interface ProxyExtras {
@@ -11,14 +15,16 @@ export type ServiceProxy<T> = {
   [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
 } & ProxyExtras;
 
-// Names a Proxy must not turn into remote calls: awaiting, printing and serialising the proxy.
-const NOT_REMOTE = new Set(['then', 'catch', 'finally', 'toJSON', 'inspect', 'constructor', 'asymmetricMatch', 'nodeType', 'toString', 'valueOf']);
+// Names a Proxy must not turn into remote calls: awaiting (`then` — so a proxy is never taken for a
+// promise), printing and serialising the proxy, and test matchers probing it. Service methods
+// named `catch`, `finally` or `inspect` stay callable; the generic `$invoke` reaches any name.
+const NOT_REMOTE = new Set(['then', 'toJSON', 'constructor', 'asymmetricMatch', 'nodeType', 'toString', 'valueOf']);
 
 /**
  * Creates the typed proxy of a reference. Each method function is created on first access and
  * cached, so a call allocates only its invocation.
  */
-export function createProxy<T>(runtime: ReferenceRuntime): ServiceProxy<T> {
+export function createProxy<T>(runtime: CallTarget): ServiceProxy<T> {
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const target = Object.create(null) as Record<string, unknown>;
   return new Proxy(target, {
@@ -49,7 +55,7 @@ export interface GenericService {
   $echo<T>(value: T): Promise<T>;
 }
 
-export function createGeneric(runtime: ReferenceRuntime): GenericService {
+export function createGeneric(runtime: CallTarget): GenericService {
   return {
     $invoke: <R>(method: string, args: unknown[] = [], attachments?: Record<string, string>) =>
       runtime.call(method, Array.isArray(args) ? args : [args], attachments) as Promise<R>,

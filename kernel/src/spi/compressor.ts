@@ -1,5 +1,7 @@
 export const COMPRESSOR = Symbol.for('plexus.compressor');
 export const DEFAULT_COMPRESSOR = 'identity';
+/** Bodies smaller than this many bytes are sent uncompressed: compressing them costs more than it saves. */
+export const DEFAULT_COMPRESS_THRESHOLD = 1024;
 
 /**
  * Compresses message bodies. Scope: one instance per application; stateless, re-entrant.

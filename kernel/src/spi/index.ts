@@ -33,10 +33,10 @@ export {
   type Side,
   type Requirement,
 } from '../extension/plugin';
-export { invokerWeight, DEFAULT_WEIGHT, DEFAULT_WARMUP } from '../cluster/weight';
+export { invokerWeight } from '../cluster/weight';
 export { NodeAvailability, type Suspension } from '../cluster/node-availability';
 /** tsyringe's decorators, re-exported so plugins share the kernel's one copy of the container library. */
 export { inject, injectable } from 'tsyringe';
 export { runInCallContext, type CallContext } from '../pipeline/call-context';
 export { MethodTable, type BoundMethod } from '../pipeline/method-table';
-export { serviceError } from '../app/service-error';
+export { serviceError } from '../errors/service-error';

@@ -3,6 +3,10 @@ import type { Invoker } from './invoker';
 
 export const LOADBALANCE = Symbol.for('plexus.loadbalance');
 export const DEFAULT_LOADBALANCE = 'random';
+/** A provider's weight when its URL gives none. */
+export const DEFAULT_WEIGHT = 100;
+/** Time over which a new provider ramps up to its full weight, ms: 10 minutes (Dubbo's). */
+export const DEFAULT_WARMUP = 10 * 60 * 1000;
 
 /**
  * Picks one provider for a call. Scope: one instance per reference (state such as round-robin

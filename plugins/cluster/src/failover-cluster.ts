@@ -87,6 +87,7 @@ export class FailoverClusterInvoker implements Invoker {
     // Per-attempt state lives here, never on the invocation: concurrent attempts cannot race on it.
     const tried: Invoker[] = [];
     tried.push(firstInvoker);
+    const errors: RpcError[] = [first];
     let last = first;
     let stop: string | undefined;
     for (let attempt = 2; attempt <= attempts; attempt++) {
@@ -105,24 +106,44 @@ export class FailoverClusterInvoker implements Invoker {
       } catch (err) {
         tried.push(invoker);
         if (!retryable(err)) throw err;
+        errors.push(err);
         last = err;
       }
     }
-    throw exhausted(last, invocation, tried, stop);
+    throw exhausted(last, invocation, tried, errors, stop);
   }
 }
 
-/** The last error, with the attempts in its message; code, reason and retryability are kept. */
-function exhausted(last: RpcError, invocation: Invocation, tried: readonly Invoker[], stop: string | undefined): RpcError {
+/** A message without its `hint:` lines, and those hints. */
+function splitHint(message: string): { text: string; hints: string[] } {
+  const parts = message.split(/\n\s*hint: /);
+  return { text: parts[0], hints: parts.slice(1).map((h) => h.trim()) };
+}
+
+/**
+ * The last error, with every attempt in its message: each distinct failure once (so a cause such
+ * as ECONNREFUSED seen on the first attempt is not lost behind later "reconnecting" refusals), and
+ * each distinct hint once, at the end. Code, reason and retryability are the last error's.
+ */
+function exhausted(last: RpcError, invocation: Invocation, tried: readonly Invoker[], errors: readonly RpcError[], stop: string | undefined): RpcError {
   const addresses: string[] = [];
   for (const invoker of tried) {
     const address = invoker.url.address;
     if (!addresses.includes(address)) addresses.push(address);
   }
+  const failures: string[] = [];
+  const hints: string[] = [];
+  for (const e of errors) {
+    const { text, hints: h } = splitHint(e.message);
+    if (!failures.includes(text)) failures.push(text);
+    for (const x of h) if (!hints.includes(x)) hints.push(x);
+  }
   const count = `${tried.length} attempt${tried.length === 1 ? '' : 's'} on ${addresses.length} provider${addresses.length === 1 ? '' : 's'}`;
   const message =
     `Failed to invoke ${invocation.serviceKey || invocation.service}.${invocation.method} after ${count} ` +
-    `(${addresses.join(', ')})${stop ? `; stopped because ${stop}` : ''}. Last error: ${last.message}`;
+    `(${addresses.join(', ')})${stop ? `; stopped because ${stop}` : ''}. ` +
+    (failures.length === 1 ? `Error: ${failures[0]}` : `Errors:\n    ${failures.join('\n    ')}`) +
+    hints.map((h) => `\n  hint: ${h}`).join('');
   const err = new RpcError(message, last.code, {
     retryable: last.retryable,
     cause: last,

@@ -208,3 +208,17 @@ describe('FailoverCluster', () => {
     expect(directory.destroyed).toBe(true);
   });
 });
+
+describe('FailoverCluster error summary', () => {
+  it('keeps every distinct cause and says each hint once', async () => {
+    const refused = new RpcError('cannot connect to 10.0.0.1: ECONNREFUSED\n  hint: start the provider', RpcCode.NETWORK);
+    const reconnecting = new RpcError('not connected to 10.0.0.2 (reconnecting)\n  hint: start the provider', RpcCode.NETWORK);
+    const a = new FakeInvoker('plexus://10.0.0.1:20880/demo.Greeter', { error: refused });
+    const b = new FakeInvoker('plexus://10.0.0.2:20880/demo.Greeter', { error: reconnecting });
+    const invoker = new FailoverCluster().join(fakeDirectory([a, b]), fakeClusterSupport());
+    const err = (await invoker.invoke(fakeInvocation({ settings: { retries: 1 } })).catch((e: unknown) => e)) as RpcError;
+    expect(err.message).toContain('ECONNREFUSED');
+    expect(err.message).toContain('reconnecting');
+    expect(err.message.match(/hint: start the provider/g)).toHaveLength(1);
+  });
+});

@@ -81,6 +81,8 @@ export class ClientConnection implements ChannelHandler, FrameSink {
 
   private channel: ClientChannel | undefined;
   private connectPromise: Promise<void> | undefined;
+  /** Why the connection is down, for the errors of calls refused meanwhile (ECONNREFUSED, ...). */
+  private lastFailure = 'the connection dropped';
   private decoder: FrameDecoder;
   private readonly header = new HeaderReader();
   /** Frames written before the connection opened: ids (0 for one-way) and frames, side by side. */
@@ -115,7 +117,7 @@ export class ClientConnection implements ChannelHandler, FrameSink {
   refusal(inv: Invocation): RpcError | undefined {
     if (this.state === ConnectionState.DOWN) {
       this.connect();
-      return this.withRemote(rpcError(ProtocolErrors.NOT_CONNECTED, RpcCode.NETWORK, this.address));
+      return this.withRemote(rpcError(ProtocolErrors.NOT_CONNECTED, RpcCode.NETWORK, this.address, this.lastFailure));
     }
     if (this.state === ConnectionState.CLOSED) {
       return this.withRemote(rpcError(ProtocolErrors.CANCELLED, RpcCode.CANCELLED, callName(inv), this.address));
@@ -216,6 +218,7 @@ export class ClientConnection implements ChannelHandler, FrameSink {
     this.state = ConnectionState.DOWN;
     this.decoder.destroy();
     const cause = error?.message ?? 'closed by the peer';
+    this.lastFailure = `the connection closed: ${cause.split('\n')[0]}`;
     this.failAll((call) => rpcError(ProtocolErrors.DISCONNECTED, RpcCode.NETWORK, callName(call.invocation), this.address, cause));
   }
 
@@ -298,6 +301,7 @@ export class ClientConnection implements ChannelHandler, FrameSink {
       (err: unknown) => {
         this.connectPromise = undefined;
         const cause = err instanceof Error ? err.message : String(err);
+        this.lastFailure = cause.split('\n')[0];
         const error = this.withRemote(rpcError(ProtocolErrors.CONNECT, RpcCode.NETWORK, this.address, cause));
         if (this.state !== ConnectionState.CLOSED && this.state !== ConnectionState.OPEN) {
           this.state = ConnectionState.DOWN;

@@ -22,7 +22,7 @@ export const ProtocolErrors = {
   ),
   NOT_CONNECTED: defineError(
     'PLEXUS_ERR_PROTOCOL_NOT_CONNECTED',
-    (address: string) => `not connected to provider ${address} (reconnecting)`,
+    (address: string, cause: string) => `not connected to provider ${address} (reconnecting; last failure: ${cause})`,
     'the provider is down or unreachable; the call is retryable and failover tries another provider.',
   ),
   CANCELLED: defineError(

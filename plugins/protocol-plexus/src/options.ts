@@ -1,4 +1,4 @@
-import { DEFAULT_COMPRESSOR, DEFAULT_SERIALIZER, DEFAULT_TRANSPORT, type TlsOptions } from '@plexus/kernel/spi';
+import { DEFAULT_COMPRESS_THRESHOLD, DEFAULT_COMPRESSOR, DEFAULT_SERIALIZER, DEFAULT_TRANSPORT, type TlsOptions } from '@plexus/kernel/spi';
 
 /** The `protocol:` config block as the plexus protocol reads it. Every field has a default. */
 export interface PlexusProtocolOptions {
@@ -31,7 +31,7 @@ export interface PlexusProtocolOptions {
 
 export const DEFAULT_PORT = 20880;
 export const DEFAULT_PAYLOAD = 8 * 1024 * 1024;
-export const DEFAULT_COMPRESS_THRESHOLD = 1024;
+export { DEFAULT_COMPRESS_THRESHOLD };
 
 /** JSON schema of the options (the kernel validates with it and fills the defaults). */
 export const optionsSchema = {

@@ -207,6 +207,12 @@ export default definePlugin({
       point: 'protocol',
       name: 'plexus',
       optionsSchema: optionsSchema as unknown as Record<string, unknown>,
+      // The transport, serializer and compressor its options name must exist: checked at start.
+      requires: [
+        { point: 'transport', option: 'transport' },
+        { point: 'serializer', option: 'serializer' },
+        { point: 'compressor', option: 'compressor' },
+      ],
       create: (ctx) => new PlexusProtocol(ctx),
     },
   ],

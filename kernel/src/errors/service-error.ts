@@ -1,4 +1,4 @@
-import { RpcCode, RpcError } from '../errors/rpc-error';
+import { RpcCode, RpcError } from './rpc-error';
 import type { Invocation } from '../spi/invocation';
 
 /** Reads `value[key]` without letting a throwing getter or Proxy trap escape. */
