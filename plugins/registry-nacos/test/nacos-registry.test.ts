@@ -340,7 +340,7 @@ describe('against the in-test Nacos', () => {
 
     it('requestTimeout bounds a request to a server that does not answer', async () => {
       const base = fakeBase();
-      nock(base).persist().post('/nacos/v1/ns/instance').delay(2000).reply(200, 'ok');
+      nock(base).persist().post('/nacos/v1/ns/instance').delay(400).reply(200, 'ok');
       const r = registry({ address: base.slice(7), requestTimeout: 100 });
       const started = Date.now();
       const err = await rejectionOf(r.register(provider(1)));
@@ -394,7 +394,7 @@ describe('against the in-test Nacos', () => {
         // Nothing answers on that port yet: the register failed and waits for the retry timer.
         expect(states).toEqual(['disconnected']);
         const late = new FakeNacos(base);
-        await waitFor(() => late.instances('providers:demo.Greeter::').length === 1, 3000, 'the retried register');
+        await waitFor(() => late.instances('providers:demo.Greeter::').length === 1 && states.length === 2, 3000, 'the retried register');
         expect(states).toEqual(['disconnected', 'connected']);
       } finally {
         await manager.close();
