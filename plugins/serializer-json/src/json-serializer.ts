@@ -75,7 +75,9 @@ export class JsonSerializer implements Serializer {
   deserialize(bytes: Uint8Array, limits?: DecodeLimits): unknown {
     const maxDepth = limits?.maxDepth ?? this.maxDepth;
     const maxElements = limits?.maxElements ?? this.maxElements;
-    const scan = scanJson(bytes, maxDepth, maxElements);
+    // A valid body of L bytes nests at most L/2 levels and holds at most (L+1)/2 items; an
+    // invalid one JSON.parse refuses at a cost bounded by L. So small bodies skip the scan.
+    const scan = bytes.length <= 2 * Math.min(maxDepth, maxElements) ? JsonScan.OK : scanJson(bytes, maxDepth, maxElements);
     if (scan !== JsonScan.OK) {
       throw scan === JsonScan.DEPTH
         ? decodeLimitError('json', 'maxDepth', maxDepth, bytes.length)

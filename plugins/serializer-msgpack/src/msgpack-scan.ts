@@ -68,9 +68,11 @@ export function scanMsgpack(b: Uint8Array, maxDepth: number, maxElements: number
   const stack = pending;
   const end = b.length;
   let p = 0;
+  // open containers; stack[i] holds the items left in container i's parent while i is read
   let depth = 0;
+  // items left to read at the current level (the top level holds one value)
+  let left = 1;
   let elements = 0;
-  stack[0] = 1;
   for (;;) {
     if (p >= end) return fault(ScanResult.TRUNCATED, p, 0, 0);
     const at = p;
@@ -168,18 +170,21 @@ export function scanMsgpack(b: Uint8Array, maxDepth: number, maxElements: number
       }
     }
     if (p > end) return fault(ScanResult.TOO_LONG, at, p - at, end - at);
-    stack[depth]--;
+    left--;
     if (items >= 0) {
       if (depth + 1 > maxDepth) return fault(ScanResult.DEPTH, at, maxDepth, 0);
       // every item takes at least one byte: a count the remaining bytes cannot hold is a lie
       if (items > end - p) return fault(ScanResult.TOO_LONG, at, count, end - p);
       elements += count;
       if (elements > maxElements) return fault(ScanResult.ELEMENTS, at, maxElements, 0);
-      if (items > 0) stack[++depth] = items;
+      if (items > 0) {
+        stack[depth++] = left;
+        left = items;
+      }
     }
-    while (stack[depth] === 0) {
+    while (left === 0) {
       if (depth === 0) return p === end ? ScanResult.OK : fault(ScanResult.TRAILING, p, end - p, 0);
-      depth--;
+      left = stack[--depth];
     }
   }
 }
