@@ -1,4 +1,5 @@
 import { definePlugin, Plexus, type PlexusError } from '../src';
+import { serviceError } from '../src/errors/service-error';
 
 const base = { logLevel: 'silent' as const, application: { name: 'checks', handleSignals: false } };
 
@@ -87,5 +88,30 @@ describe('implementations', () => {
     expect(() => Plexus.create({ ...base, services: [{ interface: 'a.None' }] })).toThrow(
       expect.objectContaining({ code: 'PLEXUS_ERR_APP_NO_IMPLEMENTATION' }),
     );
+  });
+});
+
+describe('smaller promises kept', () => {
+  it('check: true with a direct URL fails start() when nothing answers there', async () => {
+    const app = Plexus.create({ ...base, references: { r: { interface: 'a.R', url: 'plexus://127.0.0.1:1', retries: 0 } }, consumer: { checkTimeout: 500 } });
+    const err = await startError(app);
+    expect(err.code).toBe('PLEXUS_ERR_APP_CHECK_FAILED');
+    expect(err.message).toContain('plexus://127.0.0.1:1');
+  });
+
+  it('proxies call service methods named catch, finally and inspect; the proxy is still not thenable', async () => {
+    const app = Plexus.create({ ...base, protocols: [{ name: 'injvm' }] });
+    app.provide({ interface: 'a.Odd' }, { catch: () => 'c', finally: () => 'f', inspect: () => 'i' });
+    await app.start();
+    const odd = app.refer<{ catch(): string; finally(): string; inspect(): string }>({ interface: 'a.Odd' });
+    expect([await odd.catch(), await odd.finally(), await odd.inspect()]).toEqual(['c', 'f', 'i']);
+    expect((odd as unknown as { then?: unknown }).then).toBeUndefined();
+    await app.stop();
+  });
+
+  it('a business error keeps the implementation stack (what sendStack sends), not the converter one', () => {
+    const original = new Error('from the implementation');
+    const converted = serviceError(original);
+    expect(converted.stack).toBe(original.stack);
   });
 });

@@ -111,6 +111,8 @@ describe('deadlines over TCP', () => {
     expect(err.code).toBe(RpcCode.SERVICE_ERROR);
     expect(err.data).toEqual({ code: 'E_WORKER' });
     await expect(ref.$echo('through the kernel')).resolves.toBe('through the kernel');
+    const workerUrl = provider.exportedUrls().find((u) => u.path === 'd.Worker')!;
+    expect(workerUrl.params.executor).toBe('worker');
     await app.stop();
   });
 });
