@@ -144,8 +144,10 @@ export class NacosRegistry implements Registry {
       return;
     }
     const entry = this.instanceOf(url);
-    await this.remove(entry, 'unregister');
+    // Forgotten before the DELETE: a beat answered 20404 meanwhile must not register it again.
+    // Should the DELETE fail, its beats have stopped and Nacos drops the instance within 30 s.
     this.registered.delete(url.toString());
+    await this.remove(entry, 'unregister');
     // Nacos keeps one instance per ip:port and service: another URL of ours sharing it is put back.
     for (const other of this.registered.values()) {
       if (other.identity === entry.identity) {
