@@ -1,12 +1,13 @@
 import { defineError } from '../errors/plexus-error';
-import type {
-  Channel,
-  ChannelHandler,
-  ClientChannel,
-  ConnectOptions,
-  ListenOptions,
-  Transport,
-  TransportServer,
+import {
+  ReadProgress,
+  type Channel,
+  type ChannelHandler,
+  type ClientChannel,
+  type ConnectOptions,
+  type ListenOptions,
+  type Transport,
+  type TransportServer,
 } from '../spi/transport';
 
 /** No in-memory server listens at the address. (The memory transport's errors mirror the TCP transport's.) */
@@ -294,9 +295,14 @@ export class MemoryChannel implements Channel {
     const size = this.wire.cut === undefined ? this.inboxBytes : this.wire.cut(this.inboxBytes);
     const piece = this.take(size);
     const sender = this.peer;
-    this.idleTicks = 0;
-    this.missed = 0;
-    this.call(() => this.handler.onData(this, piece));
+    let progress: ReadProgress | void = undefined;
+    this.call(() => (progress = this.handler.onData(this, piece)));
+    // As in the TCP transport: a read that leaves a message unfinished (and completes none) is
+    // not activity, so a dribbling peer still meets the heartbeat timeout.
+    if (typeof progress !== 'number' || (progress & ReadProgress.PARTIAL) === 0 || (progress & ReadProgress.COMPLETE) !== 0) {
+      this.idleTicks = 0;
+      this.missed = 0;
+    }
     if (sender !== undefined) {
       sender.inFlight -= size;
       if (sender.needDrain && sender.isOpen && sender.inFlight < this.wire.highWaterMark) {
@@ -515,8 +521,11 @@ export class MemoryServer implements TransportServer {
 /**
  * An in-process {@link Transport} without sockets, for wiring real plugins together in tests. A
  * client of any instance reaches a server of any other in the same process by address (`host:port`
- * — the host is not compared — or a path); port 0 picks a free fake port. Heartbeats, backpressure
- * and reconnecting behave as in the TCP transport; `connectTimeout` and `tls` are ignored.
+ * — the host is not compared — or a path); port 0 picks a free fake port. Heartbeats (with the
+ * rule that reads leaving a message unfinished are not activity), `writable`/`onDrain` and
+ * reconnecting behave as in the TCP transport. Not imitated: pausing reads when backed up, the
+ * write queue limits, `frameTimeout`, connection caps, `connectTimeout` and `tls` — test those
+ * against the TCP transport.
  * Scope: any number per process.
  */
 export class MemoryTransport implements Transport {

@@ -1,4 +1,4 @@
-import { PlexusError, type Channel, type ClientChannel, type TransportServer } from '@plexus/kernel/spi';
+import { PlexusError, ReadProgress, type Channel, type ClientChannel, type TransportServer } from '@plexus/kernel/spi';
 import { MemoryTransport, RecordingHandler, patternBytes } from '@plexus/kernel/testing';
 
 // The in-memory transport's own behaviour beyond the shared contract (run in contract.test.ts).
@@ -113,5 +113,29 @@ describe('MemoryTransport', () => {
     client.write(Buffer.from('x'));
     await serverSide.until(() => serverSide.closed.length === 1, 'the close');
     expect(PlexusError.is(serverSide.closed[0].error, 'PLEXUS_ERR_MEMORY_HANDLER')).toBe(true);
+  });
+});
+
+describe('MemoryTransport and ReadProgress', () => {
+  it('does not count reads that leave a message unfinished as activity for heartbeats', async () => {
+    const transport = new MemoryTransport();
+    const closes: Array<Error | undefined> = [];
+    // Every read reports an unfinished message, as a decoder fed a dribble would.
+    const server = await transport.listen({ port: 0, heartbeat: 60, heartbeatMisses: 2 }, {
+      onData: () => ReadProgress.PARTIAL,
+      onClose: (_ch, error) => closes.push(error),
+    });
+    const client = transport.connect({ port: server.port, heartbeat: 0, reconnect: false }, { onData() {} });
+    await client.connect();
+    const dribble = setInterval(() => client.isOpen && client.write(Buffer.from('x')), 10);
+    try {
+      const end = Date.now() + 5000;
+      while (closes.length === 0 && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 10));
+    } finally {
+      clearInterval(dribble);
+      client.destroy();
+      await server.close();
+    }
+    expect((closes[0] as { code?: string } | undefined)?.code).toBe('PLEXUS_ERR_MEMORY_HEARTBEAT_TIMEOUT');
   });
 });
