@@ -73,6 +73,11 @@ export class Lz4Compressor implements Compressor {
     if (length > limit) throw tooLarge(length, limit);
     if (format === FORMAT_BLOCK) {
       if (length === 0) throw corrupt('a compressed block of length 0');
+      // An LZ4 block inflates at most ~255:1 (each extra match-length byte adds 255 bytes), so a
+      // larger declared length is a lie: refused before it costs an allocation of that size.
+      if (length > (bytes.length - HEADER) * MAX_RATIO + 64) {
+        throw corrupt(`header says ${length} bytes, more than ${bytes.length - HEADER} compressed bytes can hold`);
+      }
       const out = Buffer.allocUnsafe(length);
       const read = decodeBlock(bytes, out, HEADER);
       if (read !== length) throw corrupt(read < 0 ? 'malformed LZ4 block' : `block holds ${read} bytes, header says ${length}`);
@@ -85,6 +90,9 @@ export class Lz4Compressor implements Compressor {
     throw corrupt(`unknown frame format ${format}`);
   }
 }
+
+/** Most output bytes one input byte of an LZ4 block can produce. */
+const MAX_RATIO = 255;
 
 function stored(bytes: Uint8Array): Uint8Array {
   const out = Buffer.allocUnsafe(HEADER + bytes.length);

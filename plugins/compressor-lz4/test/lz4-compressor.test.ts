@@ -63,6 +63,19 @@ describe('Lz4Compressor', () => {
     expect(small.decompress(packed, 2000).length).toBe(2000);
   });
 
+  it('refuses a declared size the compressed bytes cannot hold (over 255:1) without allocating it', () => {
+    const liar = Uint8Array.of(1, 0x00, 0x00, 0x80, 0x00, 0x1f, 0x00); // a 2-byte block declaring 8 MiB
+    const alloc = jest.spyOn(Buffer, 'allocUnsafe');
+    const err = errorOf(() => lz4.decompress(liar, 8 * 1024 * 1024));
+    expect(err.code).toBe(RpcCode.SERIALIZATION);
+    expect(err.reason).toBe('PLEXUS_ERR_COMPRESSOR_CORRUPT');
+    expect(err.message).toMatch(/more than 2 compressed bytes can hold/);
+    expect(alloc).not.toHaveBeenCalled();
+    // the most compressible input there is still decodes
+    const zeros = new Uint8Array(4 * 1024 * 1024);
+    expect(lz4.decompress(lz4.compress(zeros), zeros.length).length).toBe(zeros.length);
+  });
+
   it('reports malformed frames as coded corruption', () => {
     const packed = Buffer.from(lz4.compress(text.subarray(0, 10_000)));
     const cases = [

@@ -54,6 +54,11 @@ export class SnappyCompressor implements Compressor {
         { reason: 'PLEXUS_ERR_COMPRESSOR_TOO_LARGE' },
       );
     }
+    // A Snappy copy element of 3 bytes yields at most 64 bytes (~21.3:1), so a larger declared
+    // length is a lie: refused before the native decoder allocates it.
+    if (length > bytes.length * MAX_RATIO + 64) {
+      throw corrupt(`header says ${length} bytes, more than ${bytes.length} compressed bytes can hold`);
+    }
     let out: Buffer;
     try {
       out = uncompressSync(bytes, DECODE_OPTIONS) as Buffer;
@@ -65,6 +70,9 @@ export class SnappyCompressor implements Compressor {
     return out;
   }
 }
+
+/** Bound on output bytes per input byte of a Snappy body (64 bytes from a 3-byte copy, rounded up). */
+const MAX_RATIO = 22;
 
 /** Reads the leading varint (at most 5 bytes for 32 bits) that holds the uncompressed length. */
 function declaredLength(bytes: Uint8Array): number {

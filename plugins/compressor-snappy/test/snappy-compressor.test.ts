@@ -46,6 +46,16 @@ describe('SnappyCompressor', () => {
     expect(small.decompress(packed, 2000).length).toBe(2000);
   });
 
+  it('refuses a declared size the compressed bytes cannot hold (over ~21:1) before the decoder allocates it', () => {
+    const liar = Uint8Array.of(0x80, 0x80, 0x80, 0x04, 0x00, 0x01); // varint 8 MiB, then 2 bytes
+    const err = errorOf(() => snappy.decompress(liar, 8 * 1024 * 1024));
+    expect(err.code).toBe(RpcCode.SERIALIZATION);
+    expect(err.reason).toBe('PLEXUS_ERR_COMPRESSOR_CORRUPT');
+    expect(err.message).toMatch(/more than 6 compressed bytes can hold/);
+    const zeros = new Uint8Array(4 * 1024 * 1024);
+    expect(snappy.decompress(snappy.compress(zeros), zeros.length).length).toBe(zeros.length);
+  });
+
   it('reports malformed bodies as coded corruption', () => {
     const packed = Buffer.from(snappy.compress(text.subarray(0, 10_000)));
     const cases = [
