@@ -39,7 +39,7 @@ export const ERR_REDIS_AUTH = defineError(
 export const ERR_REDIS_COMMAND = defineError(
   'PLEXUS_ERR_REDIS_COMMAND',
   (address: string, what: string, cause: string) => `redis registry at ${address}: ${what} failed: ${cause}`,
-  'READONLY: point `address` at the primary, not a replica; OOM: free memory or raise maxmemory; NOSCRIPT/ERR unknown command: the server must allow EVAL (Redis 5 or later)',
+  'READONLY: point `address` at the primary, not a replica; OOM: free memory or raise maxmemory; NOSCRIPT/ERR unknown command: the server must allow EVAL and SCAN ... TYPE (Redis 6 or later)',
 );
 
 /** A URL whose text is longer than readers accept (`maxEntryBytes`): it would be skipped by every subscriber. */

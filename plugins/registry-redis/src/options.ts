@@ -19,8 +19,8 @@ export interface RedisRegistryOptions {
    */
   expirePeriod?: number;
   /**
-   * Bound on one operation, ms: connecting (when not connected yet) plus the command's reply.
-   * Default 3000: a healthy server answers in well under a millisecond; this covers a busy server
+   * Bound, ms, on waiting for a connection (when not connected) and, separately, on each command's
+   * reply; also ioredis' connect timeout. Every step is bounded, so nothing hangs. Default 3000: a healthy server answers in well under a millisecond; this covers a busy server
    * or a failover pause while keeping `register` from stalling a start. At least 1.
    */
   requestTimeout?: number;

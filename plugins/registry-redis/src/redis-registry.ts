@@ -427,9 +427,11 @@ export class RedisRegistry implements Registry {
   }
 
   private readFailed(state: KeyState, err: unknown): void {
-    // While disconnected the state change says it all; subscribers keep their last list.
-    const log = this.up ? this.logger.warn : this.logger.debug;
-    log.call(this.logger, `redis registry: cannot read ${state.key}, subscribers keep the last list: ${message(err)}`);
+    const text = `redis registry: cannot read ${state.key}, subscribers keep the last list: ${message(err)}`;
+    // While disconnected the state change says it all. Connected, a failure that repeats on every
+    // beat (a key of another type, WRONGTYPE) is worth one warning, not one per beat.
+    if (this.up) this.warnOnce(`${state.key}\n${PlexusError.is(err) ? err.code : ''}`, text, { key: state.key });
+    else this.logger.debug(text);
   }
 
   private fanOut(state: KeyState): void {

@@ -235,6 +235,21 @@ describe('hostile hash contents', () => {
     expect(await r.lookup(consumer())).toHaveLength(10);
   });
 
+  it('a key of another type where a hash belongs: subscribe and register fail with COMMAND (WRONGTYPE)', async () => {
+    await raw.set(key(), 'not a hash');
+    const r = registry();
+    const sub = await rejectionOf(r.subscribe(consumer(), () => undefined));
+    expect(PlexusError.is(sub, 'PLEXUS_ERR_REDIS_COMMAND')).toBe(true);
+    expect((sub as Error).message).toContain('WRONGTYPE');
+    expect(PlexusError.is(await rejectionOf(r.register(provider(1))), 'PLEXUS_ERR_REDIS_COMMAND')).toBe(true);
+    // Nothing half-done is left: a later subscribe, once the key is fixed, works.
+    await raw.del(key());
+    const seen = recorder();
+    await r.subscribe(consumer(), seen.listener);
+    await waitFor(() => seen.lists.length === 1, 5000, 'the first list');
+    expect(seen.lists[0]).toEqual([]);
+  });
+
   it('register refuses a URL longer than maxEntryBytes with ENTRY_TOO_LARGE', async () => {
     const r = registry({ maxEntryBytes: 256 });
     const long = provider(1, iface, { methods: 'm'.repeat(300) });
