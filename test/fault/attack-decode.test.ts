@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Plexus } from '@plexus/kernel';
-import { encodeRequest, encodeRoute, FIXED_LENGTH, Flag, FrameDecoder, HeaderReader, requestHeaderSize, Status, Tag, type FrameSink } from '@plexus/protocol-plexus';
+import { encodeRequest, encodeResponse, encodeRoute, FIXED_LENGTH, Flag, FrameDecoder, HeaderReader, requestHeaderSize, responseHeaderSize, Status, Tag, type FrameSink } from '@plexus/protocol-plexus';
 import { MsgpackSerializer } from '@plexus/serializer-msgpack';
 import { startProvider, type ProviderProcess } from '../e2e/helpers';
 
@@ -330,6 +330,63 @@ describe('hostile request bodies and headers against a real provider (bounded de
       expect(r.message).toMatch(/has no method "noSuchMethod"/);
     } finally {
       client.close();
+    }
+  }, 30_000);
+});
+
+describe('hostile response bodies against a real consumer (bounded decoding on the consumer side)', () => {
+  /** A "provider" that answers every request with `body` as a successful msgpack response. */
+  function maliciousProvider(body: Uint8Array): Promise<net.Server> {
+    const server = net.createServer((socket) => {
+      const sink: FrameSink = {
+        onFrame: (d) => {
+          if (d.flags & (Flag.EVENT | Flag.RESPONSE)) return;
+          socket.write(encodeResponse(d.id, Status.OK, 2, 0, undefined, body, responseHeaderSize(0, undefined)));
+        },
+        onOversize: () => undefined,
+        onGarbage: () => socket.destroy(),
+      };
+      const decoder = new FrameDecoder(8 * MiB, sink);
+      socket.on('data', (chunk: Buffer) => decoder.push(chunk));
+      socket.on('error', () => undefined);
+    });
+    return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+  }
+
+  it.each([
+    ['a 6-byte body declaring an array of 2^25 items', Uint8Array.of(0xdd, 0x02, 0x00, 0x00, 0x00, 0xc0), /declares 33554432 items/],
+    ['2 MiB of {} tokens (2 M objects)', (() => {
+      const b = Buffer.alloc(2 * MiB + 5, 0x80);
+      b[0] = 0xdd;
+      b.writeUInt32BE(2 * MiB, 1);
+      return b;
+    })(), /maxElements/],
+  ])('%s is refused quickly, without building it (x5)', async (_label, body, message) => {
+    const server = await maliciousProvider(body);
+    const port = (server.address() as net.AddressInfo).port;
+    const consumer = Plexus.create({
+      application: { name: 'attack-decode-consumer' },
+      references: { victim: { interface: 'attack.Any', version: '1.0.0', url: `plexus://127.0.0.1:${port}`, timeout: 5000, retries: 0, check: false } },
+    });
+    try {
+      await consumer.start();
+      const ref = consumer.reference<{ get(): Promise<unknown> }>('victim');
+      const heapBefore = process.memoryUsage().heapUsed;
+      const started = Date.now();
+      // five calls in a row: the unchecked decoder spent ~300 ms on each 6-byte body
+      for (let i = 0; i < 5; i++) {
+        const err = (await ref.get().then(
+          () => undefined,
+          (e: unknown) => e,
+        )) as { code?: string; message?: string } | undefined;
+        expect(err?.message).toMatch(message);
+        expect(err?.code).toBe('BAD_RESPONSE');
+      }
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(64 * MiB);
+    } finally {
+      await consumer.stop();
+      server.close();
     }
   }, 30_000);
 });
