@@ -56,9 +56,19 @@ function registry(options: Record<string, unknown> = {}): RedisRegistry {
 const provider = (n: number) => new URL('plexus', `10.3.0.${n}`, 20880, iface, { side: 'provider', application: `app${n}` });
 const consumer = () => new URL('consumer', '10.3.0.200', 0, iface, { side: 'consumer' });
 
-function recorder(): { lists: string[]; listener: NotifyListener; latest(): string | undefined } {
+/** A listener keeping every list (sorted URL strings joined by spaces) and when it came. */
+function recorder(): { lists: string[]; times: number[]; listener: NotifyListener; latest(): string | undefined } {
   const lists: string[] = [];
-  return { lists, listener: (urls) => lists.push(urls.map(String).sort().join(' ')), latest: () => lists[lists.length - 1] };
+  const times: number[] = [];
+  return {
+    lists,
+    times,
+    listener: (urls) => {
+      lists.push(urls.map(String).sort().join(' '));
+      times.push(Date.now());
+    },
+    latest: () => lists[lists.length - 1],
+  };
 }
 
 function states(r: RedisRegistry): RegistryState[] {
@@ -141,15 +151,18 @@ describe.each([
     await down(signal);
     await up();
     await waitFor(() => consumerStates.includes('reconnected'), 15_000, 'reconnected');
+    // Polled every 5 ms: at most that much after the registry itself saw the reconnect.
     const reconnectedAt = Date.now();
     const other = registry();
     await other.register(provider(3));
-    // During the grace period (expirePeriod/3 + 2 s) the vanished entry is still listed, then it goes.
-    await waitFor(() => seen.latest()?.includes(provider(3).toString()) === true, 10_000, 'the new provider after the restart');
-    expect(seen.latest()).toBe([provider(1), provider(3), provider(9)].map(String).sort().join(' '));
-    expect(Date.now() - reconnectedAt).toBeLessThan(3000);
-    await waitFor(() => seen.latest() === [provider(1), provider(3)].map(String).sort().join(' '), 10_000, 'the true list after the grace period');
-    expect(Date.now() - reconnectedAt).toBeGreaterThanOrEqual(2900);
+    // During the grace period (expirePeriod/3 + 2 s = 3 s) the vanished entry is still listed
+    // beside the fresh ones; then it goes.
+    const held = [provider(1), provider(3), provider(9)].map(String).sort().join(' ');
+    const truth = [provider(1), provider(3)].map(String).sort().join(' ');
+    await waitFor(() => seen.latest() === truth, 15_000, 'the true list after the grace period');
+    expect(seen.lists).toContain(held);
+    const firstWithout = seen.lists.findIndex((l, i) => seen.times[i] >= reconnectedAt && !l.includes(provider(9).toString()));
+    expect(seen.times[firstWithout] - reconnectedAt).toBeGreaterThanOrEqual(2900);
   });
 });
 
@@ -191,7 +204,8 @@ it('a provider process killed with SIGKILL disappears for subscribers once its l
     const killedAt = Date.now();
     // Lease 1.5 s plus one cleanup beat (0.5 s) and a read; the bound is a guard, not the measure.
     await waitFor(() => seen.latest() === provider(2).toString(), 10_000, 'the killed provider gone');
-    expect(Date.now() - killedAt).toBeLessThan(4000);
+    // Nominally 2 s; the margin is for a loaded machine.
+    expect(Date.now() - killedAt).toBeLessThan(6000);
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;

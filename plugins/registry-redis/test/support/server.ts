@@ -13,7 +13,6 @@ interface ServerModule {
     stop(options?: { signal?: NodeJS.Signals }): Promise<void>;
   }>;
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const servers = require('../../../../scripts/servers/redis') as ServerModule;
 
 /**
