@@ -1,4 +1,4 @@
-import { cancelledError, expiredCall, watchCall } from '../deadline/call-watch';
+import { cancelledError, expiredCall, watchConsumerCall } from '../deadline/call-watch';
 import { RpcCode, RpcError } from '../errors/rpc-error';
 import type { ExtensionScope } from '../extension/extension-scope';
 import { outgoingStorage } from '../pipeline/call-context';
@@ -143,7 +143,8 @@ export class ReferenceRuntime {
     }
     if (inv.deadline > 0 && inv.deadline <= Date.now()) return expiredCall(inv, 'consumer').then(valueOf);
     const running = this.ready === undefined ? this.chain.invoke(inv) : this.afterReady(inv);
-    return watchCall(inv, running, 'consumer', signal).then(valueOf, this.pendingRegistry);
+    if (inv.deadline > 0 || signal !== undefined) return watchConsumerCall(inv, running, signal, this.explainTimeout);
+    return running.then(valueOf);
   }
 
   /** The first calls of a registry-fed reference wait for the registry's first list (within their deadline). */
@@ -152,16 +153,14 @@ export class ReferenceRuntime {
   }
 
   /** A call that timed out while the registry never listed providers says so, instead of a bare TIMEOUT. */
-  private readonly pendingRegistry = (err: unknown): never => {
-    if (this.ready !== undefined && RpcError.is(err) && err.code === RpcCode.TIMEOUT) {
-      throw new RpcError(
-        `No provider list for ${this.serviceKey} from the registry before the call's deadline` +
-          '\n  hint: check that the registry is reachable and that a provider of this service is registered.',
-        RpcCode.NO_PROVIDER,
-        { reason: 'PLEXUS_ERR_APP_REGISTRY_PENDING', cause: err },
-      );
-    }
-    throw err;
+  private readonly explainTimeout = (timeout: RpcError): RpcError | undefined => {
+    if (this.ready === undefined) return undefined;
+    return new RpcError(
+      `No provider list for ${this.serviceKey} from the registry before the call's deadline` +
+        '\n  hint: check that the registry is reachable and that a provider of this service is registered.',
+      RpcCode.NO_PROVIDER,
+      { reason: 'PLEXUS_ERR_APP_REGISTRY_PENDING', cause: timeout },
+    );
   };
 
   async destroy(): Promise<void> {

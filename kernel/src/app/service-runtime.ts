@@ -129,7 +129,10 @@ export class ServiceRuntime implements ServiceInvoker {
     const own = settings.timeout > 0 ? now + settings.timeout : 0;
     const theirs = request.timeout !== undefined && request.timeout > 0 ? now + request.timeout : 0;
     const args = request.args;
-    return new RpcInvocation({
+    // An in-process caller watches its own deadline: the provider keeps one only when its own
+    // timeout ends first (then it must answer SERVER_TIMEOUT itself).
+    const deadline = own === 0 ? theirs : theirs === 0 ? own : Math.min(own, theirs);
+    const inv = new RpcInvocation({
       service: this.table.iface,
       method: name,
       args: Array.isArray(args) ? args : [args],
@@ -138,15 +141,20 @@ export class ServiceRuntime implements ServiceInvoker {
       group: this.config.group ?? '',
       serviceKey: this.serviceKey,
       settings,
-      deadline: own === 0 ? theirs : theirs === 0 ? own : Math.min(own, theirs),
+      deadline,
       remoteAddress: request.remoteAddress,
     });
+    if (request.callerWatches === true && (own === 0 || (theirs !== 0 && theirs <= own))) inv.watchedDeadline = 0;
+    return inv;
   }
 
   invoke(invocation: Invocation): Promise<Result> {
     if (invocation.method === ECHO) return Promise.resolve({ value: invocation.args[0] });
-    const deadline = invocation.deadline;
-    if (deadline > 0 && deadline <= Date.now()) return expiredCall(invocation, 'provider');
-    return watchCall(invocation, this.chain.invoke(invocation), 'provider');
+    const watched = invocation instanceof RpcInvocation ? invocation.watchedDeadline : invocation.deadline;
+    if (watched > 0) {
+      if (watched <= Date.now()) return expiredCall(invocation, 'provider');
+      return watchCall(invocation, this.chain.invoke(invocation), 'provider', undefined, watched);
+    }
+    return this.chain.invoke(invocation);
   }
 }

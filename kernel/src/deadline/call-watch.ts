@@ -4,9 +4,9 @@ import type { Result } from '../spi/result';
 import { deadlineWheel, type TimedEntry } from './timer-wheel';
 
 // The promise executor is shared: capturing resolve/reject this way allocates no closure per call.
-let capturedResolve: (result: Result) => void = () => undefined;
+let capturedResolve: (result: unknown) => void = () => undefined;
 let capturedReject: (error: unknown) => void = () => undefined;
-function capture(resolve: (result: Result) => void, reject: (error: unknown) => void): void {
+function capture(resolve: (result: unknown) => void, reject: (error: unknown) => void): void {
   capturedResolve = resolve;
   capturedReject = reject;
 }
@@ -22,11 +22,11 @@ export type WatchSide = 'consumer' | 'provider';
  * `signal`) stops. Scope: per call; only calls with a deadline or a signal get one.
  */
 class CallWatch implements TimedEntry {
-  readonly promise: Promise<Result>;
+  readonly promise: Promise<unknown>;
   readonly deadline: number;
   wheelSlot = -1;
   wheelIndex = -1;
-  private readonly resolve: (result: Result) => void;
+  private readonly resolve: (result: unknown) => void;
   private readonly reject: (error: unknown) => void;
   private settled = false;
   private abortListener: (() => void) | undefined;
@@ -35,14 +35,19 @@ class CallWatch implements TimedEntry {
     private readonly invocation: Invocation,
     private readonly side: WatchSide,
     private readonly signal: AbortSignal | undefined,
+    deadline: number,
+    /** Consumer calls resolve with the value itself: one promise less per call. */
+    private readonly unwrap: boolean,
+    /** May name the timeout better (a registry that never answered); undefined keeps TIMEOUT. */
+    private readonly explain: ((timeout: RpcError) => RpcError | undefined) | undefined,
   ) {
-    this.promise = new Promise<Result>(capture);
+    this.promise = new Promise<unknown>(capture);
     this.resolve = capturedResolve;
     this.reject = capturedReject;
-    this.deadline = invocation.deadline;
+    this.deadline = deadline;
   }
 
-  start(running: Promise<Result>): Promise<Result> {
+  start(running: Promise<Result>): Promise<unknown> {
     if (this.deadline > 0) deadlineWheel.add(this);
     const signal = this.signal;
     if (signal !== undefined) {
@@ -54,24 +59,27 @@ class CallWatch implements TimedEntry {
   }
 
   expire(): void {
-    this.stop(deadlineError(this.invocation, this.side));
+    const err = deadlineError(this.invocation, this.side);
+    this.stop(err, this.explain?.(err) ?? err);
   }
 
   private abort(): void {
-    this.stop(cancelledError(this.invocation, this.signal?.reason));
+    const err = cancelledError(this.invocation, this.signal?.reason);
+    this.stop(err, err);
   }
 
-  private stop(err: RpcError): void {
+  /** Cancels the invocation with `reason` and rejects the caller with `shown`. */
+  private stop(reason: RpcError, shown: RpcError): void {
     if (this.settled) return;
     this.finish();
-    this.invocation.cancel(err);
-    this.reject(err);
+    this.invocation.cancel(reason);
+    this.reject(shown);
   }
 
   private readonly ok = (result: Result): void => {
     if (this.settled) return;
     this.finish();
-    this.resolve(result);
+    this.resolve(this.unwrap ? result.value : result);
   };
 
   private readonly fail = (err: unknown): void => {
@@ -91,9 +99,28 @@ class CallWatch implements TimedEntry {
  * `running` held to `invocation.deadline` and to `signal`. Without either it is returned as it is:
  * a call with no deadline and no signal costs nothing here.
  */
-export function watchCall(invocation: Invocation, running: Promise<Result>, side: WatchSide, signal?: AbortSignal): Promise<Result> {
-  if (invocation.deadline <= 0 && signal === undefined) return running;
-  return new CallWatch(invocation, side, signal).start(running);
+export function watchCall(
+  invocation: Invocation,
+  running: Promise<Result>,
+  side: WatchSide,
+  signal?: AbortSignal,
+  deadline = invocation.deadline,
+): Promise<Result> {
+  if (deadline <= 0 && signal === undefined) return running;
+  return new CallWatch(invocation, side, signal, deadline, false, undefined).start(running) as Promise<Result>;
+}
+
+/**
+ * A consumer call held to its deadline and signal, resolving with the result's value (not the
+ * Result): what the proxy hands the caller. `explain` may replace the TIMEOUT shown to the caller.
+ */
+export function watchConsumerCall(
+  invocation: Invocation,
+  running: Promise<Result>,
+  signal: AbortSignal | undefined,
+  explain: (timeout: RpcError) => RpcError | undefined,
+): Promise<unknown> {
+  return new CallWatch(invocation, 'consumer', signal, invocation.deadline, true, explain).start(running);
 }
 
 /** A call that is past its deadline before it started: rejected at once, cancelled. */

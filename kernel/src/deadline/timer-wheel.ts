@@ -13,7 +13,8 @@ const SLOTS = 512;
 /**
  * One coarse timer for every deadline of the process (a hashed timing wheel). Adding and removing
  * an entry is O(1) and allocates nothing; the timer runs only while entries exist, every `tick`
- * ms, and an entry expires between its deadline and one tick after it. Entries further out than
+ * ms (it stops at the first tick that finds the wheel empty), and an entry expires between its
+ * deadline and one tick after it. Entries further out than
  * one turn of the wheel stay in their slot and are looked at once per turn.
  * Scope: one per process (`deadlineWheel`); event loop only.
  */
@@ -31,7 +32,7 @@ export class TimerWheel {
   }
 
   add(entry: TimedEntry): void {
-    if (this.size === 0) this.start();
+    if (this.timer === undefined) this.start();
     let at = Math.ceil(entry.deadline / this.tick);
     if (at <= this.cursor) at = this.cursor + 1;
     const slotIndex = at % SLOTS;
@@ -52,7 +53,9 @@ export class TimerWheel {
       last.wheelIndex = entry.wheelIndex;
     }
     entry.wheelSlot = -1;
-    if (--this.size === 0) this.stop();
+    // The timer stops at its next tick if nothing is left: a call every few ms must not set up
+    // and tear down an interval each time.
+    this.size--;
   }
 
   private start(): void {

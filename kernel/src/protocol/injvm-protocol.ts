@@ -48,6 +48,12 @@ export class InjvmProtocol implements Protocol {
   }
 }
 
+/** The provider's own copy of the attachments (it may change them); none allocated when empty. */
+function copyOf(attachments: Record<string, string>): Record<string, string> {
+  for (const _ in attachments) return { ...attachments };
+  return {};
+}
+
 function isCancelListener(value: object): value is CancelListener {
   return typeof (value as Partial<CancelListener>).onCancel === 'function';
 }
@@ -77,9 +83,10 @@ class InjvmInvoker implements Invoker {
       inv = service.createInvocation({
         method: invocation.method,
         args: invocation.args,
-        attachments: { ...invocation.attachments },
+        attachments: copyOf(invocation.attachments),
         remoteAddress: 'injvm',
         timeout: invocation.deadline > 0 ? Math.max(1, invocation.deadline - Date.now()) : 0,
+        callerWatches: true,
       });
     } catch (err) {
       return Promise.reject(RpcError.from(err, RpcCode.BAD_REQUEST));

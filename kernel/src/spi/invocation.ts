@@ -101,6 +101,11 @@ export class RpcInvocation implements Invocation, CancelListener {
   readonly settings: MethodSettings;
   readonly deadline: number;
   readonly remoteAddress?: string;
+  /**
+   * Provider side: the deadline the provider itself enforces — `deadline`, or 0 when an
+   * in-process caller already holds the call to it (the kernel sets this).
+   */
+  watchedDeadline: number;
   private reason: RpcError | undefined = undefined;
   private controller: AbortController | undefined = undefined;
   private listener: CancelListener | undefined = undefined;
@@ -116,6 +121,7 @@ export class RpcInvocation implements Invocation, CancelListener {
     this.serviceKey = init.serviceKey ?? serviceKey(init.service, this.version, this.group);
     this.settings = init.settings;
     this.deadline = init.deadline ?? (init.settings.timeout > 0 ? Date.now() + init.settings.timeout : 0);
+    this.watchedDeadline = this.deadline;
     this.remoteAddress = init.remoteAddress;
   }
 

@@ -15,6 +15,11 @@ export interface ProviderRequest {
   remoteAddress: string;
   /** The consumer's remaining budget in ms, as the request carried it; 0 or absent = none. */
   timeout?: number;
+  /**
+   * In-process callers (injvm) already hold the call to the consumer's deadline and cancel it:
+   * the provider then watches only its own `timeout`, and only when it ends first.
+   */
+  callerWatches?: boolean;
 }
 
 /**
