@@ -171,6 +171,21 @@ describe('subscriptions', () => {
     expect(seen.lists).toHaveLength(2);
   });
 
+  it('SUBSCRIBEs a hash\'s channel once for all its subscriptions and UNSUBSCRIBEs when the last one goes', async () => {
+    const r = registry();
+    const a = recorder();
+    const b = recorder();
+    const numsub = async () => Number(((await raw.pubsub('NUMSUB', key())) as [string, number])[1]);
+    await r.subscribe(consumer(), a.listener);
+    await r.subscribe(consumer({ application: 'other' }), b.listener);
+    expect(await numsub()).toBe(1);
+    await r.unsubscribe(consumer(), a.listener);
+    expect(await numsub()).toBe(1);
+    await r.unsubscribe(consumer({ application: 'other' }), b.listener);
+    for (let i = 0; i < 100 && (await numsub()) !== 0; i++) await new Promise((res) => setTimeout(res, 10));
+    expect(await numsub()).toBe(0);
+  });
+
   it('a listener that throws is logged and the others keep hearing', async () => {
     const logger = new MemoryLogger();
     const r = registry({}, logger);
@@ -248,6 +263,21 @@ describe('hostile hash contents', () => {
     await r.subscribe(consumer(), seen.listener);
     await waitFor(() => seen.lists.length === 1, 5000, 'the first list');
     expect(seen.lists[0]).toEqual([]);
+  });
+
+  it('a hash of 20 000 fields: the default maxEntries (5000) bounds the read', async () => {
+    const logger = new MemoryLogger();
+    const r = registry({}, logger);
+    const pipe = raw.pipeline();
+    for (let i = 0; i < 20_000; i += 500) {
+      const args: string[] = [];
+      for (let j = i; j < i + 500; j++) args.push(provider(1, iface, { n: String(j) }).toString(), '0');
+      pipe.hset(key(), ...args);
+    }
+    await pipe.exec();
+    const urls = await r.lookup(consumer());
+    expect(urls).toHaveLength(5000);
+    expect(warnings(logger, 'holds 20000 entries, more than maxEntries (5000)')).toHaveLength(1);
   });
 
   it('register refuses a URL longer than maxEntryBytes with ENTRY_TOO_LARGE', async () => {
