@@ -32,7 +32,7 @@ export const ERR_REDIS_TIMEOUT = defineError(
 export const ERR_REDIS_AUTH = defineError(
   'PLEXUS_ERR_REDIS_AUTH',
   (address: string, cause: string) => `redis registry at ${address}: authentication failed (${cause})`,
-  'set `password` to the server\'s requirepass (or the default user\'s ACL password); without one configured, remove requirepass from the server',
+  'set `password` to the requirepass of the server (or the ACL password of its default user); to run without one, remove requirepass from the server',
 );
 
 /** The server answered a command with an error (a read-only replica, out of memory, scripting disabled...). */
