@@ -14,11 +14,21 @@ export type JsonScan = (typeof JsonScan)[keyof typeof JsonScan];
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
-const OPEN_OBJECT = 0x7b;
 const CLOSE_OBJECT = 0x7d;
+
+/** What a byte outside strings means to the scan; 0 (most bytes) means nothing. */
+const CLASS = new Uint8Array(256);
+const K_QUOTE = 1;
+const K_OPEN = 2;
+const K_CLOSE = 3;
+const K_COMMA = 4;
+CLASS[QUOTE] = K_QUOTE;
+CLASS[0x5b] = K_OPEN;
+CLASS[0x7b] = K_OPEN;
+CLASS[CLOSE_ARRAY] = K_CLOSE;
+CLASS[CLOSE_OBJECT] = K_CLOSE;
+CLASS[0x2c] = K_COMMA;
 
 /** Bytes that are whitespace in JSON. */
 const SPACE = new Uint8Array(256);
@@ -29,45 +39,37 @@ SPACE[0x0d] = 1;
 
 /**
  * Checks that `b` nests at most `maxDepth` containers and holds at most `maxElements` array items
- * plus object entries. Returns {@link JsonScan.OK} or the limit passed.
+ * plus object entries. Returns {@link JsonScan.OK} or the limit passed. Items are counted as
+ * commas inside containers plus one for each container that is not empty.
  */
 export function scanJson(b: Uint8Array, maxDepth: number, maxElements: number): JsonScan {
   const end = b.length;
   let depth = 0;
   let elements = 0;
-  // true right after `[` or `{`: the next significant byte, unless it closes, is the first item
-  let fresh = false;
   let p = 0;
   while (p < end) {
-    const c = b[p];
-    if (SPACE[c]) {
-      p++;
-      continue;
-    }
-    if (fresh) {
-      fresh = false;
-      if (c !== CLOSE_ARRAY && c !== CLOSE_OBJECT && ++elements > maxElements) return fail(JsonScan.ELEMENTS, p);
-    }
-    if (c === QUOTE) {
+    const k = CLASS[b[p++]];
+    if (k === 0) continue;
+    if (k === K_QUOTE) {
       // to the closing quote: a quote preceded by an odd run of backslashes is escaped
-      p++;
       for (;;) {
         while (p < end && b[p] !== QUOTE) p++;
         if (p >= end) return JsonScan.OK; // unterminated: JSON.parse reports it
-        let k = p - 1;
-        while (b[k] === BACKSLASH) k--;
-        if (((p - 1 - k) & 1) === 0) break;
+        let q = p - 1;
+        while (b[q] === BACKSLASH) q--;
         p++;
+        if (((p - 2 - q) & 1) === 0) break;
       }
-    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
-      if (++depth > maxDepth) return fail(JsonScan.DEPTH, p);
-      fresh = true;
-    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
+    } else if (k === K_OPEN) {
+      if (++depth > maxDepth) return fail(JsonScan.DEPTH, p - 1);
+      while (p < end && SPACE[b[p]]) p++;
+      // a container that does not close at once holds a first item
+      if (p < end && b[p] !== CLOSE_ARRAY && b[p] !== CLOSE_OBJECT && ++elements > maxElements) return fail(JsonScan.ELEMENTS, p);
+    } else if (k === K_CLOSE) {
       depth--;
-    } else if (c === COMMA) {
-      if (depth > 0 && ++elements > maxElements) return fail(JsonScan.ELEMENTS, p);
+    } else if (depth > 0 && ++elements > maxElements) {
+      return fail(JsonScan.ELEMENTS, p - 1);
     }
-    p++;
   }
   return JsonScan.OK;
 }
