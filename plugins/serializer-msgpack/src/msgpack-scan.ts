@@ -38,6 +38,8 @@ export const ScanResult = {
   DEPTH: 5,
   /** More than `maxElements` array items and map entries. */
   ELEMENTS: 6,
+  /** A big integer of more than {@link MAX_BIGINT_BYTES} bytes. */
+  BIGINT: 7,
 } as const;
 export type ScanResult = (typeof ScanResult)[keyof typeof ScanResult];
 
@@ -52,6 +54,14 @@ REFUSED[0x72] = 1;
 REFUSED[0x62] = 1;
 REFUSED[0x69] = 1;
 REFUSED[0x70] = 1;
+
+/**
+ * Largest big-integer extension accepted, in bytes (32 768 bits; RSA-4096 needs 512). msgpackr
+ * builds a big integer in time that grows faster than its length (4 MiB: ~150 ms), so one huge
+ * value would block the event loop; below this size decoding stays linear in the body.
+ */
+export const MAX_BIGINT_BYTES = 4096;
+const BIGINT_TYPE = 0x42;
 
 /**
  * Items still to read at each open level; reused (the scan is synchronous and never re-entered).
@@ -122,6 +132,7 @@ export function scanMsgpack(b: Uint8Array, maxDepth: number, maxElements: number
           const type = b[p++];
           if (REFUSED[type]) return fault(ScanResult.BAD_EXTENSION, at, 0, 0, type);
           if (len > end - p) return fault(ScanResult.TOO_LONG, at, len, end - p);
+          if (type === BIGINT_TYPE && len > MAX_BIGINT_BYTES) return fault(ScanResult.BIGINT, at, len, 0);
           p += len;
           if (WRAPS_NEXT[type]) items = 1;
           break;

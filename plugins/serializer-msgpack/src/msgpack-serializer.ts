@@ -9,7 +9,7 @@ import {
   type DecodeLimits,
   type Serializer,
 } from '@plexus/kernel/spi';
-import { scanFault, scanMsgpack, ScanResult } from './msgpack-scan';
+import { MAX_BIGINT_BYTES, scanFault, scanMsgpack, ScanResult } from './msgpack-scan';
 
 /**
  * Options of {@link MsgpackSerializer}; all optional. `maxDepth` and `maxElements` (see
@@ -140,7 +140,9 @@ function scanError(scan: ScanResult, bytes: number): RpcError {
         ? `the value at byte ${at} declares ${value} items or bytes, but only ${left} bytes remain`
         : scan === ScanResult.TRAILING
           ? `${value} bytes follow the value`
-          : `extension type 0x${type.toString(16)} at byte ${at} is not accepted (records, bundled strings and references are off)`;
+          : scan === ScanResult.BIGINT
+            ? `the big integer at byte ${at} takes ${value} bytes, more than ${MAX_BIGINT_BYTES}`
+            : `extension type 0x${type.toString(16)} at byte ${at} is not accepted (records, bundled strings and references are off)`;
   return new RpcError(
     `msgpack: cannot decode a ${bytes}-byte body (${detail}); check that the peer uses serializer msgpack (id 2) and sends whole bodies`,
     RpcCode.SERIALIZATION,

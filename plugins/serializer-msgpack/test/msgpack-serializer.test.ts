@@ -198,6 +198,21 @@ describe('MsgpackSerializer', () => {
       }
     });
 
+    it('accepts big integers up to 4096 bytes and refuses larger ones before building them', () => {
+      const big = 2n ** 32000n - 1n;
+      expect(roundTrip(big)).toBe(big);
+      const huge = Buffer.alloc(4 * 1024 * 1024 + 6, 0x7f);
+      huge[0] = 0xc9;
+      huge.writeUInt32BE(4 * 1024 * 1024, 1);
+      huge[5] = 0x42;
+      const started = process.hrtime.bigint();
+      const err = caught(() => serializer.deserialize(huge));
+      // msgpackr alone spent ~150 ms building this one value
+      expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(20);
+      expect(err.reason).toBe('PLEXUS_ERR_SERIALIZER_DECODE');
+      expect(err.message).toMatch(/takes 4194304 bytes, more than 4096/);
+    });
+
     it('refuses trailing bytes and truncated containers', () => {
       expect(caught(() => serializer.deserialize(Uint8Array.of(0x01, 0x02))).message).toMatch(/1 bytes follow the value/);
       expect(caught(() => serializer.deserialize(Uint8Array.of(0x93, 0x01, 0x02))).message).toMatch(/only 2 bytes remain/);
