@@ -115,3 +115,26 @@ describe('smaller promises kept', () => {
     expect(converted.stack).toBe(original.stack);
   });
 });
+
+describe('what the logs say', () => {
+  it('a Unix-socket export logs its socket path, and stop() logs "stopped"', async () => {
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const socket = path.join(os.tmpdir(), `plexus-log-${process.pid}.sock`);
+    const lines: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      const app = Plexus.create({ application: { name: 'logs', handleSignals: false }, logLevel: 'info', protocol: { name: 'plexus', path: socket } });
+      app.provide({ interface: 'a.Log' }, { m: () => 1 });
+      await app.start();
+      await app.stop();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(lines.join('')).toContain(`exported a.Log at plexus://unix:${socket}`);
+    expect(lines.join('')).toMatch(/stopped logs/);
+  });
+});

@@ -1,3 +1,4 @@
+import { DEFAULT_PROTOCOL } from '../spi/protocol';
 import type { ConfigSource } from './types';
 import { formatPath, isPlainObject, type KeyPath } from './key-path';
 
@@ -43,8 +44,6 @@ export class IndexPatch {
 /** Values merging never descends into: they are handed over as given. */
 const OPAQUE_KEYS = new Set(['implementation']);
 
-/** A protocol entry without a name is the default protocol. */
-const DEFAULT_PROTOCOL = 'plexus';
 
 const REGISTRY_URL = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^?#]*)(?:\?([^#]*))?$/;
 

@@ -16,8 +16,10 @@ export interface ProviderRequest {
   /** The consumer's remaining budget in ms, as the request carried it; 0 or absent = none. */
   timeout?: number;
   /**
-   * In-process callers (injvm) already hold the call to the consumer's deadline and cancel it:
-   * the provider then watches only its own `timeout`, and only when it ends first.
+   * The caller holds the call to the consumer's deadline and cancels it when it passes (injvm
+   * does; the plexus protocol's consumers send a cancel frame): the provider then keeps a timer
+   * only for its own `timeout`, and only when that ends first. Without it the provider also
+   * enforces the consumer's remaining budget itself.
    */
   callerWatches?: boolean;
 }

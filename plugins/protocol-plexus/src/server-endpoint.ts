@@ -201,6 +201,9 @@ export class ProviderConnection implements FrameSink {
         attachments: h.attachments ?? {},
         remoteAddress: this.channel.remoteAddress,
         timeout: h.timeout,
+        // The consumer holds the call to its deadline and sends a cancel frame when it gives up;
+        // the provider keeps a timer only when its own `timeout` ends first.
+        callerWatches: true,
       });
     } catch (err) {
       const e = RpcError.from(err, RpcCode.BAD_REQUEST);
