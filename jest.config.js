@@ -12,6 +12,8 @@ module.exports = {
     '^@plexus/kernel$': '<rootDir>/kernel/src/index.ts',
     '^@plexus/kernel/(spi|testing)$': '<rootDir>/kernel/src/$1/index.ts',
   },
+  // Installs ZooKeeper, etcd and Redis when missing; each test starts the servers it needs.
+  globalSetup: '<rootDir>/test/global-setup.js',
   testTimeout: 30000,
   maxWorkers: 2,
 };

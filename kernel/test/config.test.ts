@@ -233,9 +233,9 @@ describe('environment overrides', () => {
     expect(config.consumer.timeout).toBe(1000);
   });
 
-  it('takes a registry URL, and "none" removes the registry of the file', () => {
+  it('takes a registry URL, and "none" switches discovery off (the embedded default too)', () => {
     const f = file('registry: { type: zookeeper, address: 127.0.0.1:2181 }\n');
-    expect(resolveConfig({ file: f, env: { PLEXUS_REGISTRY: 'none' } }).registry).toBeUndefined();
+    expect(resolveConfig({ file: f, env: { PLEXUS_REGISTRY: 'none' } }).registry).toEqual({ type: 'none' });
     expect(resolveConfig({ file: f, env: { PLEXUS_REGISTRY: 'etcd://127.0.0.1:2379' } }).registry).toEqual({
       type: 'etcd',
       address: '127.0.0.1:2379',
@@ -322,7 +322,7 @@ describe('normalisation', () => {
 
   it('lets a later layer unset a key with null, and keeps a registry of another type apart', () => {
     const f = file('registry: { type: zookeeper, address: 127.0.0.1:2181, sessionTimeout: 5000 }\n');
-    expect(resolveConfig({ file: f, env: {}, code: { registry: null } }).registry).toBeUndefined();
+    expect(resolveConfig({ file: f, env: {}, code: { registry: null } }).registry).toEqual({ type: 'none' });
     expect(resolveConfig({ file: f, env: {}, code: { registry: { type: 'local' } } }).registry).toEqual({ type: 'local' });
   });
 

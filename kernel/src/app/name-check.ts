@@ -2,6 +2,7 @@ import type { PlexusConfig, ReferenceConfig, ServiceConfig } from '../config/typ
 import type { ExtensionLoader } from '../extension/extension-loader';
 import { resolveMethodSettings } from '../pipeline/method-settings';
 import { EXTENSION_POINTS } from '../spi/points';
+import { NO_REGISTRY } from '../spi/registry';
 import { ConfigErrors } from '../config/errors';
 import { PLUGIN_KEYS } from '../config/schema';
 import type { Protocols } from './protocols';
@@ -63,7 +64,7 @@ export class NameCheck {
 
   registries(): void {
     for (const r of [this.config.registry, ...(this.config.registries ?? [])]) {
-      if (r && typeof r === 'object' && typeof r.type === 'string') this.name('registry', r.type);
+      if (r && typeof r === 'object' && typeof r.type === 'string' && r.type !== NO_REGISTRY) this.name('registry', r.type);
     }
   }
 

@@ -19,7 +19,7 @@ import identityPlugin from '../protocol/identity-compressor';
 import injvmPlugin from '../protocol/injvm-protocol';
 import { createGeneric, createProxy, type GenericService, type ServiceProxy } from '../proxy/proxy';
 import { RegistryManager, type ManagedRegistry } from '../registry/registry-manager';
-import type { Registry } from '../spi/registry';
+import { DEFAULT_REGISTRY, NO_REGISTRY, type Registry } from '../spi/registry';
 import { serviceKey, type URL } from '../url/url';
 import { loadImplementation, type ProvidedService } from './implementation-loader';
 import { NameCheck } from './name-check';
@@ -308,12 +308,10 @@ export class Plexus {
   /** The registry manager over every configured registry, or null when none is configured. */
   private registries(): RegistryManager | null {
     if (this.registryManager !== undefined) return this.registryManager;
-    const entries: RegistryConfig[] = [];
-    for (const r of [this.config.registry, ...(this.config.registries ?? [])]) {
-      if (r === undefined || r === null) continue;
-      const entry = typeof r === 'string' ? (parseRegistryUrl(r) as RegistryConfig | undefined) : r;
-      if (entry && entry.type) entries.push(entry);
-    }
+    const entries = configuredRegistries(this.config);
+    if (this.config.registry?.type === NO_REGISTRY) return (this.registryManager = null);
+    // None configured: the embedded default (one machine, a shared folder) when it is installed.
+    if (entries.length === 0 && this.loader.has('registry', DEFAULT_REGISTRY)) entries.push({ type: DEFAULT_REGISTRY });
     if (entries.length === 0) return (this.registryManager = null);
     const managed: ManagedRegistry[] = entries.map((entry, i) => ({
       id: entry.id ?? (entries.length === 1 ? entry.type : `${entry.type}#${i}`),
@@ -393,6 +391,17 @@ export class Plexus {
   private providesLocally(key: string): boolean {
     return this.provided.some((p) => serviceKey(p.config.interface, p.config.version, p.config.group) === key);
   }
+}
+
+/** The registries a config names (`registry:` and `registries:`), `none` left out. */
+function configuredRegistries(config: PlexusConfig): RegistryConfig[] {
+  const entries: RegistryConfig[] = [];
+  for (const r of [config.registry, ...(config.registries ?? [])]) {
+    if (r === undefined || r === null) continue;
+    const entry = typeof r === 'string' ? (parseRegistryUrl(r) as RegistryConfig | undefined) : r;
+    if (entry && entry.type && entry.type !== NO_REGISTRY) entries.push(entry);
+  }
+  return entries;
 }
 
 function referenceKey(cfg: ReferenceConfig): string {

@@ -1,4 +1,5 @@
 import { DEFAULT_PROTOCOL } from '../spi/protocol';
+import { NO_REGISTRY } from '../spi/registry';
 import type { ConfigSource } from './types';
 import { formatPath, isPlainObject, type KeyPath } from './key-path';
 
@@ -220,14 +221,13 @@ export class ConfigMerger {
 
   private mergeRegistry(value: unknown, layer: Layer): void {
     let registry = value;
-    if (typeof registry === 'string') {
-      if (/^\s*(none|n\/a)\s*$/i.test(registry)) {
-        delete this.data.registry;
-        this.clear(['registry']);
-        return;
-      }
-      registry = parseRegistryUrl(registry) ?? registry;
+    // `registry: none` (or null in code) switches discovery off, the embedded default included.
+    if (registry === null || (typeof registry === 'string' && /^\s*(none|n\/a)\s*$/i.test(registry))) {
+      this.clear(['registry']);
+      this.data.registry = this.adopt({ type: NO_REGISTRY }, ['registry'], ['registry'], layer);
+      return;
     }
+    if (typeof registry === 'string') registry = parseRegistryUrl(registry) ?? registry;
     const current = this.data.registry;
     if (
       isPlainObject(registry) &&

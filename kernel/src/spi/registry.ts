@@ -2,6 +2,8 @@ import type { URL } from '../url/url';
 
 export const REGISTRY = Symbol.for('plexus.registry');
 export const DEFAULT_REGISTRY = 'local';
+/** `registry: none`: no discovery at all, not even the embedded default. */
+export const NO_REGISTRY = 'none';
 
 export type NotifyListener = (urls: URL[]) => void;
 

@@ -168,6 +168,41 @@ export function serializerContract(name: string, create: () => Serializer): void
       expect(err.reason).toBe(SERIALIZER_LIMIT_REASON);
     });
 
+    it('turns a value that throws anything while being encoded into a coded error', () => {
+      const trap = () => {
+        const odd = Object.create(null) as Record<string, unknown>;
+        odd.self = odd;
+        throw odd; // not an Error, no toString, circular
+      };
+      const hostile = new Proxy({}, { get: trap, ownKeys: trap, getOwnPropertyDescriptor: trap, getPrototypeOf: trap, has: trap });
+      const getter = { get boom(): never { throw Symbol('boom'); } };
+      // a Proxy whose every trap throws the Proxy itself
+      const selfThrowing: object = new Proxy(
+        {},
+        {
+          get: () => { throw selfThrowing; },
+          ownKeys: () => { throw selfThrowing; },
+          getOwnPropertyDescriptor: () => { throw selfThrowing; },
+          getPrototypeOf: () => { throw selfThrowing; },
+          has: () => { throw selfThrowing; },
+        },
+      );
+      for (const value of [hostile, getter, [hostile], { nested: getter }, selfThrowing, { deep: [selfThrowing] }]) {
+        let caught: unknown;
+        try {
+          serializer.serialize(value);
+        } catch (err) {
+          caught = err;
+        }
+        // either it encoded something, or it threw a coded RpcError: never a raw value
+        if (caught !== undefined) {
+          expect(RpcError.is(caught)).toBe(true);
+          expect((caught as RpcError).code).toBe('SERIALIZATION');
+          expect(typeof (caught as RpcError).message).toBe('string');
+        }
+      }
+    });
+
     it('does not let __proto__ / constructor / prototype keys reach a prototype', () => {
       // An own `__proto__` data property, as a hostile peer would send it.
       const hostile = JSON.parse(
