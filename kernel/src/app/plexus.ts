@@ -214,7 +214,12 @@ export class Plexus {
   async start(): Promise<this> {
     if (this.state !== 'created') throw AppErrors.STATE('start', this.state);
     this.state = 'starting';
-    if (this.servesNetwork()) this.signals.install();
+    if (this.servesNetwork()) {
+      this.signals.install({
+        signals: this.config.application.handleSignals !== false,
+        errors: this.config.application.handleErrors !== false,
+      });
+    }
     try {
       await this.loader.loadPendingEsm();
       this.checkNames();
@@ -289,7 +294,7 @@ export class Plexus {
   }
 
   private servesNetwork(): boolean {
-    if (this.config.application.handleSignals === false || this.provided.length === 0) return false;
+    if (this.provided.length === 0) return false;
     return this.config.protocols.some((p) => p.name !== 'injvm');
   }
 

@@ -172,6 +172,7 @@ export const configSchema: ConfigSchemaNode = deepFreeze({
         owner: text('team or person responsible'),
         environment: text('e.g. dev, test, prod'),
         handleSignals: flag('stop gracefully on SIGTERM/SIGINT once services are exported (default true)'),
+        handleErrors: flag('log unhandled rejections and exceptions of provider code with the call they came from, and keep serving (default true)'),
       },
       patternProperties: { [PLUGIN_KEY_PATTERN]: { type: ['string', 'number', 'boolean'] } },
       additionalProperties: false,

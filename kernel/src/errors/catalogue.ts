@@ -82,6 +82,11 @@ export const AppErrors = {
     () => 'Plexus.context() was called outside a provider call.',
     'Call it inside a provider method (or code it awaits); use Plexus.currentContext() where there may be no call.',
   ),
+  UNHANDLED: defineError(
+    'PLEXUS_ERR_APP_UNHANDLED',
+    (what: string, where: string, message: string) => `${what} in ${where}: ${message}`,
+    'Await or catch the promise (or wrap the callback in try/catch) in that method; the provider kept serving other calls.',
+  ),
   STATE: defineError(
     'PLEXUS_ERR_APP_STATE',
     (action: string, state: string) => `Cannot ${action}: the application is ${state}.`,
