@@ -121,7 +121,9 @@ export class ProviderConnection implements FrameSink {
     const id = d.id;
     const oneWay = (flags & Flag.ONE_WAY) !== 0;
     const core = this.endpoint.core;
-    if (core.draining) {
+    // While draining, two-way calls are refused (retryable elsewhere: the consumer sees it). A
+    // one-way call has nobody to tell, so it is run rather than dropped: the drain waits for it.
+    if (core.draining && !oneWay) {
       this.fail(id, oneWay, Status.SHUTTING_DOWN, ProtocolErrors.SHUTTING_DOWN(this.endpoint.address));
       return;
     }

@@ -372,6 +372,11 @@ export function protocolSuite(label: string, makeTransport: () => Transport): vo
       const refused = await rejection(w.invoker.invoke(call(KEY, 'hello', ['new'])));
       expect(refused.code).toBe(RpcCode.SHUTTING_DOWN);
       expect(refused.retryable).toBe(true);
+      // A one-way call arriving now has nobody to refuse to: it runs instead of vanishing.
+      const before = w.service.seen.length;
+      await w.invoker.invoke(call(KEY, 'echo', ['one-way while draining'], { oneWay: true }));
+      await until(() => w.service.seen.length === before + 1);
+      expect(w.service.seen[before].args[0]).toBe('one-way while draining');
       expect(drained).toBe(false);
       gate.open();
       await expect(inflight).resolves.toEqual({ value: 'kept' });
