@@ -113,8 +113,9 @@ function dropProtoKeys(key: string, value: unknown): unknown {
   return key === '__proto__' ? undefined : value;
 }
 
+/** The message of whatever was thrown (a value's getter or Proxy may throw anything); never throws. */
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return RpcError.fromThrown(err).message;
 }
 
 export default definePlugin({

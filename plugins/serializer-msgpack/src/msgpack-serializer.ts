@@ -97,7 +97,7 @@ export class MsgpackSerializer implements Serializer {
       return this.packr.pack(value);
     } catch (err) {
       // Sizing every map header costs 5-10 % on each call; only the rare huge object pays for it.
-      if (err instanceof Error && err.message.includes('variableMapSize')) return this.serializeWide(value);
+      if (messageOf(err).includes('variableMapSize')) return this.serializeWide(value);
       throw encodeError(err);
     }
   }
@@ -158,8 +158,9 @@ function encodeError(err: unknown): RpcError {
   );
 }
 
+/** The message of whatever was thrown (a value's getter or Proxy may throw anything); never throws. */
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return RpcError.fromThrown(err).message;
 }
 
 export default definePlugin({
