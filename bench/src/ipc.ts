@@ -16,6 +16,8 @@ export interface PeerArgs {
   port?: number;
   /** Peer-specific switches, e.g. the raw peer's write mode. */
   options?: Record<string, unknown>;
+  /** For clients: the `info` their server reported when ready (e.g. the registry folder it made). */
+  server?: Record<string, unknown>;
 }
 
 /** Parent → client: run one measurement. */

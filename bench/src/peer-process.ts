@@ -183,7 +183,7 @@ export class PeerPair {
     try {
       const ready = await server.next('ready', startMs);
       if (typeof ready.port !== 'number' || ready.port <= 0) throw new Error(`${spec.name}-server reported no port`);
-      client = new PeerProcess(`${spec.name}-client`, script('client'), { port: ready.port, options: spec.options }, verbose);
+      client = new PeerProcess(`${spec.name}-client`, script('client'), { port: ready.port, options: spec.options, server: ready.info }, verbose);
       const clientReady = await client.next('ready', startMs);
       return new PeerPair(spec, server, client, { port: ready.port, server: ready.info, client: clientReady.info });
     } catch (err) {

@@ -42,6 +42,11 @@ export const PEERS: readonly PeerSpec[] = [
   { name: 'grpc', script: 'grpc', description: '@grpc/grpc-js unary call, msgpack messages, one channel' },
   { name: 'moleculer', script: 'moleculer', description: 'Moleculer brokers over the TCP transporter, JSON, static discovery' },
   { name: 'plexus', script: 'plexus', description: 'Plexus full pipeline, plexus protocol, msgpack, direct URL' },
+  {
+    name: 'plexus-registry',
+    script: 'plexus-registry',
+    description: 'plexus, but the client finds the server through the embedded local registry (no URL)',
+  },
 ];
 
 /** Names of every known peer. */

@@ -1,5 +1,5 @@
 /**
- * Text output of the RPC bench: the table of medians and the Plexus ratios with their targets.
+ * Text output of the RPC bench: the table of medians and the ratios with their targets.
  */
 import { fmtInt, type RpcBenchResult } from './rpc-bench';
 
@@ -37,10 +37,10 @@ export function formatRpcReport(result: RpcBenchResult): string {
   }
 
   if (result.ratios.length > 0) {
-    lines.push('', 'Plexus / peer (calls/s; median of per-round ratios, ratio of the medians in brackets):');
+    lines.push('', 'Ratios (calls/s; median of per-round ratios, ratio of the medians in brackets):');
     const rows = result.ratios.map((r) => [
       `c=${r.concurrency}`,
-      `plexus/${r.peer}`,
+      `${r.subject}/${r.peer}`,
       Number.isFinite(r.ratio) ? r.ratio.toFixed(2) : 'n/a',
       Number.isFinite(r.ratioOfMedians) ? `(${r.ratioOfMedians.toFixed(2)})` : '',
       r.target === undefined ? '' : `target ≥ ${r.target}`,

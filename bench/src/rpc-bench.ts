@@ -69,18 +69,21 @@ export interface RpcSummaryRow {
   info: boolean;
 }
 
-/** Plexus throughput divided by a peer's, at one concurrency. */
+/** One peer's throughput divided by another's, at one concurrency: `subject / peer`. */
 export interface RpcRatio {
   concurrency: number;
+  /** The numerator: `plexus`, or `plexus-registry` over `plexus` (what discovery costs). */
+  subject: string;
+  /** The denominator. */
   peer: string;
   /**
-   * Median over rounds of Plexus calls/s ÷ peer calls/s within the same round (the two ran
+   * Median over rounds of subject calls/s ÷ peer calls/s within the same round (the two ran
    * minutes apart at most, so a slow spell of the machine affects both); NaN when either is missing.
    */
   ratio: number;
   /** Ratio of the medians in the summary table, for comparison. */
   ratioOfMedians: number;
-  /** The goal, where one is set (Plexus/raw only). */
+  /** The goal, where one is set (plexus/raw and plexus-registry/plexus). */
   target?: number;
   /** Whether the goal is met; absent when there is no goal or no ratio. */
   pass?: boolean;
@@ -114,6 +117,12 @@ export interface RpcBenchResult {
 
 /** Plexus/raw throughput goals by concurrency. */
 export const RAW_TARGETS: Readonly<Record<number, number>> = { 1: 0.8, 100: 0.6 };
+
+/**
+ * plexus-registry/plexus throughput goal at every concurrency: finding providers through a
+ * registry happens when lists change, never per call, so it may cost at most noise.
+ */
+export const REGISTRY_TARGET = 0.97;
 
 /**
  * Runs the RPC comparison and returns the results (it writes no file; the CLI does).
@@ -258,7 +267,10 @@ function summarize(peers: readonly PeerSpec[], concurrency: readonly number[], m
   return rows;
 }
 
-/** Plexus ÷ each other peer, per concurrency; only Plexus/raw carries a target. */
+/**
+ * Plexus ÷ each other peer, per concurrency, and plexus-registry ÷ plexus (the same pipeline
+ * with discovery). Plexus/raw and plexus-registry/plexus carry targets.
+ */
 function ratios(
   peers: readonly PeerSpec[],
   concurrency: readonly number[],
@@ -266,27 +278,33 @@ function ratios(
   ms: readonly RpcMeasurement[],
 ): RpcRatio[] {
   if (!peers.some((p) => p.name === 'plexus')) return [];
+  const pairs: Array<{ subject: string; peer: string; target: (c: number) => number | undefined }> = [];
+  for (const spec of peers) {
+    if (spec.name === 'plexus' || spec.name === 'plexus-registry') continue;
+    pairs.push({ subject: 'plexus', peer: spec.name, target: (c) => (spec.name === 'raw' ? RAW_TARGETS[c] : undefined) });
+  }
+  if (peers.some((p) => p.name === 'plexus-registry')) pairs.push({ subject: 'plexus-registry', peer: 'plexus', target: () => REGISTRY_TARGET });
   const rate = (peer: string, c: number, round: number) =>
     ms.find((m) => m.peer === peer && m.concurrency === c && m.round === round)?.callsPerSec;
   const out: RpcRatio[] = [];
   for (const c of concurrency) {
-    const plexus = rows.find((r) => r.peer === 'plexus' && r.concurrency === c);
-    for (const spec of peers) {
-      if (spec.name === 'plexus') continue;
-      const other = rows.find((r) => r.peer === spec.name && r.concurrency === c);
+    for (const { subject, peer, target: targetOf } of pairs) {
+      const mine = rows.find((r) => r.peer === subject && r.concurrency === c);
+      const other = rows.find((r) => r.peer === peer && r.concurrency === c);
       const perRound = ms
-        .filter((m) => m.peer === 'plexus' && m.concurrency === c)
+        .filter((m) => m.peer === subject && m.concurrency === c)
         .map((m) => {
-          const theirs = rate(spec.name, c, m.round);
+          const theirs = rate(peer, c, m.round);
           return theirs !== undefined && theirs > 0 ? m.callsPerSec / theirs : NaN;
         });
       const ratio = median(perRound);
-      const target = spec.name === 'raw' ? RAW_TARGETS[c] : undefined;
+      const target = targetOf(c);
       out.push({
         concurrency: c,
-        peer: spec.name,
+        subject,
+        peer,
         ratio,
-        ratioOfMedians: plexus && other && other.callsPerSec > 0 ? plexus.callsPerSec / other.callsPerSec : NaN,
+        ratioOfMedians: mine && other && other.callsPerSec > 0 ? mine.callsPerSec / other.callsPerSec : NaN,
         ...(target === undefined ? {} : Number.isFinite(ratio) ? { target, pass: ratio >= target } : { target }),
       });
     }
