@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { AsyncResource } from 'node:async_hooks';
 import * as net from 'node:net';
 import { Readable, Transform } from 'node:stream';
+import { Plexus } from '../src';
 import { MethodTable } from '../src/pipeline/method-table';
 import { PlexusError } from '../src/errors/plexus-error';
 
@@ -130,5 +131,42 @@ describe('MethodTable: runtime base classes are not part of the service', () => 
   it('an EventEmitter instance with methods assigned keeps only those', () => {
     const emitter = Object.assign(new EventEmitter(), { ping: () => 'pong' });
     expect(new MethodTable('x', emitter).names).toEqual(['ping']);
+  });
+});
+
+describe('expose: through the application (in-process calls)', () => {
+  class Notifier extends EventEmitter {
+    notify(what: string) {
+      return `notified ${what}`;
+    }
+    count() {
+      return this.listenerCount('x');
+    }
+  }
+
+  it('is the allow-list: exposed methods answer, others are METHOD_NOT_FOUND', async () => {
+    const app = Plexus.create({ application: { name: 'expose-test' }, protocols: [{ name: 'injvm' }] } as never);
+    app.provide({ interface: 'demo.Notifier', version: '1.0.0', expose: ['notify'] }, new Notifier());
+    await app.start();
+    try {
+      const ref = app.refer<{ notify(w: string): Promise<string>; count(): Promise<number>; emit(e: string): Promise<boolean> }>({ interface: 'demo.Notifier', version: '1.0.0' });
+      await expect(ref.notify('ada')).resolves.toBe('notified ada');
+      await expect(ref.count()).rejects.toMatchObject({ code: 'METHOD_NOT_FOUND' });
+      await expect(ref.emit('x')).rejects.toMatchObject({ code: 'METHOD_NOT_FOUND' });
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('naming a method the implementation cannot expose fails start() with a coded error', async () => {
+    const app = Plexus.create({ application: { name: 'expose-test' }, protocols: [{ name: 'injvm' }] } as never);
+    app.provide({ interface: 'demo.Notifier', version: '1.0.0', expose: ['notify', 'emit'] }, new Notifier());
+    const err = await app.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await app.stop().catch(() => undefined);
+    expect(PlexusError.is(err, 'PLEXUS_ERR_APP_IMPLEMENTATION')).toBe(true);
+    expect((err as Error).message).toMatch(/expose: names "emit"/);
   });
 });
