@@ -85,6 +85,9 @@ export class LeaseKeeper {
       this.granting = this.grant().finally(() => {
         this.granting = undefined;
       });
+      // Every caller handles its own copy of the outcome; a grant that loses a race with close()
+      // must not also surface as an unhandled rejection of this shared promise.
+      this.granting.catch(() => undefined);
     }
     return this.granting;
   }

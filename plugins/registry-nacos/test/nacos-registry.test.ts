@@ -55,7 +55,7 @@ describe('recorded exchanges (Nacos 2.2 open API v1)', () => {
     const scopes = recorded('register-beat-deregister.json', base);
     const r = registry({ address: base.slice(7), beatInterval: 30 });
     await r.register(RECORDED);
-    await waitFor(() => scopes.every((s) => s.pendingMocks().every((m) => m.startsWith('DELETE'))), 2000, 'the recorded heartbeat');
+    await waitFor(() => scopes.every((s) => s.pendingMocks().every((m) => m.startsWith('DELETE'))), 10000, 'the recorded heartbeat');
     await r.unregister(RECORDED);
     for (const s of scopes) expect(s.pendingMocks()).toEqual([]);
   });
@@ -66,7 +66,7 @@ describe('recorded exchanges (Nacos 2.2 open API v1)', () => {
     const logger = new RecordingLogger();
     const r = registry({ address: base.slice(7), beatInterval: 30 }, logger);
     await r.register(RECORDED);
-    await waitFor(() => scopes.every((s) => s.isDone()), 2000, 'beat 20404, the second POST and a good beat');
+    await waitFor(() => scopes.every((s) => s.isDone()), 10000, 'beat 20404, the second POST and a good beat');
     expect(logger.lines.some((l) => l.level === 'info' && /registering it again/.test(l.message))).toBe(true);
     // The instance is gone from the recording's server when the test ends; nothing else is asked.
     nock(base).delete(/.*/).reply(200, 'ok');
@@ -90,10 +90,10 @@ describe('recorded exchanges (Nacos 2.2 open API v1)', () => {
     const r = registry({ address: base.slice(7) }, logger);
     const seen = recorder();
     await r.subscribe(consumer(), seen.listener);
-    await waitFor(() => seen.lists.length > 0, 2000, 'the first list');
+    await waitFor(() => seen.lists.length > 0, 10000, 'the first list');
     expect(seen.latest()).toEqual([RECORDED.toString()]);
     // Several polling rounds later the bad entry was still warned about once, and nothing changed.
-    await waitFor(() => listed >= 4, 2000, 'three more polling rounds');
+    await waitFor(() => listed >= 4, 10000, 'three more polling rounds');
     const bad = logger.warnings('PLEXUS_ERR_NACOS_BAD_ENTRY');
     expect(bad).toHaveLength(1);
     expect(bad[0].fields?.entry).toBe('providers:demo.Greeter:1.0.0:blue 10.0.0.5:20880');
@@ -121,7 +121,7 @@ describe('against the in-test Nacos', () => {
   it('beatInterval: beats at that period; with the default (5 s) nothing beats within 300 ms', async () => {
     const fast = registry({ address: fake.address, beatInterval: 40 });
     await fast.register(provider(1));
-    await waitFor(() => fake.count('PUT', '/v1/ns/instance/beat') >= 3, 2000, 'three heartbeats');
+    await waitFor(() => fake.count('PUT', '/v1/ns/instance/beat') >= 3, 10000, 'three heartbeats');
     await fast.close();
     const before = fake.count('PUT', '/v1/ns/instance/beat');
     const slow = new NacosRegistry({ address: fake.address }, new RecordingLogger());
@@ -138,10 +138,10 @@ describe('against the in-test Nacos', () => {
     await providerSide.register(p1);
     const seen = recorder();
     await watcher.subscribe(consumer(), seen.listener);
-    await waitFor(() => seen.latest()?.join() === p1.toString(), 2000, 'the provider');
+    await waitFor(() => seen.latest()?.join() === p1.toString(), 10000, 'the provider');
     fake.forgetInstances();
-    await waitFor(() => seen.latest()?.length === 0, 2000, 'the provider gone');
-    await waitFor(() => seen.latest()?.join() === p1.toString(), 2000, 'the provider back after the 20404 beat');
+    await waitFor(() => seen.latest()?.length === 0, 10000, 'the provider gone');
+    await waitFor(() => seen.latest()?.join() === p1.toString(), 10000, 'the provider back after the 20404 beat');
     expect(fake.instances('providers:demo.Greeter::')[0].metadata['plexus.url']).toBe(p1.toString());
   });
 
@@ -149,19 +149,19 @@ describe('against the in-test Nacos', () => {
     const r = registry({ address: fake.address, pollInterval: 30 });
     const seen = recorder();
     await r.subscribe(consumer(), seen.listener);
-    await waitFor(() => seen.lists.length === 1, 1000, 'the first list');
+    await waitFor(() => seen.lists.length === 1, 10000, 'the first list');
     const polls = fake.count('GET', '/v1/ns/service/list');
-    await waitFor(() => fake.count('GET', '/v1/ns/service/list') >= polls + 4, 2000, 'four more polling rounds');
+    await waitFor(() => fake.count('GET', '/v1/ns/service/list') >= polls + 4, 10000, 'four more polling rounds');
     expect(seen.lists).toEqual([[]]);
     await registry({ address: fake.address }).register(provider(1));
-    await waitFor(() => seen.lists.length === 2, 2000, 'the change');
+    await waitFor(() => seen.lists.length === 2, 10000, 'the change');
     expect(seen.latest()).toEqual([provider(1).toString()]);
 
     const slow = registry({ address: fake.address, pollInterval: 60_000 });
     const slowSeen = recorder();
     await slow.subscribe(consumer(), slowSeen.listener);
     await registry({ address: fake.address }).register(provider(2));
-    await waitFor(() => seen.lists.length === 3, 2000, 'the fast poller to see the second provider');
+    await waitFor(() => seen.lists.length === 3, 10000, 'the fast poller to see the second provider');
     expect(slowSeen.lists).toEqual([[provider(1).toString()]]);
   });
 
@@ -231,12 +231,12 @@ describe('against the in-test Nacos', () => {
       await writer.register(rule(2));
       await writer.register(rule(3, 'configurators'));
       expect(fake.config('routers:demo.Greeter')).toBe(`${rule(1)}\n${rule(2)}\n`);
-      await waitFor(() => seen.latest()?.length === 3, 2000, 'three rules');
+      await waitFor(() => seen.latest()?.length === 3, 10000, 'three rules');
       expect(seen.latest()).toEqual([rule(1), rule(2), rule(3, 'configurators')].map(String).sort());
       await writer.unregister(rule(1));
       await writer.unregister(rule(2));
       expect(fake.config('routers:demo.Greeter')).toBeUndefined();
-      await waitFor(() => seen.latest()?.length === 1, 2000, 'only the configurator');
+      await waitFor(() => seen.latest()?.length === 1, 10000, 'only the configurator');
     });
 
     it('writes compare-and-set: a conflicting write is read again and retried, endless conflicts give a coded error', async () => {
@@ -256,9 +256,9 @@ describe('against the in-test Nacos', () => {
       fake.configs.set('|DEFAULT_GROUP|routers:demo.Greeter', `# written by hand\nnot a url\n${rule(1)}\n`);
       const seen = recorder();
       await r.subscribe(consumer('demo.Greeter', { category: 'routers' }), seen.listener);
-      await waitFor(() => seen.lists.length > 0, 1000, 'the rules');
+      await waitFor(() => seen.lists.length > 0, 10000, 'the rules');
       expect(seen.latest()).toEqual([rule(1).toString()]);
-      await waitFor(() => fake.count('GET', '/v1/cs/configs') >= 4, 1000, 'more polling rounds');
+      await waitFor(() => fake.count('GET', '/v1/cs/configs') >= 4, 10000, 'more polling rounds');
       expect(logger.warnings('PLEXUS_ERR_NACOS_BAD_ENTRY')).toHaveLength(1);
     });
   });
@@ -358,22 +358,22 @@ describe('against the in-test Nacos', () => {
       await providerSide.register(provider(1));
       const seen = recorder();
       await watcher.subscribe(consumer(), seen.listener);
-      await waitFor(() => seen.lists.length === 1, 1000, 'the first list');
+      await waitFor(() => seen.lists.length === 1, 10000, 'the first list');
       fake.failWith = 503;
-      await waitFor(() => states.includes('disconnected'), 2000, 'disconnected');
+      await waitFor(() => states.includes('disconnected'), 10000, 'disconnected');
       const during = seen.lists.length;
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(seen.lists.length).toBe(during);
       fake.failWith = undefined;
       fake.forgetInstances();
-      await waitFor(() => states[states.length - 1] === 'reconnected', 2000, 'reconnected');
+      await waitFor(() => states[states.length - 1] === 'reconnected', 10000, 'reconnected');
       await providerSide.register(provider(2));
-      await waitFor(() => seen.latest()?.length === 2, 2000, 'both providers after the outage');
+      await waitFor(() => seen.latest()?.length === 2, 10000, 'both providers after the outage');
       expect(states).toEqual(['connected', 'disconnected', 'reconnected']);
       // The manager subscribes again after 'reconnected': the current list is delivered again, nothing duplicated.
       const before = seen.lists.length;
       await watcher.subscribe(consumer(), seen.listener);
-      await waitFor(() => seen.lists.length === before + 1, 1000, 'the list delivered again');
+      await waitFor(() => seen.lists.length === before + 1, 10000, 'the list delivered again');
       expect(seen.latest()).toEqual(seen.lists[before - 1]);
     });
 
@@ -394,7 +394,7 @@ describe('against the in-test Nacos', () => {
         // Nothing answers on that port yet: the register failed and waits for the retry timer.
         expect(states).toEqual(['disconnected']);
         const late = new FakeNacos(base);
-        await waitFor(() => late.instances('providers:demo.Greeter::').length === 1 && states.length === 2, 3000, 'the retried register');
+        await waitFor(() => late.instances('providers:demo.Greeter::').length === 1 && states.length === 2, 10000, 'the retried register');
         expect(states).toEqual(['disconnected', 'connected']);
       } finally {
         await manager.close();
@@ -409,9 +409,9 @@ describe('against the in-test Nacos', () => {
       await registry({ address: fake.address }).register(provider(1));
       const seen = recorder();
       await r.subscribe(consumer(), seen.listener);
-      await waitFor(() => seen.lists.length === 1, 1000, 'the first list');
+      await waitFor(() => seen.lists.length === 1, 10000, 'the first list');
       fake.instanceListOverride = () => [200, { hosts: [], padding: 'x'.repeat(10_000) }];
-      await waitFor(() => logger.lines.some((l) => /maxResponseBytes/.test(l.message)), 2000, 'the size warning');
+      await waitFor(() => logger.lines.some((l) => /maxResponseBytes/.test(l.message)), 10000, 'the size warning');
       expect(seen.lists).toEqual([[provider(1).toString()]]);
       fake.instanceListOverride = undefined;
     });
@@ -452,13 +452,13 @@ describe('against the in-test Nacos', () => {
       fake.addInstance('providers:demo.Greeter::', { ip: '10.9.9.9', port: 20880, metadata: { side: 'provider' } });
       const seen = recorder();
       await r.subscribe(consumer(), seen.listener);
-      await waitFor(() => seen.lists.length === 1, 1000, 'the first list');
+      await waitFor(() => seen.lists.length === 1, 10000, 'the first list');
       expect(seen.latest()).toEqual([provider(1).toString()]);
       expect(logger.warnings('PLEXUS_ERR_NACOS_BAD_ENTRY').map((w) => w.fields?.entry)).toEqual(['providers:demo.Greeter:: 10.9.9.9:20880']);
       fake.instanceListOverride = () => [200, '<html>proxy error</html>'];
-      await waitFor(() => logger.warnings('PLEXUS_ERR_NACOS_BAD_RESPONSE').length > 0, 2000, 'the non-JSON warning');
+      await waitFor(() => logger.warnings('PLEXUS_ERR_NACOS_BAD_RESPONSE').length > 0, 10000, 'the non-JSON warning');
       fake.instanceListOverride = () => [200, { hosts: 'nope' }];
-      await waitFor(() => logger.warnings('PLEXUS_ERR_NACOS_BAD_RESPONSE').some((w) => /hosts/.test(w.message)), 2000, 'the shape warning');
+      await waitFor(() => logger.warnings('PLEXUS_ERR_NACOS_BAD_RESPONSE').some((w) => /hosts/.test(w.message)), 10000, 'the shape warning');
       expect(seen.lists).toHaveLength(1);
       fake.instanceListOverride = undefined;
     });
