@@ -26,6 +26,8 @@ const msgpack = new MsgpackSerializer();
 
 interface Reply {
   status: number;
+  /** Compressor id of the response body. */
+  compressorId: number;
   reason?: string;
   message?: string;
 }
@@ -54,7 +56,7 @@ class RawClient implements FrameSink {
     const h = this.header;
     const hStart = off + FIXED_LENGTH;
     h.read(buf, hStart, hStart + d.headerLength);
-    const reply: Reply = { status: d.status, reason: h.errorReason, message: h.errorMessage };
+    const reply: Reply = { status: d.status, compressorId: h.compressorId, reason: h.errorReason, message: h.errorMessage };
     if (d.status !== Status.OK && d.bodyLength > 0) {
       const body = buf.subarray(hStart + d.headerLength, hStart + d.headerLength + d.bodyLength);
       const wire = msgpack.deserialize(body) as { reason?: string; message?: string };
@@ -97,11 +99,14 @@ class RawClient implements FrameSink {
   }
 }
 
-/** A request frame to `service:1.0.0`, msgpack body, optionally compressed (already) with `compressorId`. */
-function request(id: number, service: string, method: string, body: Uint8Array, compressorId = 0): Buffer {
+/**
+ * A request frame to `service:1.0.0`, msgpack body, optionally compressed (already) with
+ * `compressorId`, asking for responses compressed with `acceptCompressorId`.
+ */
+function request(id: number, service: string, method: string, body: Uint8Array, compressorId = 0, acceptCompressorId = 0): Buffer {
   const route = encodeRoute(`${service}:1.0.0`, method);
-  const headerLength = requestHeaderSize(route, compressorId, 0, 0, undefined);
-  return encodeRequest(id, false, route, 2, compressorId, 0, 0, undefined, body, headerLength);
+  const headerLength = requestHeaderSize(route, compressorId, acceptCompressorId, 0, undefined);
+  return encodeRequest(id, false, route, 2, compressorId, acceptCompressorId, 0, undefined, body, headerLength);
 }
 
 /** A request whose header carries `count` attachments with distinct 3-character keys and empty values. */
@@ -319,6 +324,23 @@ describe('hostile request bodies and headers against a real provider (bounded de
       client.close();
     }
   }, 60_000);
+
+  it('responses are compressed only with a compressor the service is configured with', async () => {
+    const big = msgpack.serialize(['plexus '.repeat(10_000)]);
+    const client = await RawClient.connect(provider.port);
+    try {
+      // asks for gzip responses: the gzip service obliges, the lz4-only one answers plain
+      await client.send(request(1, 'attack.GzipSink', 'echo', big, 0, 1));
+      await client.send(request(2, 'attack.Lz4Sink', 'echo', big, 0, 1));
+      await client.send(request(3, 'attack.Lz4Sink', 'echo', big, 0, 2));
+      const [gz, plain, lz4] = await Promise.all([client.reply(1), client.reply(2), client.reply(3)]);
+      expect([gz.status, gz.compressorId]).toEqual([Status.OK, 1]);
+      expect([plain.status, plain.compressorId]).toEqual([Status.OK, 0]);
+      expect([lz4.status, lz4.compressorId]).toEqual([Status.OK, 2]);
+    } finally {
+      client.close();
+    }
+  }, 30_000);
 
   it('a call to a method that does not exist is refused before its body is decoded', async () => {
     // A body the decoder would refuse: the reply says METHOD_NOT_FOUND, so the body was never read.

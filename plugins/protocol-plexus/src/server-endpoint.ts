@@ -213,7 +213,12 @@ export class ProviderConnection implements FrameSink {
       return;
     }
     // The response goes out compressed only when the consumer said it can read that compressor.
-    const responseCompressor = h.acceptCompressorId !== 0 ? core.codecs.compressorById(h.acceptCompressorId) : undefined;
+    // Only with a compressor the service is configured with, so a caller cannot make the provider
+    // spend gzip's CPU on every response; otherwise the response goes out plain (always readable).
+    const responseCompressor =
+      h.acceptCompressorId !== 0 && acceptsCompressor(service, h.acceptCompressorId, core.codecs, core.options)
+        ? core.codecs.compressorById(h.acceptCompressorId)
+        : undefined;
     core.requestStarted();
     void this.run(service, inv, id, oneWay, serializer, responseCompressor);
   }
