@@ -138,3 +138,18 @@ describe('what the logs say', () => {
     expect(lines.join('')).toMatch(/stopped logs/);
   });
 });
+
+describe('generic calls cannot grow the consumer without bound', () => {
+  it('keeps per-method settings for at most 1024 distinct method names', async () => {
+    const app = Plexus.create({ ...base, protocols: [{ name: 'injvm' }] });
+    app.provide({ interface: 'a.Gen' }, { m: () => 1 });
+    await app.start();
+    const generic = app.generic('a.Gen', { retries: 0 });
+    for (let i = 0; i < 1500; i++) await generic.$invoke(`m${i}`).catch(() => undefined);
+    const runtimes = (app as unknown as { references: Map<string, { settings: Map<string, unknown> }> }).references;
+    const sizes = [...runtimes.values()].map((r) => r.settings.size);
+    expect(sizes.length).toBe(1);
+    expect(sizes[0]).toBeLessThanOrEqual(1024);
+    await app.stop();
+  });
+});
