@@ -42,11 +42,12 @@ beforeAll(() => {
   fs.writeFileSync(
     path.join(project, 'provider.yaml'),
     `application: { name: packed-provider }
-protocol: { name: plexus, host: 127.0.0.1, port: 0 }
+protocol: { name: plexus, host: 127.0.0.1, port: 0, compressor: lz4 }
 services:
   - interface: packed.Greeter
     version: 1.0.0
     implementation: ./greeter.js
+    compressor: snappy
 `,
   );
   fs.writeFileSync(

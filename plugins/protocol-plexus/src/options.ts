@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_ATTACHMENTS } from './frame-codec';
 import { DEFAULT_COMPRESS_THRESHOLD, DEFAULT_COMPRESSOR, DEFAULT_SERIALIZER, DEFAULT_TRANSPORT, type TlsOptions } from '@plexus/kernel/spi';
 
 /** The `protocol:` config block as the plexus protocol reads it. Every field has a default. */
@@ -27,6 +28,11 @@ export interface PlexusProtocolOptions {
   connectTimeout: number;
   /** Send the provider's stack with error responses (default false: stacks leak internals). */
   sendStack: boolean;
+  /**
+   * Most attachments one request may carry (default 256): tracing and routing use a handful; a
+   * header of a million tiny attachments is refused before it is read, with a coded error.
+   */
+  maxAttachments: number;
 }
 
 export const DEFAULT_PORT = 20880;
@@ -52,6 +58,7 @@ export const optionsSchema = {
     compressThreshold: { type: 'integer', minimum: 0, default: DEFAULT_COMPRESS_THRESHOLD },
     connectTimeout: { type: 'integer', minimum: 1, default: 3000 },
     sendStack: { type: 'boolean', default: false },
+    maxAttachments: { type: 'integer', minimum: 0, default: DEFAULT_MAX_ATTACHMENTS },
   },
   additionalProperties: true,
 } as const;
@@ -79,6 +86,7 @@ export function normalizeOptions(raw: Readonly<Record<string, unknown>>): Plexus
     compressThreshold: num('compressThreshold', DEFAULT_COMPRESS_THRESHOLD),
     connectTimeout: num('connectTimeout', 3000, 1),
     sendStack: raw.sendStack === true || raw.sendStack === 'true',
+    maxAttachments: num('maxAttachments', DEFAULT_MAX_ATTACHMENTS),
   };
   if (typeof raw.path === 'string' && raw.path !== '') options.path = raw.path;
   // `tls: true` asks for TLS with the platform's defaults (system CAs on the consumer side).

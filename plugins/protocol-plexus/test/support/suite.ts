@@ -124,7 +124,7 @@ export function protocolSuite(label: string, makeTransport: () => Transport): vo
 
     it('compresses large bodies both ways when a compressor is configured', async () => {
       const deflate = countingCompressor();
-      const w = await world({ provider: { compressThreshold: 100 }, compressor: deflate });
+      const w = await world({ provider: { compressThreshold: 100, compressor: 'deflate' }, compressor: deflate });
       const text = 'abc'.repeat(20000);
       const settings = { compressor: 'deflate', compressThreshold: 1024 };
       await expect(w.invoker.invoke(call(KEY, 'echo', [text], settings))).resolves.toEqual({ value: text });
@@ -249,8 +249,16 @@ export function protocolSuite(label: string, makeTransport: () => Transport): vo
       expect(w.transport.serverChannels()).toHaveLength(1);
     });
 
+    it('refuses a request with more attachments than the provider maxAttachments, before reading them', async () => {
+      const w = await world({ provider: { maxAttachments: 2 } });
+      await expect(w.invoker.invoke(call(KEY, 'hello', ['two'], {}, { a: '1', b: '2' }))).resolves.toEqual({ value: 'hello two' });
+      const err = await rejection(w.invoker.invoke(call(KEY, 'hello', ['three'], {}, { a: '1', b: '2', c: '3' })));
+      expect(err.reason).toBe('PLEXUS_ERR_PROTOCOL_HEADER_LIMIT');
+      await expect(w.invoker.invoke(call(KEY, 'hello', ['after'], {}))).resolves.toEqual({ value: 'hello after' });
+    });
+
     it('refuses a small compressed request that would inflate past the limit', async () => {
-      const w = await world({ provider: { payload: 4096 }, compressor: countingCompressor() });
+      const w = await world({ provider: { payload: 4096, compressor: 'deflate' }, compressor: countingCompressor() });
       const settings = { compressor: 'deflate', compressThreshold: 0 };
       const err = await rejection(w.invoker.invoke(call(KEY, 'echo', ['0'.repeat(200_000)], settings)));
       expect(err.code).toBe(RpcCode.PAYLOAD_TOO_LARGE);
