@@ -50,6 +50,8 @@ export class PendingCall implements CancelListener {
   /** Set when registered with a connection. */
   connection: ClientConnection | undefined = undefined;
   id = 0;
+  /** The compressor id this call told the provider it can read (0: none); others are refused. */
+  accept = 0;
   constructor(readonly invocation: Invocation) {
     this.promise = new Promise<Result>(capture);
     this.resolve = capturedResolve;
@@ -245,7 +247,7 @@ export class ClientConnection implements ChannelHandler, FrameSink {
       let value: unknown;
       if (d.bodyLength > 0) {
         try {
-          value = this.decodeBody(buf, bStart, bStart + d.bodyLength, call.invocation, 'the result');
+          value = this.decodeBody(buf, bStart, bStart + d.bodyLength, call.invocation, 'the result', call.accept);
         } catch (err) {
           call.reject(err);
           return;
@@ -343,7 +345,7 @@ export class ClientConnection implements ChannelHandler, FrameSink {
     }
   }
 
-  private decodeBody(buf: Buffer, start: number, end: number, inv: Invocation, what: string): unknown {
+  private decodeBody(buf: Buffer, start: number, end: number, inv: Invocation, what: string, accept = 0): unknown {
     const h = this.header;
     const serializer = this.core.codecs.serializerById(h.serializerId);
     if (serializer === undefined) {
@@ -351,6 +353,11 @@ export class ClientConnection implements ChannelHandler, FrameSink {
     }
     let body: Uint8Array = buf.subarray(start, end);
     if (h.compressorId !== 0) {
+      // Only the compressor this call offered is inflated: a provider cannot make the consumer run
+      // another decompressor (or a bomb in one) it never asked for.
+      if (h.compressorId !== accept) {
+        throw this.withRemote(rpcError(ProtocolErrors.UNASKED_COMPRESSOR, RpcCode.BAD_RESPONSE, `${what} of ${callName(inv)}`, h.compressorId));
+      }
       const compressor = this.core.codecs.compressorById(h.compressorId);
       if (compressor === undefined) {
         throw this.withRemote(rpcError(ProtocolErrors.UNKNOWN_COMPRESSOR, RpcCode.SERIALIZATION, h.compressorId, 'consumer'));

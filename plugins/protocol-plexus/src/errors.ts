@@ -90,6 +90,11 @@ export const ProtocolErrors = {
     (remote: string, ms: number) => `connection ${remote} sent nothing for ${ms} ms (heartbeats missed); closing it`,
     'the peer hung or the network dropped; it reconnects by itself. Tune `protocol.heartbeat` if this happens on a healthy network.',
   ),
+  UNASKED_COMPRESSOR: defineError(
+    'PLEXUS_ERR_PROTOCOL_UNASKED_COMPRESSOR',
+    (what: string, id: number) => `${what} arrived compressed with compressor id ${id}, which this call did not offer; refused without inflating`,
+    'the provider answered with a compressor the consumer did not ask for: run released versions of @plexus/protocol-plexus on both sides.',
+  ),
   CANCELLED_BY_CONSUMER: defineError(
     'PLEXUS_ERR_PROTOCOL_CANCELLED_BY_CONSUMER',
     (remote: string) => `the consumer ${remote} cancelled the call (its deadline passed or its caller aborted)`,

@@ -94,6 +94,7 @@ export class PlexusInvoker implements Invoker {
     const frame = encodeRequest(id, oneWay, route, serializerId, compressorId, acceptId, timeout, attachments, body, headerLength);
     if (oneWay) return conn.oneWay(frame);
     const call = new PendingCall(inv);
+    call.accept = acceptId;
     conn.request(id, call, frame);
     return call.promise;
   }
