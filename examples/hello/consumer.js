@@ -57,7 +57,7 @@ async function byHand(greeter) {
     try {
       console.log(`call ${n} answered by provider ${await call(greeter, n)}`);
     } catch (err) {
-      console.log(`call ${n} failed: ${err.code ?? ''} ${err.message}`);
+      console.log(`call ${n} failed: ${err.code ?? ''} ${err.message.split('\n')[0]}`);
     }
     await sleep(1000);
   }
