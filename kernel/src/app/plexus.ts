@@ -225,18 +225,19 @@ export class Plexus {
       this.checkNames();
       for (const p of this.provided) {
         await this.exporter.export(p);
-        if (this.stopRequested) return this;
+        if (this.stopRequested) return this.abandonStart();
       }
       const delay = Number(this.config.provider.delay ?? 0);
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       for (const hook of this.startupHooks) {
-        if (this.stopRequested) return this;
+        if (this.stopRequested) return this.abandonStart();
         try {
           await hook.run();
         } catch (err) {
           throw AppErrors.START(`startup hook "${hook.name}"`, (err as Error)?.message ?? String(err));
         }
       }
+      if (this.stopRequested) return this.abandonStart();
       await this.registerAll();
       for (const [id, cfg] of Object.entries(this.config.references)) {
         const check = cfg.check ?? this.config.consumer.check ?? true;
@@ -245,7 +246,7 @@ export class Plexus {
         if (runtime.directory instanceof RegistryDirectory) await this.checkProviders(runtime.serviceKey, runtime.directory);
         else if (cfg.url) await this.checkDirect(runtime);
       }
-      if (this.stopRequested) return this;
+      if (this.stopRequested) return this.abandonStart();
       this.state = 'started';
       this.logger.info(`started ${this.config.application.name}`);
       return this;
@@ -256,6 +257,13 @@ export class Plexus {
       if (PlexusError.is(err)) throw err;
       throw AppErrors.START('start', (err as Error).message);
     }
+  }
+
+  /** A stop was asked for while starting: the start ends here and the stop takes over. */
+  private abandonStart(): this {
+    this.state = 'started';
+    this.logger.info(`start of ${this.config.application.name} abandoned: stopping`);
+    return this;
   }
 
   /**
