@@ -83,6 +83,8 @@ export class ClientConnection implements ChannelHandler, FrameSink {
 
   private channel: ClientChannel | undefined;
   private connectPromise: Promise<void> | undefined;
+  /** Set by `closeWhenIdle` while answers are still due. */
+  private idleCloseTimer: NodeJS.Timeout | undefined;
   /** Why the connection is down, for the errors of calls refused meanwhile (ECONNREFUSED, ...). */
   private lastFailure = 'the connection dropped';
   private decoder: FrameDecoder;
@@ -166,14 +168,34 @@ export class ClientConnection implements ChannelHandler, FrameSink {
   cancel(call: PendingCall, reason: RpcError): void {
     if (this.pending.get(call.id) !== call) return;
     this.pending.delete(call.id);
+    this.closeIfReleased();
     if (this.state === ConnectionState.OPEN) this.write(encodeEvent(EventKind.CANCEL, call.id, false, false));
     call.reject(reason);
+  }
+
+  /**
+   * Closes once the calls in flight have their answers (or their deadlines cancel them), at the
+   * latest after `maxWaitMs`: what a reference does when its provider leaves the registry list
+   * (a graceful stop deregisters first and still answers what it accepted). New calls are not
+   * sent here any more — the invokers using it are gone.
+   */
+  closeWhenIdle(maxWaitMs: number): void {
+    if (this.state === ConnectionState.CLOSED) return;
+    if (this.pending.size === 0) {
+      this.close();
+      return;
+    }
+    if (this.idleCloseTimer !== undefined) return;
+    this.idleCloseTimer = setTimeout(() => this.close(), maxWaitMs);
+    this.idleCloseTimer.unref();
   }
 
   /** Closes for good; calls in flight fail with `CANCELLED`. */
   close(): void {
     if (this.state === ConnectionState.CLOSED) return;
     this.state = ConnectionState.CLOSED;
+    if (this.idleCloseTimer !== undefined) clearTimeout(this.idleCloseTimer);
+    this.idleCloseTimer = undefined;
     this.failAll((call) => rpcError(ProtocolErrors.CANCELLED, RpcCode.CANCELLED, callName(call.invocation), this.address));
     this.decoder.destroy();
     this.channel?.destroy();
@@ -236,6 +258,7 @@ export class ClientConnection implements ChannelHandler, FrameSink {
     const call = this.pending.get(d.id);
     if (call === undefined) return; // timed out or cancelled already
     this.pending.delete(d.id);
+    this.closeIfReleased();
     const h = this.header;
     const hStart = off + FIXED_LENGTH;
     const bStart = hStart + d.headerLength;
@@ -264,6 +287,7 @@ export class ClientConnection implements ChannelHandler, FrameSink {
     const call = this.pending.get(d.id);
     if (call === undefined) return;
     this.pending.delete(d.id);
+    this.closeIfReleased();
     const what = `the response to ${callName(call.invocation)} from ${this.address}`;
     call.reject(
       this.withRemote(
@@ -315,6 +339,11 @@ export class ClientConnection implements ChannelHandler, FrameSink {
     this.connectPromise = attempt;
     // Two-way callers learn of failures through their pending entries; only one-way ones await this.
     attempt.catch(() => undefined);
+  }
+
+  /** A connection released with answers still due closes when the last one arrived. */
+  private closeIfReleased(): void {
+    if (this.idleCloseTimer !== undefined && this.pending.size === 0) queueMicrotask(() => this.close());
   }
 
   private write(frame: Buffer): void {

@@ -40,4 +40,9 @@ export class ConnectionPool {
   close(): void {
     for (const c of this.connections) c.close();
   }
+
+  /** Closes each connection once its calls in flight are answered, at the latest after `maxWaitMs`. */
+  closeWhenIdle(maxWaitMs: number): void {
+    for (const c of this.connections) c.closeWhenIdle(maxWaitMs);
+  }
 }

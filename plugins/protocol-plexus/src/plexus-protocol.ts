@@ -17,6 +17,9 @@ import { PlexusInvoker, type RouteCache } from './plexus-invoker';
 import type { ProtocolCore } from './protocol-core';
 import { ServerEndpoint } from './server-endpoint';
 
+/** How long a released connection waits for answers still due (calls' own deadlines usually end it first). */
+const RELEASED_CONNECTION_GRACE_MS = 60_000;
+
 /**
  * The `plexus` protocol: a binary, multiplexed request/response protocol over a byte transport
  * (TCP by default). `docs/reference/protocol.md` specifies the bytes.
@@ -169,7 +172,9 @@ export class PlexusProtocol implements Protocol, ProtocolCore {
   private readonly releasePool = (pool: ConnectionPool): void => {
     if (--pool.refs > 0) return;
     if (this.pools.get(pool.address) === pool) this.pools.delete(pool.address);
-    pool.close();
+    // A provider that left the registry list (a graceful stop deregisters first) still answers
+    // the calls it accepted: the connection closes when they are done, not under them.
+    pool.closeWhenIdle(RELEASED_CONNECTION_GRACE_MS);
   };
 
   private wakeDrainers(): void {

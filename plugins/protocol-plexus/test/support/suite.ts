@@ -463,6 +463,15 @@ export function protocolSuite(label: string, makeTransport: () => Transport): vo
       }
     });
 
+    it('an invoker released while its calls are in flight (provider left the list) lets them finish', async () => {
+      const w = await world();
+      const pending = w.invoker.invoke(call(KEY, 'slow', ['still answered'], { timeout: 20000 }));
+      await until(() => gate.entered === 1);
+      await w.invoker.destroy?.();
+      gate.open();
+      await expect(pending).resolves.toEqual({ value: 'still answered' });
+    });
+
     it('cancels pending calls on destroy', async () => {
       const w = await world();
       const pending = w.invoker.invoke(call(KEY, 'slow', ['x'], { timeout: 20000 }));
