@@ -177,3 +177,58 @@ registryManagerContract('memory', () => new MemoryRegistry({ namespace: 'managed
   stop: async () => MemoryRegistry.outage('managed', true),
   start: async () => MemoryRegistry.outage('managed', false),
 });
+
+describe('a registry that is down when a consumer starts', () => {
+  afterEach(() => MemoryRegistry.outage('down-at-start', false));
+
+  it('with no snapshot and check on, start() fails with a coded error naming the registry', async () => {
+    MemoryRegistry.outage('down-at-start', true);
+    const app = Plexus.create({
+      application: { name: 'down-at-start' },
+      logLevel: 'silent',
+      registry: { type: 'memory', namespace: 'down-at-start', snapshot: false },
+      consumer: { checkTimeout: 300 },
+      references: { g: { interface: 'down.Greeter' } },
+    }).use(memoryRegistryPlugin);
+    await expect(app.start()).rejects.toMatchObject({ code: 'PLEXUS_ERR_REGISTRY_UNREACHABLE', message: expect.stringContaining('memory://') });
+  });
+
+  it('with check off, start() succeeds and calls work once the registry is back', async () => {
+    MemoryRegistry.outage('down-at-start', true);
+    // A protocol whose invokers answer with their address: enough to see a call reach a provider.
+    const addr = definePlugin({
+      name: 'addr-protocol',
+      extensions: [
+        {
+          point: 'protocol',
+          name: 'addr',
+          create: () => ({
+            defaultPort: 1,
+            export: async () => {
+              throw new Error('consumer only');
+            },
+            refer: (url: URL) => ({ url, invoke: async () => ({ value: url.address }) }),
+            destroy: async () => undefined,
+          }),
+        },
+      ],
+    });
+    const app = Plexus.create({
+      application: { name: 'down-at-start2' },
+      logLevel: 'silent',
+      protocols: [{ name: 'addr' }],
+      registry: { type: 'memory', namespace: 'down-at-start', snapshot: false },
+      references: { g: { interface: 'down.Greeter', check: false, timeout: 10_000 } },
+    })
+      .use(memoryRegistryPlugin)
+      .use(addr);
+    await app.start();
+    const call = app.reference<{ where(): string }>('g').where();
+    MemoryRegistry.outage('down-at-start', false);
+    const registry = new MemoryRegistry({ namespace: 'down-at-start' });
+    await registry.register(new URL('addr', '10.9.0.1', 1, 'down.Greeter', { side: 'provider' }));
+    await expect(call).resolves.toBe('10.9.0.1:1');
+    await registry.close();
+    await app.stop();
+  });
+});
