@@ -16,14 +16,14 @@
  * arguments (e.g. ['--hash-max-listpack-entries', '0']). CommonJS and no npm dependencies, so any
  * test or script can require it.
  */
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
+const { spawnLogged } = require('./child');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 
 const BINARY = '/usr/bin/redis-server';
 const READY_TIMEOUT_MS = 20_000;
-const STOP_GRACE_MS = 5_000;
 
 /** Installs `redis-server` with apt-get when its binary is missing; throws when that fails. */
 function ensureInstalled() {
@@ -115,51 +115,13 @@ async function start({ port, dir, password, args = [] }) {
     ...(password ? ['--requirepass', password] : []),
     ...args,
   ];
-  const out = fs.openSync(logFile, 'a');
-  let child;
-  try {
-    // Anything printed before the log file is open (a bad argument) lands in the same file.
-    child = spawn(BINARY, argv, { cwd: dir, stdio: ['ignore', out, out] });
-  } finally {
-    fs.closeSync(out);
-  }
-
-  let exited;
-  const exit = new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve();
-    });
-    child.once('error', (err) => {
-      exited = { code: null, signal: null, error: err };
-      resolve();
-    });
-  });
-
-  const pid = child.pid;
-  const stop = async ({ signal = 'SIGTERM' } = {}) => {
-    if (exited) return;
-    try {
-      process.kill(pid, signal);
-    } catch {
-      return;
-    }
-    let timer;
-    await Promise.race([exit, new Promise((r) => (timer = setTimeout(r, STOP_GRACE_MS)))]);
-    clearTimeout(timer);
-    if (!exited) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-      await exit;
-    }
-  };
+  const server = spawnLogged(BINARY, argv, { cwd: dir, logFile });
+  const { pid, stop } = server;
 
   const ping = password ? [`AUTH ${password}`, 'PING'] : ['PING'];
   const end = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
+    const exited = server.exited();
     if (exited) {
       const why = exited.error ? exited.error.message : `exit code ${exited.code}, signal ${exited.signal}`;
       throw new Error(`Redis on 127.0.0.1:${port} exited while starting (${why}). Log tail (${logFile}):\n${tail(logFile)}`);

@@ -14,7 +14,8 @@
  * Starting again with the same `dir` keeps the data (znodes and sessions), as a restart of a real
  * server would. CommonJS and no npm dependencies, so any test or script can require it.
  */
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
+const { spawnLogged } = require('./child');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
@@ -28,7 +29,6 @@ const JAVA = '/usr/bin/java';
  */
 const LOG_BINDINGS = ['/usr/share/java/slf4j-simple.jar', '/usr/share/java/slf4j-nop.jar'];
 const READY_TIMEOUT_MS = 20_000;
-const STOP_GRACE_MS = 5_000;
 
 /** Installs `zookeeperd` with apt-get when its jar or java is missing; throws when that fails. */
 function ensureInstalled() {
@@ -123,55 +123,18 @@ async function start({ port, dir, tickTime = 200, maxSessionTimeout = 60_000 }) 
   const binding = LOG_BINDINGS.find((j) => fs.existsSync(j));
   const classpath = [JAR, binding].filter(Boolean).join(':');
   const logFile = path.join(dir, 'zookeeper.log');
-  const log = fs.openSync(logFile, 'a');
-  let child;
-  try {
-    child = spawn(JAVA, [
+  const server = spawnLogged(JAVA, [
       '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1',
       '-Dzookeeper.jmx.log4j.disable=true',
       '-Dorg.slf4j.simpleLogger.showDateTime=true',
       '-cp', classpath,
       'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg,
-    ], { cwd: dir, stdio: ['ignore', log, log] });
-  } finally {
-    fs.closeSync(log);
-  }
-
-  let exited = child.exitCode !== null ? { code: child.exitCode, signal: null } : undefined;
-  const exit = new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve();
-    });
-    child.once('error', (err) => {
-      exited = { code: null, signal: null, error: err };
-      resolve();
-    });
-  });
-
-  const pid = child.pid;
-  const stop = async ({ signal = 'SIGTERM' } = {}) => {
-    if (exited) return;
-    try {
-      process.kill(pid, signal);
-    } catch {
-      return;
-    }
-    let timer;
-    await Promise.race([exit, new Promise((r) => (timer = setTimeout(r, STOP_GRACE_MS)))]);
-    clearTimeout(timer);
-    if (!exited) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-      await exit;
-    }
-  };
+    ], { cwd: dir, logFile });
+  const { pid, stop } = server;
 
   const end = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
+    const exited = server.exited();
     if (exited) {
       const why = exited.error ? exited.error.message : `exit code ${exited.code}, signal ${exited.signal}`;
       throw new Error(`ZooKeeper on 127.0.0.1:${port} exited while starting (${why}). Log tail (${logFile}):\n${tail(logFile)}`);
