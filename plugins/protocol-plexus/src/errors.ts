@@ -30,6 +30,11 @@ export const ProtocolErrors = {
     (call: string, address: string) => `call ${call} to ${address} was cancelled: the protocol was destroyed`,
     'do not call through a reference after the application stopped.',
   ),
+  RELEASED: defineError(
+    'PLEXUS_ERR_PROTOCOL_RELEASED',
+    (call: string, address: string) => `call ${call} was not sent to ${address}: that provider left the list (its invoker was released)`,
+    'nothing to fix: the call is retryable and failover sends it to a provider still listed.',
+  ),
   PAYLOAD_TOO_LARGE: defineError(
     'PLEXUS_ERR_PROTOCOL_PAYLOAD_TOO_LARGE',
     (what: string, size: number, limit: number) => `${what} is ${size} bytes, over the payload limit of ${limit} bytes`,

@@ -29,9 +29,7 @@ export class PlexusInvoker implements Invoker {
 
   invoke(inv: Invocation): Promise<Result> {
     const conn = this.pool.pick();
-    const refused = this.destroyed
-      ? rpcError(ProtocolErrors.CANCELLED, RpcCode.CANCELLED, `${inv.serviceKey}.${inv.method}`, this.pool.address)
-      : conn.refusal(inv);
+    const refused = this.destroyed ? this.released(inv) : conn.refusal(inv);
     if (refused !== undefined) return Promise.reject(refused);
     const core = this.core;
     const options = core.options;
@@ -109,6 +107,19 @@ export class PlexusInvoker implements Invoker {
     if (this.destroyed) return;
     this.destroyed = true;
     this.release(this.pool);
+  }
+
+  /**
+   * A call that reaches this invoker after it was released (its provider left the list) was not
+   * sent anywhere: retryable, so failover moves on to a provider still listed.
+   */
+  private released(inv: Invocation): RpcError {
+    const def = ProtocolErrors.RELEASED;
+    return new RpcError(def(`${inv.serviceKey}.${inv.method}`, this.pool.address).message, RpcCode.CANCELLED, {
+      reason: def.code,
+      retryable: true,
+      remote: this.pool.address,
+    });
   }
 
   private route(serviceKey: string, method: string): Buffer {

@@ -468,6 +468,10 @@ export function protocolSuite(label: string, makeTransport: () => Transport): vo
       const pending = w.invoker.invoke(call(KEY, 'slow', ['still answered'], { timeout: 20000 }));
       await until(() => gate.entered === 1);
       await w.invoker.destroy?.();
+      // A new call reaching the released invoker is not sent, and failover may retry it elsewhere.
+      const refused = await rejection(w.invoker.invoke(call(KEY, 'hello', ['late'])));
+      expect(refused.reason).toBe('PLEXUS_ERR_PROTOCOL_RELEASED');
+      expect(refused.retryable).toBe(true);
       gate.open();
       await expect(pending).resolves.toEqual({ value: 'still answered' });
     });
