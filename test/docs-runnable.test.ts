@@ -4,13 +4,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 /**
- * Docs that show code run as written. In README.md and docs/guide/*.md, a fenced block whose info
+ * Docs that show code run as written. In README.md, docs/reference/config.md and docs/guide/*.md, a
+ * fenced block whose info
  * string has `file=<name>` is written to a fresh folder (one per document); a block that also says
  * `run` is then run with node there, must exit 0 within 60 s, and must print every `// prints: x`
  * its lines promise. Packages resolve from this repository's node_modules, as from an install.
  */
 const root = path.resolve(__dirname, '..');
-const docs = ['README.md', ...fs.readdirSync(path.join(root, 'docs', 'guide')).filter((f) => f.endsWith('.md')).map((f) => path.join('docs', 'guide', f))];
+const docs = ['README.md', path.join('docs', 'reference', 'config.md'), ...fs.readdirSync(path.join(root, 'docs', 'guide')).filter((f) => f.endsWith('.md')).map((f) => path.join('docs', 'guide', f))];
 
 interface Block {
   file: string;

@@ -153,3 +153,40 @@ describe('generic calls cannot grow the consumer without bound', () => {
     await app.stop();
   });
 });
+
+describe('service-level delay', () => {
+  it('registers that service only after its delay; others at once', async () => {
+    const registered: Array<{ path: string; at: number }> = [];
+    const started = Date.now();
+    const app = Plexus.create({
+      ...base,
+      protocol: { name: 'plexus', port: 0 },
+      registry: { type: 'spy', snapshot: false },
+    });
+    app.use(
+      definePlugin({
+        name: 'spy-registry',
+        extensions: [
+          {
+            point: 'registry',
+            name: 'spy',
+            create: () => ({
+              register: async (url: { path: string }) => void registered.push({ path: url.path, at: Date.now() - started }),
+              unregister: async () => undefined,
+              subscribe: async () => undefined,
+              unsubscribe: async () => undefined,
+              close: async () => undefined,
+            }),
+          },
+        ],
+      }),
+    );
+    app.provide({ interface: 'a.Now' }, { m: () => 1 });
+    app.provide({ interface: 'a.Later', delay: 300 }, { m: () => 1 });
+    await app.start();
+    const now = registered.find((r) => r.path === 'a.Now')!;
+    const later = registered.find((r) => r.path === 'a.Later')!;
+    expect(later.at - now.at).toBeGreaterThanOrEqual(250);
+    await app.stop();
+  });
+});
