@@ -14,6 +14,7 @@ import {
 import { ProtocolErrors, rpcError } from './errors';
 import { encodeEvent, HeaderReader } from './frame-codec';
 import { describeBytes, FrameDecoder, type FrameSink, type GarbageKind } from './frame-decoder';
+import { PendingTable } from './pending-table';
 import type { ProtocolCore } from './protocol-core';
 import { codeOfStatus, EventKind, FIXED_LENGTH, Flag, Status } from './wire';
 
@@ -79,7 +80,8 @@ export class ClientConnection implements ChannelHandler, FrameSink {
   state: ConnectionState = ConnectionState.IDLE;
   /** The provider announced it is shutting down; cleared when a new connection opens. */
   closing = false;
-  readonly pending = new Map<number, PendingCall>();
+  /** Calls in flight by request id (not a `Map`: see {@link PendingTable}). */
+  readonly pending = new PendingTable<PendingCall>();
 
   private channel: ClientChannel | undefined;
   private connectPromise: Promise<void> | undefined;
@@ -358,7 +360,7 @@ export class ClientConnection implements ChannelHandler, FrameSink {
     this.queuedIds = [];
     this.queuedFrames = [];
     if (this.pending.size === 0) return;
-    const calls = [...this.pending.values()];
+    const calls = this.pending.values();
     this.pending.clear();
     for (const call of calls) call.reject(this.withRemote(makeError(call)));
   }
