@@ -2,6 +2,7 @@
  * Messages between the bench runner (parent) and its peer processes (children), over the
  * `child_process.fork` IPC channel. Plain JSON-safe objects only.
  */
+import type { PayloadKind } from './payload';
 import type { LatencySummary } from './stats';
 
 /** CPU time of one process over the measured window, in microseconds (process.cpuUsage). */
@@ -18,6 +19,8 @@ export interface PeerArgs {
   options?: Record<string, unknown>;
   /** For clients: the `info` their server reported when ready (e.g. the registry folder it made). */
   server?: Record<string, unknown>;
+  /** For clients: the payload every call carries (default `small`, see payload.ts). */
+  payload?: PayloadKind;
 }
 
 /** Parent → client: run one measurement. */

@@ -2,7 +2,8 @@
  * Command-line options of `npm run bench` (`node dist/run.js`).
  */
 import { PIN_MODES, type PinMode } from './affinity';
-import { PEER_NAMES } from './peers';
+import { PAYLOAD_KINDS, type PayloadKind } from './payload';
+import { LARGE_PAYLOAD_PEER_NAMES, PEER_NAMES } from './peers';
 
 /** Parsed command line. */
 export interface CliOptions {
@@ -12,6 +13,7 @@ export interface CliOptions {
   peers: string[];
   concurrency: number[];
   pin: PinMode;
+  payload: PayloadKind;
   quick: boolean;
   codecs: boolean;
   onlyCodecs: boolean;
@@ -28,6 +30,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --peers a,b           peers to run (default ${PEER_NAMES.join(',')})
   --concurrency 1,100   outstanding calls per client (default 1,100)
   --pin mode            split (default: one CPU each, like two hosts), auto (c=1 on one shared CPU), same, none
+  --payload kind        small (default, ~100 B object) or 64k (64 KiB binary body, MB/s; default peers
+                        ${LARGE_PAYLOAD_PEER_NAMES.join(',')})
   --quick               1 round, 1000 ms windows, 500 ms warmup
   --codecs              run the codec suite as well
   --only-codecs         run only the codec suite
@@ -43,6 +47,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     peers: [...PEER_NAMES],
     concurrency: [1, 100],
     pin: 'split',
+    payload: 'small',
     quick: false,
     codecs: false,
     onlyCodecs: false,
@@ -52,6 +57,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   let rounds: number | undefined;
   let duration: number | undefined;
   let warmup: number | undefined;
+  let peersGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2) as [string, string | undefined];
     const value = () => {
@@ -71,6 +77,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         break;
       case '--peers':
         o.peers = list(value());
+        peersGiven = true;
         for (const p of o.peers) {
           if (!PEER_NAMES.includes(p)) throw new Error(`Unknown peer "${p}". Known peers: ${PEER_NAMES.join(', ')}`);
         }
@@ -82,6 +89,12 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         const mode = value();
         if (!(PIN_MODES as readonly string[]).includes(mode)) throw new Error(`--pin expects one of ${PIN_MODES.join(', ')}, got "${mode}"`);
         o.pin = mode as PinMode;
+        break;
+      }
+      case '--payload': {
+        const kind = value();
+        if (!(PAYLOAD_KINDS as readonly string[]).includes(kind)) throw new Error(`--payload expects one of ${PAYLOAD_KINDS.join(', ')}, got "${kind}"`);
+        o.payload = kind as PayloadKind;
         break;
       }
       case '--quick':
@@ -104,6 +117,11 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       default:
         throw new Error(`Unknown option "${argv[i]}"\n\n${USAGE}`);
     }
+  }
+  if (o.payload === '64k') {
+    if (!peersGiven) o.peers = [...LARGE_PAYLOAD_PEER_NAMES];
+    const cannot = o.peers.filter((p) => !LARGE_PAYLOAD_PEER_NAMES.includes(p));
+    if (cannot.length > 0) throw new Error(`--payload 64k: ${cannot.join(', ')} cannot carry it as the same bytes; use --peers among ${LARGE_PAYLOAD_PEER_NAMES.join(',')}`);
   }
   // --quick sets the defaults; explicit values still win.
   o.rounds = rounds ?? (o.quick ? 1 : o.rounds);

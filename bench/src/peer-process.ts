@@ -6,6 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { cpusFor, pin, type Layout } from './affinity';
 import type { CpuTime, PeerArgs, RunResult, ToChild, ToParent } from './ipc';
+import type { PayloadKind } from './payload';
 import type { PeerSpec } from './peers';
 
 const live = new Set<ChildProcess>();
@@ -175,15 +176,18 @@ export class PeerPair {
     readonly info: Record<string, unknown>,
   ) {}
 
-  /** Forks the server, waits for its port, forks the client, waits until it has made one call. */
-  static async start(spec: PeerSpec, distDir: string, verbose: boolean, startMs = 30_000): Promise<PeerPair> {
+  /**
+   * Forks the server, waits for its port, forks the client (which sends `payload` on every call),
+   * waits until it has made one call.
+   */
+  static async start(spec: PeerSpec, distDir: string, verbose: boolean, payload: PayloadKind = 'small', startMs = 30_000): Promise<PeerPair> {
     const script = (role: string) => path.join(distDir, 'peers', `${spec.script}-${role}.js`);
     const server = new PeerProcess(`${spec.name}-server`, script('server'), { options: spec.options }, verbose);
     let client: PeerProcess | undefined;
     try {
       const ready = await server.next('ready', startMs);
       if (typeof ready.port !== 'number' || ready.port <= 0) throw new Error(`${spec.name}-server reported no port`);
-      client = new PeerProcess(`${spec.name}-client`, script('client'), { port: ready.port, options: spec.options, server: ready.info }, verbose);
+      client = new PeerProcess(`${spec.name}-client`, script('client'), { port: ready.port, options: spec.options, server: ready.info, payload }, verbose);
       const clientReady = await client.next('ready', startMs);
       return new PeerPair(spec, server, client, { port: ready.port, server: ready.info, client: clientReady.info });
     } catch (err) {

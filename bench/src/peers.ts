@@ -15,6 +15,11 @@ export interface PeerSpec {
   info?: boolean;
   /** One line for the report and the README. */
   description: string;
+  /**
+   * Whether it can carry the 64 KiB binary payload (`--payload 64k`) as the same bytes as the
+   * others: every msgpack peer can; a JSON peer would carry a 64 KiB array of numbers instead.
+   */
+  largePayload: boolean;
 }
 
 /** Every known peer, in report order. */
@@ -24,6 +29,7 @@ export const PEERS: readonly PeerSpec[] = [
     script: 'raw',
     options: { mode: 'coalesce' },
     description: 'framed TCP echo, pipelined, writes coalesced per turn: the machine limit',
+    largePayload: true,
   },
   {
     name: 'raw-perframe',
@@ -31,6 +37,7 @@ export const PEERS: readonly PeerSpec[] = [
     options: { mode: 'perframe' },
     info: true,
     description: 'the same with one socket.write per frame (information only)',
+    largePayload: true,
   },
   {
     name: 'raw-msgpack',
@@ -38,19 +45,29 @@ export const PEERS: readonly PeerSpec[] = [
     options: { mode: 'coalesce', codec: 'msgpack' },
     info: true,
     description: 'raw, plus msgpack encode/decode of every request and reply on both sides (information only)',
+    largePayload: true,
   },
-  { name: 'grpc', script: 'grpc', description: '@grpc/grpc-js unary call, msgpack messages, one channel' },
-  { name: 'moleculer', script: 'moleculer', description: 'Moleculer brokers over the TCP transporter, JSON, static discovery' },
-  { name: 'plexus', script: 'plexus', description: 'Plexus full pipeline, plexus protocol, msgpack, direct URL' },
+  { name: 'grpc', script: 'grpc', description: '@grpc/grpc-js unary call, msgpack messages, one channel', largePayload: true },
+  {
+    name: 'moleculer',
+    script: 'moleculer',
+    description: 'Moleculer brokers over the TCP transporter, JSON, static discovery',
+    largePayload: false,
+  },
+  { name: 'plexus', script: 'plexus', description: 'Plexus full pipeline, plexus protocol, msgpack, direct URL', largePayload: true },
   {
     name: 'plexus-registry',
     script: 'plexus-registry',
     description: 'plexus, but the client finds the server through the embedded local registry (no URL)',
+    largePayload: true,
   },
 ];
 
 /** Names of every known peer. */
 export const PEER_NAMES: readonly string[] = PEERS.map((p) => p.name);
+
+/** Names of the peers that can carry the 64 KiB payload (the default peer list of `--payload 64k`). */
+export const LARGE_PAYLOAD_PEER_NAMES: readonly string[] = PEERS.filter((p) => p.largePayload).map((p) => p.name);
 
 /** Looks a peer up by name; throws listing the known names on a miss. */
 export function peerByName(name: string): PeerSpec {

@@ -1,7 +1,8 @@
 /**
- * Text output of the RPC bench: the table of medians and the ratios with their targets.
+ * Text output of the RPC bench: the table of medians, the ratios with their targets, issue 7's
+ * goals against raw-msgpack and, with the 64 KiB payload, throughput in MB/s.
  */
-import { fmtInt, type RpcBenchResult } from './rpc-bench';
+import { fmtInt, TARGET_PEER, type RpcBenchResult, type TargetCheck, type TargetMetric } from './rpc-bench';
 
 /** Formats a finished run as a plain-text report (no colours, so it pastes anywhere). */
 export function formatRpcReport(result: RpcBenchResult): string {
@@ -11,16 +12,18 @@ export function formatRpcReport(result: RpcBenchResult): string {
     `RPC bench — ${machine.cpus} × ${machine.cpuModel}, node ${machine.node}, ${machine.platform}/${machine.arch}`,
     `${options.rounds} round(s) × ${options.durationMs} ms (warmup ${options.warmupMs} ms), interleaved; medians over rounds.`,
     pinning(result),
-    `Payload: ${result.payloadBytes.msgpack} B msgpack / ${result.payloadBytes.json} B JSON. ` +
+    payloadLine(result) +
       `Load average ${machine.loadAvg[0]} at start, ${result.loadAvgAtEnd[0]} at end (${machine.cpus} CPUs).`,
     '',
   );
 
-  const header = ['peer', 'conc', 'calls/s', 'p50 ms', 'p99 ms', 'CPU µs/call', 'client+server', 'rounds', 'errors'];
+  const large = result.payloadBytes.kind === '64k';
+  const header = ['peer', 'conc', 'calls/s', ...(large ? ['MB/s'] : []), 'p50 ms', 'p99 ms', 'CPU µs/call', 'client+server', 'rounds', 'errors'];
   const body = result.summary.map((r) => [
     r.info ? `${r.peer} (info)` : r.peer,
     String(r.concurrency),
     fmtInt(r.callsPerSec),
+    ...(large ? [fmtMBps(r.mbPerSec)] : []),
     fmtMs(r.p50),
     fmtMs(r.p99),
     Number.isFinite(r.cpuUsPerCall) ? r.cpuUsPerCall.toFixed(1) : 'n/a',
@@ -28,7 +31,7 @@ export function formatRpcReport(result: RpcBenchResult): string {
     String(r.rounds),
     String(r.errors),
   ]);
-  lines.push(...table(header, body, [false, true, true, true, true, true, true, true, true]));
+  lines.push(...table(header, body, header.map((_, i) => i > 0)));
 
   const down = result.peers.filter((p) => p.status !== 'ok');
   if (down.length > 0) {
@@ -48,7 +51,53 @@ export function formatRpcReport(result: RpcBenchResult): string {
     ]);
     lines.push(...table(['conc', 'ratio', 'value', '', 'target', ''], rows, [false, false, true, true, false, false]));
   }
+
+  if (result.targets.length > 0) lines.push('', ...targetBlock(result.targets));
+  else if (large && result.summary.some((r) => r.peer === 'plexus')) {
+    lines.push('', `Issue 7 targets (plexus / ${TARGET_PEER}): not evaluated, they are set for the default payload.`);
+  }
+
+  if (result.throughput.length > 0) {
+    lines.push('', `Throughput, ${result.payloadBytes.msgpack} B each way per call (MB/s = 10^6 B/s; median of per-round ratios):`);
+    const rows = result.throughput.map((t) => [
+      `c=${t.concurrency}`,
+      `${t.subject}/${t.peer}`,
+      fmtMBps(t.subjectMBps),
+      fmtMBps(t.peerMBps),
+      Number.isFinite(t.ratio) ? t.ratio.toFixed(2) : 'n/a',
+    ]);
+    lines.push(...table(['conc', 'pair', 'MB/s', 'against', 'ratio'], rows, [false, false, true, true, true]));
+  }
   return lines.join('\n');
+}
+
+const METRIC_NAMES: Record<TargetMetric, string> = { callsPerSec: 'calls/s', p99: 'p99', cpuUsPerCall: 'CPU µs/call' };
+
+/** Issue 7's goals: value (ratio of medians), target and PASS / MISS, or n/a with the reason. */
+function targetBlock(checks: readonly TargetCheck[]): string[] {
+  const rows = checks.map((t) => [
+    `c=${t.concurrency}`,
+    `${METRIC_NAMES[t.metric]} ${t.subject}/${t.peer}`,
+    Number.isFinite(t.ratio) ? t.ratio.toFixed(2) : 'n/a',
+    Number.isFinite(t.ratioOfMedians) ? `(${t.ratioOfMedians.toFixed(2)})` : '',
+    `target ${t.op === '<=' ? '≤' : '≥'} ${t.target}`,
+    t.pass === undefined ? `n/a: ${t.missing ?? 'not measured'}` : t.pass ? 'PASS' : 'MISS',
+  ]);
+  return [
+    `Issue 7 targets (plexus / ${TARGET_PEER}, same run; median of per-round ratios, ratio of the medians in brackets):`,
+    ...table(['conc', 'measure', 'value', '', 'target', ''], rows, [false, false, true, true, false, false]),
+  ];
+}
+
+function payloadLine(result: RpcBenchResult): string {
+  const { kind, msgpack, json } = result.payloadBytes;
+  if (kind === '64k') return `Payload: 64 KiB binary body, ${msgpack} B msgpack, the same bytes for every peer. `;
+  return `Payload: ${msgpack} B msgpack / ${json ?? 'n/a'} B JSON. `;
+}
+
+function fmtMBps(v: number): string {
+  if (!Number.isFinite(v)) return 'n/a';
+  return v < 10 ? v.toFixed(2) : v.toFixed(1);
 }
 
 function pinning(result: RpcBenchResult): string {

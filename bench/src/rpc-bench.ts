@@ -6,15 +6,24 @@
 import { canPin, layoutFor, type Layout, type PinMode } from './affinity';
 import type { CpuTime, RunResult } from './ipc';
 import { machineInfo, type MachineInfo } from './machine';
-import { payloadSizes } from './payload';
+import { payloadSizes, type PayloadKind } from './payload';
 import { killAllPeers, PeerPair } from './peer-process';
-import { PEER_NAMES, peerByName, type PeerSpec } from './peers';
+import { LARGE_PAYLOAD_PEER_NAMES, PEER_NAMES, peerByName, type PeerSpec } from './peers';
 import { median, type LatencySummary } from './stats';
 
 /** Options of {@link runRpcBench}; every field has a default. */
 export interface RpcBenchOptions {
-  /** Peers to compare (default: all, see {@link PEER_NAMES}). */
+  /**
+   * Peers to compare (default: all, see {@link PEER_NAMES}; with the `64k` payload, those that can
+   * carry it, {@link LARGE_PAYLOAD_PEER_NAMES}).
+   */
   peers?: string[];
+  /**
+   * What every call carries (default `small`): the ~100-byte object, or `64k`, one 64 KiB binary
+   * body, for throughput in MB/s. The issue-7 targets and the plexus/raw targets are set for
+   * `small` and are not evaluated with `64k`.
+   */
+  payload?: PayloadKind;
   /** Outstanding calls per client (default [1, 100]). */
   concurrency?: number[];
   /** Rounds over all peers and concurrencies (default 3). */
@@ -62,6 +71,11 @@ export interface RpcSummaryRow {
   p50: number;
   p99: number;
   cpuUsPerCall: number;
+  /**
+   * Payload throughput each way, in MB/s (10^6 bytes): calls/s × the payload's msgpack size. The
+   * reply carries as many bytes back. Meaningful mostly with the `64k` payload.
+   */
+  mbPerSec: number;
   /** The client's and the server's share of {@link RpcSummaryRow.cpuUsPerCall} (medians). */
   cpuClientUsPerCall: number;
   cpuServerUsPerCall: number;
@@ -89,6 +103,47 @@ export interface RpcRatio {
   pass?: boolean;
 }
 
+/** A measure the issue-7 targets compare: calls/s, p99 latency or CPU per call. */
+export type TargetMetric = 'callsPerSec' | 'p99' | 'cpuUsPerCall';
+
+/** One goal of issue 7: `subject metric ÷ peer metric` at one concurrency, against a bound. */
+export interface TargetSpec {
+  metric: TargetMetric;
+  concurrency: number;
+  /** `<=` for costs (latency, CPU), `>=` for throughput. */
+  op: '<=' | '>=';
+  target: number;
+}
+
+/** One goal of issue 7 as this run measured it. */
+export interface TargetCheck extends TargetSpec {
+  subject: string;
+  peer: string;
+  /** Median over rounds of the ratio within each round (as for {@link RpcRatio.ratio}); NaN when not measured. */
+  ratio: number;
+  /** Ratio of the summary table's medians. */
+  ratioOfMedians: number;
+  /** The summary table's medians of the subject and of the peer (calls/s, ms or µs). */
+  subjectValue: number;
+  peerValue: number;
+  /** Whether the goal is met; absent when it could not be measured in this run (see `missing`). */
+  pass?: boolean;
+  /** Why there is no ratio, e.g. `raw-msgpack not in this run`. */
+  missing?: string;
+}
+
+/** Payload throughput of one peer against another at one concurrency (the `64k` payload). */
+export interface ThroughputRatio {
+  concurrency: number;
+  subject: string;
+  peer: string;
+  /** Medians over rounds, MB/s each way. */
+  subjectMBps: number;
+  peerMBps: number;
+  /** Median of per-round ratios (the same as calls/s, as both carry the same bytes). */
+  ratio: number;
+}
+
 /** How a peer fared as a whole. */
 export interface RpcPeerStatus {
   name: string;
@@ -104,15 +159,29 @@ export interface RpcBenchResult {
   kind: 'rpc';
   startedAt: string;
   finishedAt: string;
-  options: { peers: string[]; concurrency: number[]; rounds: number; durationMs: number; warmupMs: number; pin: PinMode; pinnable: boolean };
+  options: {
+    peers: string[];
+    concurrency: number[];
+    rounds: number;
+    durationMs: number;
+    warmupMs: number;
+    pin: PinMode;
+    pinnable: boolean;
+    payload: PayloadKind;
+  };
   machine: MachineInfo;
   /** 1/5/15-minute load average when the run ended (the start's is in `machine`). */
   loadAvgAtEnd: number[];
-  payloadBytes: { msgpack: number; json: number };
+  /** The payload and its encoded sizes (`json` only for `small`: no JSON peer carries `64k`). */
+  payloadBytes: { kind: PayloadKind; msgpack: number; json?: number };
   peers: RpcPeerStatus[];
   measurements: RpcMeasurement[];
   summary: RpcSummaryRow[];
   ratios: RpcRatio[];
+  /** The issue-7 goals, plexus against raw-msgpack; empty without plexus or with the `64k` payload. */
+  targets: TargetCheck[];
+  /** plexus (and plexus-registry) MB/s against each raw peer; only with the `64k` payload. */
+  throughput: ThroughputRatio[];
 }
 
 /** Plexus/raw throughput goals by concurrency. */
@@ -124,12 +193,37 @@ export const RAW_TARGETS: Readonly<Record<number, number>> = { 1: 0.8, 100: 0.6 
  */
 export const REGISTRY_TARGET = 0.97;
 
+/** The peer issue 7's goals are measured against: the floor for an RPC that must serialize. */
+export const TARGET_PEER = 'raw-msgpack';
+
+/**
+ * Issue 7's goals for plexus against {@link TARGET_PEER}, same run, same placement: p99 at most 2×
+ * and CPU per call at most 1.4× at c=100; calls/s at least 0.9× at c=100 and 0.95× at c=1.
+ */
+export const ISSUE_TARGETS: readonly TargetSpec[] = [
+  { metric: 'p99', concurrency: 100, op: '<=', target: 2 },
+  { metric: 'cpuUsPerCall', concurrency: 100, op: '<=', target: 1.4 },
+  { metric: 'callsPerSec', concurrency: 100, op: '>=', target: 0.9 },
+  { metric: 'callsPerSec', concurrency: 1, op: '>=', target: 0.95 },
+];
+
 /**
  * Runs the RPC comparison and returns the results (it writes no file; the CLI does).
  * Every peer process is stopped, or killed by PID, before this settles, also on failure.
  */
 export async function runRpcBench(options: RpcBenchOptions = {}): Promise<RpcBenchResult> {
-  const peers = (options.peers ?? [...PEER_NAMES]).map(peerByName);
+  const payload = options.payload ?? 'small';
+  if (payload !== 'small' && payload !== '64k') throw new Error(`Unknown payload "${String(payload)}"; expected small or 64k`);
+  const peers = (options.peers ?? (payload === '64k' ? [...LARGE_PAYLOAD_PEER_NAMES] : [...PEER_NAMES])).map(peerByName);
+  if (payload === '64k') {
+    const cannot = peers.filter((p) => !p.largePayload).map((p) => p.name);
+    if (cannot.length > 0) {
+      throw new Error(
+        `${cannot.join(', ')} cannot carry the 64k payload as the same bytes (JSON, not msgpack); ` +
+          `choose among ${LARGE_PAYLOAD_PEER_NAMES.join(', ')}`,
+      );
+    }
+  }
   const concurrency = options.concurrency ?? [1, 100];
   const rounds = options.rounds ?? 3;
   const durationMs = options.duration ?? 3000;
@@ -162,7 +256,7 @@ export async function runRpcBench(options: RpcBenchOptions = {}): Promise<RpcBen
       for (const spec of order) {
         if ((statuses.get(spec.name) as RpcPeerStatus).status !== 'ok') continue;
         try {
-          const pair = await PeerPair.start(spec, distDir, options.verbose === true);
+          const pair = await PeerPair.start(spec, distDir, options.verbose === true, payload);
           pairs.set(spec.name, pair);
           (statuses.get(spec.name) as RpcPeerStatus).details = pair.info;
         } catch (err) {
@@ -199,19 +293,23 @@ export async function runRpcBench(options: RpcBenchOptions = {}): Promise<RpcBen
     killAllPeers();
   }
 
-  const summary = summarize(peers, concurrency, measurements);
+  const payloadBytes = payloadSizes(payload);
+  const summary = summarize(peers, concurrency, measurements, payloadBytes.msgpack);
   return {
     kind: 'rpc',
     startedAt,
     finishedAt: new Date().toISOString(),
-    options: { peers: peers.map((p) => p.name), concurrency, rounds, durationMs, warmupMs, pin: pinMode, pinnable: canPin() },
+    options: { peers: peers.map((p) => p.name), concurrency, rounds, durationMs, warmupMs, pin: pinMode, pinnable: canPin(), payload },
     machine,
     loadAvgAtEnd: machineInfo().loadAvg,
-    payloadBytes: payloadSizes(),
+    payloadBytes,
     peers: [...statuses.values()],
     measurements,
     summary,
-    ratios: ratios(peers, concurrency, summary, measurements),
+    // The targets are set for the small payload; with 64 KiB bodies the ratios are shown bare.
+    ratios: ratios(peers, concurrency, summary, measurements, payload === 'small'),
+    targets: payload === 'small' ? targetChecks(peers, concurrency, summary, measurements) : [],
+    throughput: payload === '64k' ? throughputRatios(peers, concurrency, summary, measurements, payloadBytes.msgpack) : [],
   };
 }
 
@@ -243,7 +341,12 @@ function toMeasurement(
 }
 
 /** Medians per peer and concurrency, in peer order within each concurrency. */
-function summarize(peers: readonly PeerSpec[], concurrency: readonly number[], ms: readonly RpcMeasurement[]): RpcSummaryRow[] {
+function summarize(
+  peers: readonly PeerSpec[],
+  concurrency: readonly number[],
+  ms: readonly RpcMeasurement[],
+  payloadBytes: number,
+): RpcSummaryRow[] {
   const rows: RpcSummaryRow[] = [];
   for (const c of concurrency) {
     for (const spec of peers) {
@@ -257,6 +360,7 @@ function summarize(peers: readonly PeerSpec[], concurrency: readonly number[], m
         p50: median(mine.map((m) => m.latency.p50)),
         p99: median(mine.map((m) => m.latency.p99)),
         cpuUsPerCall: median(mine.map((m) => m.cpuUsPerCall)),
+        mbPerSec: median(mine.map((m) => (m.callsPerSec * payloadBytes) / 1e6)),
         cpuClientUsPerCall: median(mine.map((m) => (m.calls > 0 ? m.cpu.client / m.calls : NaN))),
         cpuServerUsPerCall: median(mine.map((m) => (m.calls > 0 ? m.cpu.server / m.calls : NaN))),
         errors: mine.reduce((n, m) => n + m.errors, 0),
@@ -276,6 +380,7 @@ function ratios(
   concurrency: readonly number[],
   rows: readonly RpcSummaryRow[],
   ms: readonly RpcMeasurement[],
+  withTargets: boolean,
 ): RpcRatio[] {
   if (!peers.some((p) => p.name === 'plexus')) return [];
   const pairs: Array<{ subject: string; peer: string; target: (c: number) => number | undefined }> = [];
@@ -298,7 +403,7 @@ function ratios(
           return theirs !== undefined && theirs > 0 ? m.callsPerSec / theirs : NaN;
         });
       const ratio = median(perRound);
-      const target = targetOf(c);
+      const target = withTargets ? targetOf(c) : undefined;
       out.push({
         concurrency: c,
         subject,
@@ -307,6 +412,86 @@ function ratios(
         ratioOfMedians: mine && other && other.callsPerSec > 0 ? mine.callsPerSec / other.callsPerSec : NaN,
         ...(target === undefined ? {} : Number.isFinite(ratio) ? { target, pass: ratio >= target } : { target }),
       });
+    }
+  }
+  return out;
+}
+
+/** The value of `metric` in one measurement. */
+function metricOf(m: RpcMeasurement, metric: TargetMetric): number {
+  return metric === 'p99' ? m.latency.p99 : metric === 'cpuUsPerCall' ? m.cpuUsPerCall : m.callsPerSec;
+}
+
+/**
+ * `subject ÷ peer` for `metric` at `c`: the median over rounds of the ratio within each round,
+ * and the ratio of the summary medians. NaN where either side has no finite positive value.
+ */
+function pairedRatio(
+  subject: string,
+  peer: string,
+  c: number,
+  metric: TargetMetric,
+  rows: readonly RpcSummaryRow[],
+  ms: readonly RpcMeasurement[],
+): { ratio: number; ratioOfMedians: number; subjectValue: number; peerValue: number } {
+  const perRound = ms
+    .filter((m) => m.peer === subject && m.concurrency === c)
+    .map((m) => {
+      const other = ms.find((o) => o.peer === peer && o.concurrency === c && o.round === m.round);
+      const theirs = other === undefined ? NaN : metricOf(other, metric);
+      return theirs > 0 ? metricOf(m, metric) / theirs : NaN;
+    });
+  const mine = rows.find((r) => r.peer === subject && r.concurrency === c);
+  const other = rows.find((r) => r.peer === peer && r.concurrency === c);
+  const subjectValue = mine === undefined ? NaN : mine[metric];
+  const peerValue = other === undefined ? NaN : other[metric];
+  return { ratio: median(perRound), ratioOfMedians: peerValue > 0 ? subjectValue / peerValue : NaN, subjectValue, peerValue };
+}
+
+/** Issue 7's goals, plexus ÷ raw-msgpack; one row per goal whenever plexus ran, `missing` saying what was not measured. */
+function targetChecks(
+  peers: readonly PeerSpec[],
+  concurrency: readonly number[],
+  rows: readonly RpcSummaryRow[],
+  ms: readonly RpcMeasurement[],
+): TargetCheck[] {
+  if (!peers.some((p) => p.name === 'plexus')) return [];
+  const hasPeer = peers.some((p) => p.name === TARGET_PEER);
+  return ISSUE_TARGETS.map((spec) => {
+    const measured = pairedRatio('plexus', TARGET_PEER, spec.concurrency, spec.metric, rows, ms);
+    const check: TargetCheck = { ...spec, subject: 'plexus', peer: TARGET_PEER, ...measured };
+    if (!hasPeer) check.missing = `${TARGET_PEER} not in this run`;
+    else if (!concurrency.includes(spec.concurrency)) check.missing = `c=${spec.concurrency} not in this run`;
+    else if (!Number.isFinite(measured.ratio)) check.missing = 'no paired measurement (a peer failed)';
+    else check.pass = spec.op === '<=' ? measured.ratio <= spec.target : measured.ratio >= spec.target;
+    return check;
+  });
+}
+
+/** With the 64 KiB payload: MB/s of plexus and plexus-registry against each raw peer in the run. */
+function throughputRatios(
+  peers: readonly PeerSpec[],
+  concurrency: readonly number[],
+  rows: readonly RpcSummaryRow[],
+  ms: readonly RpcMeasurement[],
+  payloadBytes: number,
+): ThroughputRatio[] {
+  const subjects = peers.filter((p) => p.name === 'plexus' || p.name === 'plexus-registry').map((p) => p.name);
+  const floors = peers.filter((p) => p.script === 'raw').map((p) => p.name);
+  const out: ThroughputRatio[] = [];
+  for (const c of concurrency) {
+    for (const subject of subjects) {
+      for (const peer of floors) {
+        const r = pairedRatio(subject, peer, c, 'callsPerSec', rows, ms);
+        out.push({
+          concurrency: c,
+          subject,
+          peer,
+          subjectMBps: (r.subjectValue * payloadBytes) / 1e6,
+          peerMBps: (r.peerValue * payloadBytes) / 1e6,
+          ratio: r.ratio,
+        });
+      }
     }
   }
   return out;

@@ -36,7 +36,7 @@ async function main(): Promise<number> {
   if (!options.onlyCodecs) {
     const perMeasure = options.warmupMs + options.durationMs;
     const total = (options.rounds * options.concurrency.length * options.peers.length * perMeasure) / 1000;
-    console.log(`RPC bench: peers ${options.peers.join(', ')}; concurrency ${options.concurrency.join(', ')}; about ${Math.ceil(total)} s of measuring.`);
+    console.log(`RPC bench: peers ${options.peers.join(', ')}; concurrency ${options.concurrency.join(', ')}; payload ${options.payload}; about ${Math.ceil(total)} s of measuring.`);
     output.rpc = await runRpcBench({
       peers: options.peers,
       concurrency: options.concurrency,
@@ -44,6 +44,7 @@ async function main(): Promise<number> {
       duration: options.durationMs,
       warmup: options.warmupMs,
       pin: options.pin,
+      payload: options.payload,
       verbose: options.verbose,
       log: (line) => console.log(line),
     });

@@ -4,7 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Done } from '../load-loop';
 import { hostClient, verify } from '../peer-host';
-import { benchPayload, type BenchPayload } from '../payload';
+import { benchValue, type BenchPayload } from '../payload';
 import { echoService } from './grpc-service';
 
 type EchoClient = grpc.Client & {
@@ -12,7 +12,8 @@ type EchoClient = grpc.Client & {
 };
 
 hostClient(async (args) => {
-  const payload = benchPayload();
+  // The 64 KiB Buffer travels through the same msgpack codec (grpc-service.ts) as the object.
+  const payload = benchValue(args.payload) as BenchPayload;
   const Ctor = grpc.makeGenericClientConstructor(echoService, 'bench.Echo');
   const client = new Ctor(`127.0.0.1:${args.port}`, grpc.credentials.createInsecure()) as unknown as EchoClient;
   await new Promise<void>((resolve, reject) =>

@@ -4,11 +4,11 @@
  */
 import { Plexus } from '@plexus/kernel';
 import { hostClient, promiseCaller, verify } from '../peer-host';
-import { benchPayload } from '../payload';
+import { benchValue } from '../payload';
 import { ECHO_SERVICE, type BenchEcho } from './plexus-service';
 
 hostClient(async (args) => {
-  const payload = benchPayload();
+  const payload = benchValue(args.payload);
   // A consumer-only app needs no start(): the reference connects on first use (DESIGN §6).
   const app = Plexus.create({ application: { name: 'bench-client' } });
   const echo = app.refer<BenchEcho>({

@@ -6,13 +6,13 @@
  */
 import { Plexus } from '@plexus/kernel';
 import { hostClient, promiseCaller, verify } from '../peer-host';
-import { benchPayload } from '../payload';
+import { benchValue } from '../payload';
 import { ECHO_SERVICE, type BenchEcho } from './plexus-service';
 
 hostClient(async (args) => {
   const registryDir = args.server?.registryDir;
   if (typeof registryDir !== 'string' || registryDir === '') throw new Error('plexus-registry-client: the server reported no registryDir');
-  const payload = benchPayload();
+  const payload = benchValue(args.payload);
   const app = Plexus.create({
     application: { name: 'bench-registry-client' },
     registry: { type: 'local', dir: registryDir, snapshot: false },

@@ -6,13 +6,13 @@
 import net from 'node:net';
 import type { Done } from '../load-loop';
 import { hostClient } from '../peer-host';
-import { benchPayload, standardPackr } from '../payload';
+import { benchValue, isEcho, standardPackr } from '../payload';
 import { createFrameWriter, FRAME_HEADER, FrameParser } from './raw-frames';
 import { flushScheduler, rawOptions } from './raw-options';
 
 hostClient(async (args) => {
   const options = rawOptions(args.options);
-  const value = benchPayload();
+  const value = benchValue(args.payload);
   const payload = standardPackr.pack(value);
   const codec = options.codec === 'msgpack';
   const socket = await new Promise<net.Socket>((resolve, reject) => {
@@ -34,8 +34,7 @@ hostClient(async (args) => {
     free.push(id);
     outstanding--;
     if (codec) {
-      const reply = standardPackr.unpack(buf.subarray(start, end)) as { id?: unknown };
-      done(reply.id === value.id ? undefined : new Error('echo mismatch'));
+      done(isEcho(args.payload, standardPackr.unpack(buf.subarray(start, end))) ? undefined : new Error('echo mismatch'));
     } else {
       done(end - start === payload.length ? undefined : new Error(`short echo: ${end - start} bytes`));
     }
