@@ -16,6 +16,7 @@ import { cancelledByConsumer, connectionLost, ProtocolErrors } from './errors';
 import { DEFAULT_MAX_ATTACHMENTS, encodeErrorResponse, encodeEvent, encodeResponse, HeaderReader, responseHeaderSize } from './frame-codec';
 import { acceptsCompressor, configuredCompressors, GuardErrors, hasMethod } from './request-guard';
 import { describeBytes, FrameDecoder, type FrameSink, type GarbageKind } from './frame-decoder';
+import { PendingTable } from './pending-table';
 import type { ProtocolCore } from './protocol-core';
 import { EventKind, FIXED_LENGTH, Flag, Status, statusOfCode } from './wire';
 
@@ -76,7 +77,7 @@ export class ServerEndpoint implements ChannelHandler {
     if (conn.running.size === 0) return;
     // Nobody is left to answer: the calls' signals abort so implementations can stop early.
     const reason = connectionLost(channel.remoteAddress, error?.message ?? 'closed by the peer');
-    for (const inv of [...conn.running.values()]) inv.cancel(reason);
+    for (const inv of conn.running.values()) inv.cancel(reason);
     conn.running.clear();
   }
 }
@@ -96,8 +97,11 @@ function sendClosing(channel: Channel): void {
  */
 export class ProviderConnection implements FrameSink {
   readonly decoder: FrameDecoder;
-  /** Two-way calls running now, by request id, so a cancel frame or a dropped connection stops them. */
-  readonly running = new Map<number, Invocation>();
+  /**
+   * Two-way calls running now, by request id, so a cancel frame or a dropped connection stops them
+   * (not a `Map`: see {@link PendingTable}; its hash is seeded, as the ids are the peer's).
+   */
+  readonly running = new PendingTable<Invocation>();
   private readonly header = new HeaderReader();
 
   constructor(

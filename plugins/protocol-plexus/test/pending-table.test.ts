@@ -64,18 +64,36 @@ describe('PendingTable', () => {
     churn(Number.MAX_SAFE_INTEGER - 3_000, 8_000, 3, 0.5);
   });
 
-  it('keeps entries whose probe runs wrap around the end of the table', () => {
+  it('keeps ids a peer lines up on their low bits spread out (seeded hash)', () => {
+    // Multiples of 2^32 and of 2^16 all share `id & mask`; unseeded, each insert would probe the
+    // whole run (~10^9 probes for these 2 x 30,000 ids), which takes many seconds.
+    const table = new PendingTable<number>();
+    const started = Date.now();
+    for (let k = 1; k <= 30_000; k++) table.set(k * 4294967296, k);
+    for (let k = 1; k <= 30_000; k++) table.set(k * 65536, -k);
+    let found = 0;
+    for (let k = 1; k <= 30_000; k++) if (table.get(k * 4294967296) === k) found++;
+    let deleted = 0;
+    for (let k = 1; k <= 30_000; k += 2) if (table.delete(k * 65536)) deleted++;
+    const took = Date.now() - started;
+    expect(found).toBe(30_000);
+    expect(deleted).toBe(15_000);
+    expect(table.size).toBe(45_000);
+    expect(table.get(2 * 65536)).toBe(-2);
+    expect(table.get(65536)).toBeUndefined();
+    expect(took).toBeLessThan(1000);
+  });
+
+  it('takes id 0 and ids past 2^53, as a provider may read from a peer', () => {
     const table = new PendingTable<string>();
-    // 255, 511 and 767 share home slot 255 (the last); their run wraps to slots 0 and 1.
-    for (const id of [255, 511, 767, 256]) table.set(id, `v${id}`);
-    expect(table.delete(255)).toBe(true);
-    expect(table.get(511)).toBe('v511');
-    expect(table.get(767)).toBe('v767');
-    expect(table.get(256)).toBe('v256');
-    expect(table.delete(511)).toBe(true);
-    expect(table.get(767)).toBe('v767');
-    expect(table.get(256)).toBe('v256');
+    table.set(0, 'zero');
+    table.set(2 ** 64 - 2 ** 12, 'big');
+    expect(table.get(0)).toBe('zero');
+    expect(table.get(2 ** 64 - 2 ** 12)).toBe('big');
     expect(table.size).toBe(2);
+    expect(table.delete(0)).toBe(true);
+    expect(table.get(0)).toBeUndefined();
+    expect(table.values()).toEqual(['big']);
   });
 
   it('clear empties it and it stays usable', () => {
