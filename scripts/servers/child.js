@@ -6,6 +6,7 @@
  */
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
+const net = require('node:net');
 
 /** How long `stop()` waits after its signal before it sends SIGKILL. */
 const STOP_GRACE_MS = 5_000;
@@ -58,4 +59,30 @@ function spawnLogged(binary, argv, { cwd, logFile }) {
   return { child, pid, exit, exited: () => exited, stop };
 }
 
-module.exports = { spawnLogged, STOP_GRACE_MS };
+/** The last `lines` lines of a server's log, or a note that it is empty or missing. */
+function tail(file, lines = 30) {
+  try {
+    const text = fs.readFileSync(file, 'utf8').trimEnd();
+    return text ? text.split('\n').slice(-lines).join('\n') : '(the log is empty)';
+  } catch {
+    return '(no log written)';
+  }
+}
+
+/** Whether something accepts connections on 127.0.0.1:`port` (so a readiness probe would not be ours). */
+function portTaken(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+module.exports = { spawnLogged, tail, portTaken, STOP_GRACE_MS };

@@ -12,6 +12,7 @@
 'use strict';
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
+const { tail } = require('./child');
 const http = require('node:http');
 const path = require('node:path');
 
@@ -34,13 +35,6 @@ function ensureInstalled() {
   if (!fs.existsSync(BINARY)) throw new Error(`apt-get installed ${PACKAGE} but ${BINARY} is still missing`);
 }
 
-function tail(file, lines = 30) {
-  try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
 
 /** GET /health → true when etcd answers {"health":"true"}. Never throws. */
 function healthy(port) {

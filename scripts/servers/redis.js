@@ -17,7 +17,7 @@
  * test or script can require it.
  */
 const { execFileSync } = require('node:child_process');
-const { spawnLogged } = require('./child');
+const { spawnLogged, tail, portTaken } = require('./child');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
@@ -38,15 +38,6 @@ function ensureInstalled() {
   if (!fs.existsSync(BINARY)) throw new Error(`redis-server installed but ${BINARY} is still missing; check the package contents`);
 }
 
-/** The last `lines` lines of a file, or a note that it is empty or missing. */
-function tail(file, lines = 30) {
-  try {
-    const text = fs.readFileSync(file, 'utf8').trimEnd();
-    return text ? text.split('\n').slice(-lines).join('\n') : '(the log is empty)';
-  } catch {
-    return '(no log written)';
-  }
-}
 
 /**
  * Sends inline commands (e.g. ['AUTH pw', 'PING']) and resolves with the raw answer, '' when the
@@ -76,21 +67,6 @@ function send(port, commands, timeoutMs = 1000) {
   });
 }
 
-/** Whether something accepts connections on 127.0.0.1:`port`. */
-function portTaken(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.setTimeout(1000, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-}
 
 /**
  * Starts a server on 127.0.0.1:`port`, working folder `dir` (created when missing), log in

@@ -15,7 +15,7 @@
  * server would. CommonJS and no npm dependencies, so any test or script can require it.
  */
 const { execFileSync } = require('node:child_process');
-const { spawnLogged } = require('./child');
+const { spawnLogged, tail, portTaken } = require('./child');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
@@ -45,15 +45,6 @@ function ensureInstalled() {
   }
 }
 
-/** The last `lines` lines of a file, or a note that it is empty or missing. */
-function tail(file, lines = 30) {
-  try {
-    const text = fs.readFileSync(file, 'utf8').trimEnd();
-    return text ? text.split('\n').slice(-lines).join('\n') : '(the log is empty)';
-  } catch {
-    return '(no log written)';
-  }
-}
 
 /** Sends a four-letter word and resolves with the answer ('' when the connection failed). */
 function fourLetters(port, word, timeoutMs = 1000) {
@@ -75,21 +66,6 @@ function fourLetters(port, word, timeoutMs = 1000) {
   });
 }
 
-/** Whether something accepts connections on 127.0.0.1:`port`. */
-function portTaken(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.setTimeout(1000, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-}
 
 /**
  * Starts a standalone server on 127.0.0.1:`port` with its data under `dir` (created when missing).
