@@ -331,7 +331,8 @@ export class Plexus {
       address: `${entry.type}://${entry.address ?? ''}`,
       backend: this.scope.create<Registry>('registry', entry.type, { ...entry }),
     }));
-    const first = entries[0];
+    // The snapshot is one file for all registries: the first entry that says where (or false) decides.
+    const first = entries.find((e) => e.snapshot !== undefined) ?? entries[0];
     const snapshot =
       first.snapshot === false
         ? false

@@ -29,10 +29,6 @@ export class ProcessSignals {
     private readonly stop: () => Promise<void>,
   ) {}
 
-  get installed(): boolean {
-    return this.handler !== undefined;
-  }
-
   install(options: { signals: boolean; errors: boolean }): void {
     if (options.signals && !this.handler) {
       this.handler = (signal) => {

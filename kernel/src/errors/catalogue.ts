@@ -130,6 +130,11 @@ export const RegistryErrors = {
     (address: string, iface: string, cause: string) => `subscribing to ${iface} at registry ${address} failed: ${cause}; retrying`,
     'Check that the registry is up and reachable; until it answers, calls use the last provider list (or the snapshot).',
   ),
+  SNAPSHOT: defineError(
+    'PLEXUS_ERR_REGISTRY_SNAPSHOT',
+    (file: string, what: string) => `registry snapshot ${file}: ${what}`,
+    'Check the folder is writable by this process and the file is not someone else\'s; set `registry.snapshot` to another path, or false to go without a snapshot.',
+  ),
   UNREACHABLE: defineError(
     'PLEXUS_ERR_REGISTRY_UNREACHABLE',
     (address: string, key: string) => `registry ${address} cannot be reached and no snapshot lists providers of ${key}`,

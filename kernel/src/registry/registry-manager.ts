@@ -252,7 +252,7 @@ export class RegistryManager {
     try {
       const stat = fs.statSync(file);
       if (stat.size > MAX_SNAPSHOT_BYTES) {
-        this.options.logger.warn(`registry snapshot ${file} is ${stat.size} bytes, over ${MAX_SNAPSHOT_BYTES}; ignored`);
+        this.snapshotProblem(file, `it is ${stat.size} bytes, over ${MAX_SNAPSHOT_BYTES}; ignored`);
         return {};
       }
       const data = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
@@ -266,10 +266,15 @@ export class RegistryManager {
       return out;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.options.logger.warn(`registry snapshot ${file} could not be read (${(err as Error).message}); starting without it`);
+        this.snapshotProblem(file, `could not be read (${(err as Error).message}); starting without it`);
       }
       return {};
     }
+  }
+
+  private snapshotProblem(file: string, what: string): void {
+    const e = RegistryErrors.SNAPSHOT(file, what);
+    this.options.logger.warn(e.message, { code: e.code });
   }
 
   private scheduleSnapshot(): void {
@@ -289,7 +294,7 @@ export class RegistryManager {
       fs.writeFileSync(tmp, JSON.stringify(this.snapshotData));
       fs.renameSync(tmp, file);
     } catch (err) {
-      this.options.logger.warn(`registry snapshot ${file} could not be written: ${(err as Error).message}`);
+      this.snapshotProblem(file, `could not be written: ${(err as Error).message}`);
     }
   }
 }
