@@ -1,3 +1,5 @@
+import { ChannelTicker } from './ticker';
+
 /** What the monitor needs from a channel; `idleTicks` and `missed` are reset by every read. */
 export interface IdleWatched {
   idleTicks: number;
@@ -15,42 +17,21 @@ export interface IdleWatched {
  * after the last read and every further one a period later. Scope: per server, or per transport
  * and heartbeat value for client channels.
  */
-export class IdleMonitor {
-  private readonly watched = new Set<IdleWatched>();
-  private timer: NodeJS.Timeout | undefined;
-  private readonly tickMs: number;
+export class IdleMonitor extends ChannelTicker<IdleWatched> {
   private readonly ticksPerPeriod: number;
 
   constructor(readonly heartbeat: number) {
-    this.tickMs = Math.max(1, Math.floor(heartbeat / 4));
+    super(Math.max(1, Math.floor(heartbeat / 4)));
     this.ticksPerPeriod = Math.max(1, Math.round(heartbeat / this.tickMs));
   }
 
-  get size(): number {
-    return this.watched.size;
-  }
-
-  add(channel: IdleWatched): void {
+  override add(channel: IdleWatched): void {
     channel.idleTicks = 0;
     channel.missed = 0;
-    this.watched.add(channel);
-    if (this.timer === undefined) {
-      this.timer = setInterval(this.tick, this.tickMs);
-      this.timer.unref();
-    }
+    super.add(channel);
   }
 
-  delete(channel: IdleWatched): void {
-    this.watched.delete(channel);
-    if (this.watched.size === 0) this.stop();
-  }
-
-  stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  private readonly tick = (): void => {
+  protected readonly tick = (): void => {
     const period = this.ticksPerPeriod;
     for (const ch of this.watched) {
       // The first period needs one extra tick: the read that zeroed the counter fell somewhere

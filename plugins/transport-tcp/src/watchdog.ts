@@ -1,3 +1,5 @@
+import { ChannelTicker } from './ticker';
+
 /** What the watchdog needs from a channel. */
 export interface WatchdogWatched {
   /** One tick passed; the channel checks its own deadlines (frame, write stall). */
@@ -12,40 +14,13 @@ export interface WatchdogWatched {
  * peers. A deadline of `t` ms fires between `t` and `t + tickMs` after it started. Scope: per
  * server, or per transport and tick for client channels.
  */
-export class Watchdog {
-  private readonly watched = new Set<WatchdogWatched>();
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(readonly tickMs: number) {}
-
+export class Watchdog extends ChannelTicker<WatchdogWatched> {
   /** Whole ticks that cover `ms` (0 when `ms` is 0: the deadline is off). */
   ticksFor(ms: number): number {
     return ms > 0 ? Math.max(1, Math.ceil(ms / this.tickMs)) : 0;
   }
 
-  get size(): number {
-    return this.watched.size;
-  }
-
-  add(channel: WatchdogWatched): void {
-    this.watched.add(channel);
-    if (this.timer === undefined) {
-      this.timer = setInterval(this.tick, this.tickMs);
-      this.timer.unref();
-    }
-  }
-
-  delete(channel: WatchdogWatched): void {
-    this.watched.delete(channel);
-    if (this.watched.size === 0) this.stop();
-  }
-
-  stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  private readonly tick = (): void => {
+  protected readonly tick = (): void => {
     for (const ch of this.watched) ch.watchdogTick();
   };
 }
