@@ -1,4 +1,5 @@
 import { Plexus, RpcCode, type RpcError } from '../src';
+import { rejectionOf } from '../src/testing';
 
 /** A provider whose `slow` method records the signal it was given and how the call ended. */
 function slowService(record: { signal?: AbortSignal; aborted?: unknown }) {
@@ -19,14 +20,8 @@ function slowService(record: { signal?: AbortSignal; aborted?: unknown }) {
   };
 }
 
-async function rejection(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as RpcError;
-  }
-  throw new Error('expected a rejection');
-}
+/** The error a call rejects with (undefined when it resolved: the assertions then fail). */
+const rejection = async (p: Promise<unknown>) => (await rejectionOf(p)) as RpcError;
 
 const quiet = { logLevel: 'silent' as const, protocols: [{ name: 'injvm' }], application: { name: 'deadlines' } };
 

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { Plexus, RpcCode, type RpcError } from '@plexus/kernel';
+import { rejectionOf } from '@plexus/kernel/testing';
 
 /**
  * The kernel's deadlines over a real socket: the consumer's budget travels in the request, a
@@ -23,14 +24,8 @@ const slow = {
   },
 };
 
-async function rejection(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as RpcError;
-  }
-  throw new Error('expected a rejection');
-}
+/** The error a call rejects with (undefined when it resolved: the assertions then fail). */
+const rejection = async (p: Promise<unknown>) => (await rejectionOf(p)) as RpcError;
 
 describe('deadlines over TCP', () => {
   let provider: Plexus;
