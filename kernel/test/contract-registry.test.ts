@@ -232,3 +232,29 @@ describe('a registry that is down when a consumer starts', () => {
     await app.stop();
   });
 });
+
+describe('several registries', () => {
+  afterEach(() => {
+    MemoryRegistry.reset('several-a');
+    MemoryRegistry.reset('several-b');
+  });
+
+  it('a provider registers with every registry of `registries:`, and each names its own entries', async () => {
+    const app = Plexus.create({
+      application: { name: 'several', handleSignals: false },
+      logLevel: 'silent',
+      protocol: { name: 'plexus', port: 0 },
+      registries: [
+        { type: 'memory', id: 'a', namespace: 'several-a', snapshot: false },
+        { type: 'memory', id: 'b', namespace: 'several-b' },
+      ],
+    }).use(memoryRegistryPlugin);
+    app.provide({ interface: 'several.Svc' }, { m: () => 1 });
+    await app.start();
+    expect(MemoryRegistry.providers('several-a', 'several.Svc')).toHaveLength(1);
+    expect(MemoryRegistry.providers('several-b', 'several.Svc')).toHaveLength(1);
+    await app.stop();
+    expect(MemoryRegistry.providers('several-a', 'several.Svc')).toHaveLength(0);
+    expect(MemoryRegistry.providers('several-b', 'several.Svc')).toHaveLength(0);
+  });
+});

@@ -322,7 +322,8 @@ export class Plexus {
   private registries(): RegistryManager | null {
     if (this.registryManager !== undefined) return this.registryManager;
     const entries = configuredRegistries(this.config);
-    if (this.config.registry?.type === NO_REGISTRY) return (this.registryManager = null);
+    // `registry: none` leaves no `registry:` entry and no embedded default; `registries:` still count.
+    if (entries.length === 0 && this.config.registry?.type === NO_REGISTRY) return (this.registryManager = null);
     // None configured: the embedded default (one machine, a shared folder) when it is installed.
     if (entries.length === 0 && this.loader.has('registry', DEFAULT_REGISTRY)) entries.push({ type: DEFAULT_REGISTRY });
     if (entries.length === 0) return (this.registryManager = null);
