@@ -15,4 +15,12 @@ export const DEFAULT_WARMUP = 10 * 60 * 1000;
  */
 export interface LoadBalance {
   select(invokers: readonly Invoker[], invocation: Invocation): Invoker;
+  /**
+   * Optional: a balancer that weighs in-flight calls or latency (leastactive, shortestresponse,
+   * p2c) keeps its own per-node counters. Every cluster calls `started` right before an attempt on
+   * the chosen invoker and `finished` exactly once when that attempt settles (elapsed ms, whether it
+   * failed). Balancers without these methods cost the cluster nothing.
+   */
+  started?(invoker: Invoker, invocation: Invocation): void;
+  finished?(invoker: Invoker, invocation: Invocation, elapsedMs: number, failed: boolean): void;
 }
