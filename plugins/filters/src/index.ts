@@ -1,0 +1,2 @@
+/** @plexus/filters — filled in by the governance work. */
+export {};

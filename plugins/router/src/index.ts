@@ -1,0 +1,2 @@
+/** @plexus/router — filled in by the router work. */
+export {};
