@@ -1,5 +1,5 @@
 import type { ServiceConfig } from '../config/types';
-import { expiredCall, watchCall } from '../deadline/call-watch';
+import { deadlineError, expiredCall, replyWhenSettled, watchCall } from '../deadline/call-watch';
 import { RpcCode, RpcError } from '../errors/rpc-error';
 import { callStorage } from '../pipeline/call-context';
 import { buildFilterChain } from '../pipeline/filter-chain';
@@ -9,7 +9,7 @@ import type { Executor } from '../spi/executor';
 import type { Filter } from '../spi/filter';
 import { RpcInvocation, type Invocation, type MethodSettings } from '../spi/invocation';
 import type { Invoker } from '../spi/invoker';
-import type { ProviderRequest, ServiceInvoker } from '../spi/protocol';
+import type { CallReply, ProviderRequest, ServiceInvoker } from '../spi/protocol';
 import type { Result } from '../spi/result';
 import type { URL } from '../url/url';
 import { serviceError } from '../errors/service-error';
@@ -156,5 +156,28 @@ export class ServiceRuntime implements ServiceInvoker {
       return watchCall(invocation, this.chain.invoke(invocation), 'provider', undefined, watched);
     }
     return this.chain.invoke(invocation);
+  }
+
+  /** `invoke` for protocols that take the outcome by callback: no promise of its own, no race. */
+  dispatch(invocation: Invocation, reply: CallReply): void {
+    if (invocation.method === ECHO) {
+      reply.resolved({ value: invocation.args[0] });
+      return;
+    }
+    const watched = invocation instanceof RpcInvocation ? invocation.watchedDeadline : invocation.deadline;
+    if (watched > 0 && watched <= Date.now()) {
+      const err = deadlineError(invocation, 'provider');
+      invocation.cancel(err);
+      reply.rejected(err);
+      return;
+    }
+    let running: Promise<Result>;
+    try {
+      running = this.chain.invoke(invocation);
+    } catch (err) {
+      reply.rejected(err);
+      return;
+    }
+    replyWhenSettled(invocation, running, watched, reply);
   }
 }

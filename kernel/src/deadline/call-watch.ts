@@ -1,5 +1,6 @@
 import { RpcCode, RpcError } from '../errors/rpc-error';
 import type { Invocation } from '../spi/invocation';
+import type { CallReply } from '../spi/protocol';
 import type { Result } from '../spi/result';
 import { deadlineWheel, type TimedEntry } from './timer-wheel';
 
@@ -121,6 +122,60 @@ export function watchConsumerCall(
   explain: (timeout: RpcError) => RpcError | undefined,
 ): Promise<unknown> {
   return new CallWatch(invocation, 'consumer', signal, invocation.deadline, true, explain).start(running);
+}
+
+/**
+ * The provider's hold on one call for protocols that take the outcome by callback
+ * (`ServiceInvoker.dispatch`): a wheel entry instead of a second promise racing the first. Reports
+ * exactly once to `reply`: the outcome, or SERVER_TIMEOUT at the deadline (then the invocation is
+ * cancelled and whatever the implementation produces later is dropped).
+ */
+class ProviderWatch implements TimedEntry {
+  wheelSlot = -1;
+  wheelIndex = -1;
+  private settled = false;
+
+  constructor(
+    private readonly invocation: Invocation,
+    readonly deadline: number,
+    private readonly reply: CallReply,
+  ) {}
+
+  expire(): void {
+    if (this.settled) return;
+    this.settled = true;
+    const err = deadlineError(this.invocation, 'provider');
+    this.invocation.cancel(err);
+    this.reply.rejected(err);
+  }
+
+  readonly ok = (result: Result): void => {
+    if (this.settled) return;
+    this.settled = true;
+    deadlineWheel.remove(this);
+    this.reply.resolved(result);
+  };
+
+  readonly fail = (err: unknown): void => {
+    if (this.settled) return;
+    this.settled = true;
+    deadlineWheel.remove(this);
+    this.reply.rejected(err);
+  };
+}
+
+/**
+ * Reports the outcome of `running` to `reply`, held to `deadline` (epoch ms; 0 = not held): the
+ * provider side of `ServiceInvoker.dispatch`. One `then` on `running`, no promise of its own.
+ */
+export function replyWhenSettled(invocation: Invocation, running: Promise<Result>, deadline: number, reply: CallReply): void {
+  if (deadline <= 0) {
+    running.then(reply.resolved, reply.rejected);
+    return;
+  }
+  const watch = new ProviderWatch(invocation, deadline, reply);
+  deadlineWheel.add(watch);
+  running.then(watch.ok, watch.fail);
 }
 
 /** A call that is past its deadline before it started: rejected at once, cancelled. */

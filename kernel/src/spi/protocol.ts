@@ -1,6 +1,7 @@
 import type { URL } from '../url/url';
 import type { Invocation } from './invocation';
 import type { Exporter, Invoker } from './invoker';
+import type { Result } from './result';
 
 export const PROTOCOL = Symbol.for('plexus.protocol');
 export const DEFAULT_PROTOCOL = 'plexus';
@@ -40,6 +41,23 @@ export interface ServiceInvoker extends Invoker {
    * (`METHOD_NOT_FOUND`) for a method the service does not declare.
    */
   createInvocation(request: ProviderRequest): Invocation;
+  /**
+   * Optional, cheaper form of `invoke` for protocols: runs the call and reports its end to `reply`
+   * exactly once — its result, its error, or `SERVER_TIMEOUT` when the provider's own deadline
+   * passes first (the invocation is then cancelled and the late outcome dropped). No promise is
+   * handed back, so the protocol's continuation costs none (on the provider every promise also pays
+   * the call context's async hooks). `reply` may be called before `dispatch` returns.
+   */
+  dispatch?(invocation: Invocation, reply: CallReply): void;
+}
+
+/**
+ * Where `ServiceInvoker.dispatch` reports a call's end. Function-valued fields, not methods: they
+ * are handed to `promise.then` as they are, so they must not depend on `this` at the call site.
+ */
+export interface CallReply {
+  readonly resolved: (result: Result) => void;
+  readonly rejected: (error: unknown) => void;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   type Result,
   type Serializer,
   SERIALIZER_LIMIT_REASON,
+  type CallReply,
   type ServiceInvoker,
   type TransportServer,
 } from '@plexus/kernel/spi';
@@ -224,7 +225,7 @@ export class ProviderConnection implements FrameSink {
         ? core.codecs.compressorById(h.acceptCompressorId)
         : undefined;
     core.requestStarted();
-    void this.run(service, inv, id, oneWay, serializer, responseCompressor);
+    this.run(service, inv, id, oneWay, serializer, responseCompressor);
   }
 
   onOversize(d: FrameDecoder): void {
@@ -241,26 +242,30 @@ export class ProviderConnection implements FrameSink {
     this.channel.close(err);
   }
 
-  private async run(
-    service: ServiceInvoker,
-    inv: Invocation,
-    id: number,
-    oneWay: boolean,
-    serializer: Serializer,
-    compressor: Compressor | undefined,
-  ): Promise<void> {
-    let result: Result | undefined;
-    let error: unknown;
-    let failed = false;
-    const running = this.running;
-    if (!oneWay) running.set(id, inv);
-    try {
-      result = await service.invoke(inv);
-    } catch (err) {
-      failed = true;
-      error = err;
+  /**
+   * Runs the call and writes its answer, taking the outcome by callback (`dispatch`) when the
+   * service offers it: no async function and no promise of the protocol's own — on the provider
+   * every promise also pays the call context's async hooks.
+   */
+  private run(service: ServiceInvoker, inv: Invocation, id: number, oneWay: boolean, serializer: Serializer, compressor: Compressor | undefined): void {
+    if (!oneWay) this.running.set(id, inv);
+    const reply = new Reply(this, id, inv, oneWay, serializer, compressor);
+    if (service.dispatch !== undefined) {
+      service.dispatch(inv, reply);
+      return;
     }
-    if (!oneWay) running.delete(id);
+    let running: Promise<Result>;
+    try {
+      running = service.invoke(inv);
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    running.then(reply.resolved, reply.rejected);
+  }
+
+  /** @internal The end of one call: forget it, answer it (two-way, connection open), count it done. */
+  finish(id: number, inv: Invocation, oneWay: boolean, serializer: Serializer, compressor: Compressor | undefined, result: Result | undefined, error: unknown, failed: boolean): void {
+    if (!oneWay) this.running.delete(id);
     try {
       if (!oneWay && this.channel.isOpen) {
         this.write(
@@ -353,5 +358,25 @@ function methodNotFound(service: ServiceInvoker, method: string | number): { mes
   return {
     message: `Service ${service.serviceKey} has no method ${typeof method === 'number' ? `at index ${method}` : `"${method}"`}. Declared: ${service.methods.join(', ')}.`,
     code: 'PLEXUS_ERR_SERVICE_METHOD_NOT_FOUND',
+  };
+}
+
+/** What one running call needs to be answered; its two handlers are the outcome's callbacks. */
+class Reply implements CallReply {
+  constructor(
+    private readonly conn: ProviderConnection,
+    private readonly id: number,
+    private readonly inv: Invocation,
+    private readonly oneWay: boolean,
+    private readonly serializer: Serializer,
+    private readonly compressor: Compressor | undefined,
+  ) {}
+
+  readonly resolved = (result: Result): void => {
+    this.conn.finish(this.id, this.inv, this.oneWay, this.serializer, this.compressor, result, undefined, false);
+  };
+
+  readonly rejected = (error: unknown): void => {
+    this.conn.finish(this.id, this.inv, this.oneWay, this.serializer, this.compressor, undefined, error, true);
   };
 }
