@@ -8,6 +8,7 @@ import { suggest } from '../errors/suggest';
 import type { PlexusConfig, PlexusConfigInput, ReferenceConfig, RegistryConfig, ServiceConfig } from '../config/types';
 import { NodeAvailability } from '../cluster/node-availability';
 import { RegistryDirectory } from '../cluster/registry-directory';
+import { InProcessRuleBook } from '../cluster/rule-book';
 import { AppErrors, RegistryErrors } from '../errors/catalogue';
 import { PlexusError } from '../errors/plexus-error';
 import { ExtensionLoader } from '../extension/extension-loader';
@@ -28,6 +29,7 @@ import { Protocols } from './protocols';
 import { ReferenceFactory, type RegistryHandle } from './reference-factory';
 import type { ReferenceRuntime } from './reference-runtime';
 import { ServiceExporter } from './service-exporter';
+import { RULE_BOOK, Rules } from './rules';
 import { TOKENS } from './tokens';
 
 export { TOKENS } from './tokens';
@@ -64,6 +66,7 @@ export class Plexus {
   private readonly proxies = new Map<string, unknown>();
   private readonly startupHooks: Array<{ name: string; run: () => unknown }> = [];
   private stopping?: Promise<void>;
+  private rules_?: Rules;
   private stopRequested = false;
 
   private constructor(config: PlexusConfig) {
@@ -90,6 +93,7 @@ export class Plexus {
     c.register(TOKENS.scope, { useValue: this.scope });
     c.register(TOKENS.availability, { useValue: new NodeAvailability() });
     c.register(TOKENS.registries, { useValue: { get: () => this.registries() } satisfies RegistryHandle });
+    c.register(RULE_BOOK, { useValue: new InProcessRuleBook() });
     c.registerSingleton(Protocols);
     c.registerSingleton(ServiceExporter);
     c.registerSingleton(ReferenceFactory);
@@ -148,6 +152,16 @@ export class Plexus {
   /** Shorthand of `withCallOptions({ attachments }, fn)`. */
   static withAttachments<R>(attachments: Record<string, string>, fn: () => R): R {
     return Plexus.withCallOptions({ attachments }, fn);
+  }
+
+  /**
+   * Dynamic rules: `route(spec)`, `override(spec)`, `list(interface?)`, `remove(id)`. They are
+   * written to every registry of the application (with `registry: none`, kept in this process for
+   * its own references) and applied by running consumers within seconds
+   * (docs/guide/dynamic-rules.md).
+   */
+  get rules(): Rules {
+    return (this.rules_ ??= new Rules(() => this.registries(), this.container.resolve<InProcessRuleBook>(RULE_BOOK), this.logger));
   }
 
   /** Adds plugins given as objects (in addition to config `plugins:`). */
@@ -385,7 +399,7 @@ export class Plexus {
     clearTimeout(timer);
     if (outcome === 'timeout') {
       const manager = this.registries();
-      if (manager && manager.unreachable(directory.url)) {
+      if (manager && manager.unreachable(directory.subscription)) {
         throw RegistryErrors.UNREACHABLE(manager.registries.map((r) => r.address).join(', '), key);
       }
       throw AppErrors.CHECK_FAILED(key, `the registry sent no provider list within ${waitMs} ms`);

@@ -3,7 +3,8 @@ import { inject, injectable } from 'tsyringe';
 import type { PlexusConfig, ReferenceConfig } from '../config/types';
 import { NodeAvailability } from '../cluster/node-availability';
 import { RegistryDirectory } from '../cluster/registry-directory';
-import { StaticDirectory } from '../cluster/static-directory';
+import type { InProcessRuleBook } from '../cluster/rule-book';
+import { AbstractDirectory, StaticDirectory, type RuleContext } from '../cluster/static-directory';
 import { AppErrors } from '../errors/catalogue';
 import type { ExtensionLoader } from '../extension/extension-loader';
 import type { ExtensionScope } from '../extension/extension-scope';
@@ -24,6 +25,7 @@ import { URL, serviceKey } from '../url/url';
 import { asList, type Level } from './levels';
 import { Protocols } from './protocols';
 import { ReferenceRuntime } from './reference-runtime';
+import { RULE_BOOK } from './rules';
 import { TOKENS } from './tokens';
 
 /** Provider params a consumer adopts: identity and weight, not the provider's own call settings. */
@@ -47,6 +49,7 @@ export class ReferenceFactory {
     @inject(TOKENS.registries) private readonly registryHandle: RegistryHandle,
     @inject(TOKENS.availability) private readonly availability: NodeAvailability,
     @inject(Protocols) private readonly protocols: Protocols,
+    @inject(RULE_BOOK) private readonly ruleBook: InProcessRuleBook,
   ) {}
 
   /** The config levels of a reference, least specific first: protocol, consumer defaults, reference. */
@@ -96,6 +99,12 @@ export class ReferenceFactory {
     const invokerFilters = filterNames.invoker.map((n) => scope.get<Filter>('filter', n));
     const wrap = (inv: Invoker) => (invokerFilters.length ? buildFilterChain(inv, invokerFilters) : inv);
     const routers = this.routersOf(cfg).map((n) => scope.get<Router>('router', n));
+    // Dynamic rules: a router a rule names is the reference's own instance, or created on demand when installed.
+    const rules: RuleContext = {
+      logger: this.logger,
+      createRouter: (name) => (this.loader.has('router', name) ? scope.get<Router>('router', name) : undefined),
+      source: this.ruleBook,
+    };
     let directory: Directory;
     let ready: Promise<void> | undefined;
     switch (this.routeOf(cfg, providesLocally)) {
@@ -109,12 +118,12 @@ export class ReferenceFactory {
             const providerUrl = new URL(target.protocol, target.host, target.port, cfg.interface, { ...target.params, ...consumerUrl.params });
             return wrap(this.protocols.get(target.protocol).refer(providerUrl));
           });
-        directory = new StaticDirectory(consumerUrl, invokers, routers, this.availability);
+        directory = new StaticDirectory(consumerUrl, invokers, routers, this.availability, rules);
         break;
       }
       case 'injvm': {
         const injvm = this.protocols.get('injvm');
-        directory = new StaticDirectory(consumerUrl, [injvm.refer(new URL('injvm', '127.0.0.1', 0, cfg.interface, consumerUrl.params))], routers);
+        directory = new StaticDirectory(consumerUrl, [injvm.refer(new URL('injvm', '127.0.0.1', 0, cfg.interface, consumerUrl.params))], routers, undefined, rules);
         break;
       }
       default: {
@@ -126,6 +135,7 @@ export class ReferenceFactory {
           this.logger,
           routers,
           this.availability,
+          { logger: this.logger, createRouter: rules.createRouter },
         );
         rd.subscribe().catch((err: Error) => this.logger.error(`subscribe ${key} failed: ${err.message}`));
         // The consumer is listed too (Dubbo's consumers category), for `plexus ls` and operators.
@@ -135,7 +145,9 @@ export class ReferenceFactory {
       }
     }
     const filters = filterNames.cluster.map((n) => scope.get<Filter>('filter', n));
-    return new ReferenceRuntime(id, cfg, directory, scope, levels, filters, ready);
+    const runtime = new ReferenceRuntime(id, cfg, directory, scope, levels, filters, ready);
+    if (directory instanceof AbstractDirectory) directory.watchSettings((o) => runtime.setOverrides(o));
+    return runtime;
   }
 
   private stageOf(name: string): 'cluster' | 'invoker' | undefined {

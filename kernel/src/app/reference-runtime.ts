@@ -13,6 +13,7 @@ import type { LoadBalance } from '../spi/loadbalance';
 import type { Result } from '../spi/result';
 import { serviceKey, type URL } from '../url/url';
 import type { ReferenceConfig } from '../config/types';
+import type { SettingsOverride } from '../cluster/reference-rules';
 
 function valueOf(result: Result): unknown {
   return result.value;
@@ -76,6 +77,8 @@ export class ReferenceRuntime {
   readonly group: string;
   private readonly chain: Invoker;
   private readonly settings = new Map<string, MethodSettings>();
+  /** Timeout/retries overrides from dynamic rules (registry configurators or `app.rules`), if any. */
+  private overrides: SettingsOverride | undefined;
   private ready: Promise<void> | undefined;
   private destroyed = false;
 
@@ -102,10 +105,24 @@ export class ReferenceRuntime {
   settingsOf(method: string): MethodSettings {
     let s = this.settings.get(method);
     if (s === undefined) {
-      s = resolveMethodSettings(method, [...this.levels, this.config.methods?.[method]]);
+      const o = this.overrides;
+      // An override beats the config at its own level: a service-level one under a method's own config, a method-level one over it.
+      s = resolveMethodSettings(
+        method,
+        o === undefined ? [...this.levels, this.config.methods?.[method]] : [...this.levels, o.service, this.config.methods?.[method], o.methods[method]],
+      );
       if (this.settings.size < MAX_CACHED_METHODS) this.settings.set(method, s);
     }
     return s;
+  }
+
+  /**
+   * Puts dynamic overrides (timeout, retries) over the config, or takes them away (undefined):
+   * the settings cache is rebuilt, so calls made from now on use them; calls in flight keep theirs.
+   */
+  setOverrides(overrides: SettingsOverride | undefined): void {
+    this.overrides = overrides;
+    this.settings.clear();
   }
 
   /** Runs one call through the chain and resolves with the value. */

@@ -1,22 +1,39 @@
+import { categoryOf } from '../registry/layout';
 import type { RegistryManager } from '../registry/registry-manager';
 import type { Invoker } from '../spi/invoker';
 import type { Logger } from '../spi/logger';
 import type { Router } from '../spi/router';
 import type { URL } from '../url/url';
 import type { NodeAvailability } from './node-availability';
-import { AbstractDirectory } from './static-directory';
+import { isRuleCategory } from './rule-entries';
+import { ServiceKeyInvoker } from './service-key-invoker';
+import { AbstractDirectory, type RuleContext } from './static-directory';
+
+/** What a registry directory watches: the providers and the rules written for them. */
+export const DIRECTORY_CATEGORIES = 'providers,routers,configurators';
 
 /**
  * The providers of one reference as the registries report them (through the registry manager:
- * cache, snapshot and retries are its business). Invokers are created per provider URL through
- * `refer` and kept while the URL stays listed, so a notification that changes nothing creates
- * nothing. Calls made before the first notification wait for it (`ready`).
+ * cache, snapshot and retries are its business), with the dynamic rules written beside them
+ * (`routers` and `configurators` entries of the same interface). Invokers are created per provider
+ * URL through `refer` and kept while the URL stays listed, so a notification that changes nothing
+ * creates nothing, and an override never re-creates one. Calls made before the first notification
+ * wait for it (`ready`).
+ *
+ * `group` selects providers: one group, `*` for every group, or a comma list whose providers are
+ * merged (the YAML list form arrives joined with commas); `version: '*'` takes every version.
+ * Providers of a group or version other than the reference's receive calls under their own.
  */
 export class RegistryDirectory extends AbstractDirectory {
   private byUrl = new Map<string, Invoker>();
   private readyResolve?: () => void;
   readonly ready: Promise<void>;
+  /** The URL subscribed: the consumer URL watching providers, routers and configurators. */
+  readonly subscription: URL;
   private readonly listener = (urls: URL[]) => this.notify(urls);
+  /** The groups this reference takes, or undefined for every group. */
+  private readonly groups: ReadonlySet<string> | undefined;
+  private readonly anyVersion: boolean;
 
   constructor(
     url: URL,
@@ -25,19 +42,37 @@ export class RegistryDirectory extends AbstractDirectory {
     private readonly logger: Logger,
     routers: readonly Router[] = [],
     availability?: NodeAvailability,
+    rules?: RuleContext,
   ) {
-    super(url, routers, availability);
+    super(url, routers, availability, rules ?? { logger });
     this.ready = new Promise((resolve) => (this.readyResolve = resolve));
+    this.subscription = url.withParams({ category: DIRECTORY_CATEGORIES });
+    const groups = url
+      .getParam('group', '')
+      .split(',')
+      .map((g) => g.trim());
+    this.groups = groups.includes('*') ? undefined : new Set(groups);
+    this.anyVersion = url.getParam('version', '') === '*';
   }
 
   async subscribe(): Promise<void> {
-    await this.registries.subscribe(this.url, this.listener);
+    await this.registries.subscribe(this.subscription, this.listener);
   }
 
   notify(urls: URL[]): void {
-    const next = new Map<string, Invoker>();
+    const providers: URL[] = [];
+    const rules: URL[] = [];
     for (const u of urls) {
-      if (u.params.side === 'consumer' || !this.matches(u)) continue;
+      const category = categoryOf(u);
+      if (isRuleCategory(category) || u.protocol === 'route' || u.protocol === 'override') rules.push(u);
+      else if (category === 'providers' && u.params.side !== 'consumer') providers.push(u);
+    }
+    // Rules first: the first list a balancer sees already carries the overrides.
+    this.applyRules(rules);
+    const next = new Map<string, Invoker>();
+    const mixed = this.groups === undefined || this.groups.size > 1 || this.anyVersion;
+    for (const u of providers) {
+      if (!this.matches(u)) continue;
       const key = u.toString();
       const existing = this.byUrl.get(key) ?? next.get(key);
       if (existing) {
@@ -46,7 +81,7 @@ export class RegistryDirectory extends AbstractDirectory {
       }
       try {
         const inv = this.refer(u);
-        if (inv) next.set(key, inv);
+        if (inv) next.set(key, mixed && u.serviceKey !== this.url.serviceKey ? new ServiceKeyInvoker(inv, u) : inv);
       } catch (err) {
         this.logger.warn(`cannot refer provider ${key}: ${(err as Error).message}`);
       }
@@ -59,21 +94,20 @@ export class RegistryDirectory extends AbstractDirectory {
 
   protected async release(): Promise<void> {
     try {
-      await this.registries.unsubscribe(this.url, this.listener);
+      await this.registries.unsubscribe(this.subscription, this.listener);
     } catch (err) {
       this.logger.warn(`unsubscribe failed: ${(err as Error).message}`);
     }
-    await Promise.all(this.all().map((i) => i.destroy?.()));
+    await Promise.all(this.rawInvokers().map((i) => i.destroy?.()));
     this.byUrl.clear();
     this.setInvokers([]);
   }
 
   private matches(provider: URL): boolean {
     if (provider.path !== this.url.path) return false;
-    const want = (k: string) => this.url.getParam(k, '');
-    const have = (k: string) => provider.getParam(k, '');
-    if (want('version') && want('version') !== '*' && want('version') !== have('version')) return false;
-    if (want('group') !== '*' && want('group') !== have('group')) return false;
+    const version = this.url.getParam('version', '');
+    if (version && !this.anyVersion && version !== provider.getParam('version', '')) return false;
+    if (this.groups !== undefined && !this.groups.has(provider.getParam('group', ''))) return false;
     return true;
   }
 }
