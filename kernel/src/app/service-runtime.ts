@@ -49,6 +49,32 @@ function callMethod(fn: BoundMethod, inv: Invocation): Promise<Result> {
   return Promise.resolve({ value: out });
 }
 
+/** The bound method applied to the call's arguments; what it throws propagates. */
+function applyMethod(fn: BoundMethod, inv: Invocation): unknown {
+  return fn.apply(undefined, inv.args);
+}
+
+/**
+ * The end of one inline call whose method returned a promise: tells the executor the call ended
+ * and turns the outcome into a Result or a coded error.
+ */
+class InlineEnd {
+  constructor(
+    private readonly inline: { leave(): void },
+    private readonly inv: Invocation,
+  ) {}
+
+  readonly ok = (value: unknown): Result => {
+    this.inline.leave();
+    return { value };
+  };
+
+  readonly fail = (err: unknown): never => {
+    this.inline.leave();
+    throw serviceError(err, this.inv);
+  };
+}
+
 /**
  * The implementation, as the executor runs it: the bound method inside the call's context, so
  * `Plexus.context()` works in it and in everything it awaits.
@@ -97,6 +123,8 @@ export class ServiceRuntime implements ServiceInvoker {
   readonly methods: readonly string[];
   private readonly settings = new Map<string, MethodSettings>();
   private readonly chain: Invoker;
+  /** Set when no filter runs and the executor runs calls at once: `dispatch` calls the method itself. */
+  private readonly inline: { enter(): void; leave(): void } | undefined;
 
   constructor(
     public url: URL,
@@ -112,6 +140,7 @@ export class ServiceRuntime implements ServiceInvoker {
       this.settings.set(m, resolveMethodSettings(m, [...levels, config.methods?.[m]]));
     }
     this.chain = buildFilterChain(new ExecutorInvoker(url, executor, table), filters);
+    this.inline = filters.length === 0 ? executor.inline : undefined;
   }
 
   /** Whether `method` (a name or a wire index) is callable: answerable before a body is decoded. */
@@ -171,6 +200,10 @@ export class ServiceRuntime implements ServiceInvoker {
       reply.rejected(err);
       return;
     }
+    if (this.inline !== undefined) {
+      this.dispatchInline(invocation, watched, reply, this.inline);
+      return;
+    }
     let running: Promise<Result>;
     try {
       running = this.chain.invoke(invocation);
@@ -179,5 +212,37 @@ export class ServiceRuntime implements ServiceInvoker {
       return;
     }
     replyWhenSettled(invocation, running, watched, reply);
+  }
+
+  /**
+   * No filters and an executor that would only run the call now: the method runs here, in the
+   * call's context. A synchronous result is answered at once with no promise at all; a promise is
+   * held to the provider's deadline as usual.
+   */
+  private dispatchInline(inv: Invocation, watched: number, reply: CallReply, inline: { enter(): void; leave(): void }): void {
+    const fn = this.table.get(inv.method);
+    if (fn === undefined) {
+      reply.rejected(methodNotFound(this.table, inv.method));
+      return;
+    }
+    inline.enter();
+    let out: unknown;
+    let then: unknown;
+    try {
+      out = callStorage.run(inv, applyMethod, fn, inv);
+      if (out !== null && typeof out === 'object') then = (out as { then?: unknown }).then;
+    } catch (err) {
+      inline.leave();
+      reply.rejected(serviceError(err, inv));
+      return;
+    }
+    if (typeof then !== 'function') {
+      inline.leave();
+      reply.resolved({ value: out });
+      return;
+    }
+    const end = new InlineEnd(inline, inv);
+    // Promise.resolve adopts any thenable, even one whose `then` throws, as a rejection.
+    replyWhenSettled(inv, Promise.resolve(out).then(end.ok, end.fail), watched, reply);
   }
 }

@@ -22,6 +22,11 @@ export class DirectExecutor implements Executor {
     return this.calls.count;
   }
 
+  /** Running a call here is only running it now: the kernel may do that itself and report in. */
+  get inline(): ActiveCalls {
+    return this.calls;
+  }
+
   execute(invocation: Invocation, task: (invocation: Invocation) => Promise<Result>): Promise<Result> {
     this.calls.enter();
     let running: Promise<Result>;
