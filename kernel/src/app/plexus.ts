@@ -161,7 +161,11 @@ export class Plexus {
    * (docs/guide/dynamic-rules.md).
    */
   get rules(): Rules {
-    return (this.rules_ ??= new Rules(() => this.registries(), this.container.resolve<InProcessRuleBook>(RULE_BOOK), this.logger));
+    return (this.rules_ ??= new Rules(() => this.registries(), this.container.resolve<InProcessRuleBook>(RULE_BOOK), this.logger, () => [
+      ...this.provided.map((p) => p.config.interface),
+      ...Object.values(this.config.references).map((r) => r.interface),
+      ...[...this.references.values()].map((r) => r.config.interface),
+    ]));
   }
 
   /** Adds plugins given as objects (in addition to config `plugins:`). */

@@ -108,6 +108,8 @@ export class Rules {
     private readonly registries: () => RegistryManager | null,
     private readonly book: InProcessRuleBook,
     private readonly logger: Logger,
+    /** Interfaces the application provides or refers to: listed too when a registry cannot enumerate its own. */
+    private readonly known: () => readonly string[] = () => [],
   ) {}
 
   /** The entry `spec` would be written as, checked; throws PLEXUS_ERR_RULE_MALFORMED. */
@@ -165,8 +167,9 @@ export class Rules {
   }
 
   /**
-   * The rule entries stored for `iface`, or for every interface the registries know, malformed ones
-   * included (with their `problem`). Sorted by interface, then id.
+   * The rule entries stored for `iface`, or for every interface the registries list (and those this
+   * application provides or refers to), malformed ones included (with their `problem`). Sorted by
+   * interface, then id.
    */
   async list(iface?: string): Promise<RuleInfo[]> {
     return (await this.entries(iface)).map(infoOf).sort((a, b) => cmp(a.interface, b.interface) || cmp(a.id, b.id) || cmp(a.url, b.url));
@@ -227,7 +230,7 @@ export class Rules {
   private async entries(iface?: string): Promise<URL[]> {
     const manager = this.registries();
     if (manager === null) return this.book.list(iface);
-    const ifaces = iface !== undefined ? [iface] : await manager.services();
+    const ifaces = iface !== undefined ? [iface] : [...new Set([...(await manager.services()), ...this.known()])];
     const found = new Map<string, URL>();
     const failures: string[] = [];
     await Promise.all(
