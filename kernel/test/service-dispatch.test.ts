@@ -1,0 +1,126 @@
+import { ServiceRuntime } from '../src/app/service-runtime';
+import { MethodTable } from '../src/pipeline/method-table';
+import { callStorage } from '../src/pipeline/call-context';
+
+const currentContext = () => callStorage.getStore();
+import { URL } from '../src/url/url';
+import { RpcCode, RpcError } from '../src/errors/rpc-error';
+import type { Executor } from '../src/spi/executor';
+import type { Filter } from '../src/spi/filter';
+import type { Invocation } from '../src/spi/invocation';
+import type { CallReply } from '../src/spi/protocol';
+import type { Result } from '../src/spi/result';
+
+/** An executor that runs calls now and counts them; `inline` only when asked to offer it. */
+class CountingExecutor implements Executor {
+  entered = 0;
+  left = 0;
+  executed = 0;
+  readonly inline?: { enter(): void; leave(): void };
+  constructor(offerInline: boolean) {
+    if (offerInline) this.inline = { enter: () => void this.entered++, leave: () => void this.left++ };
+  }
+  get active(): number {
+    return this.entered - this.left;
+  }
+  execute(inv: Invocation, task: (inv: Invocation) => Promise<Result>): Promise<Result> {
+    this.executed++;
+    return task(inv);
+  }
+}
+
+const impl = {
+  add(a: number, b: number) {
+    return a + b;
+  },
+  async later(v: string) {
+    await new Promise((r) => setTimeout(r, 5));
+    return `${v}:${currentContext()?.attachments.who}`;
+  },
+  who() {
+    return currentContext()?.attachments.who;
+  },
+  boom() {
+    throw new Error('sync boom');
+  },
+  async rejects() {
+    throw new Error('async boom');
+  },
+  slow() {
+    return new Promise((r) => setTimeout(() => r('late'), 300));
+  },
+};
+
+function runtime(executor: Executor, filters: Filter[] = [], timeout = 0): ServiceRuntime {
+  const table = new MethodTable('test.Svc', impl);
+  const url = new URL('plexus', '127.0.0.1', 1, 'test.Svc', {});
+  return new ServiceRuntime(url, { interface: 'test.Svc' } as never, table, [{ timeout }], filters, executor);
+}
+
+/** Dispatches one call and resolves with what the reply was told (and whether it was synchronous). */
+function dispatch(rt: ServiceRuntime, method: string, args: unknown[], attachments: Record<string, string> = {}) {
+  return new Promise<{ value?: unknown; error?: RpcError; sync: boolean }>((resolve) => {
+    let returned = false;
+    const reply: CallReply = {
+      resolved: (r) => resolve({ value: r.value, sync: !returned }),
+      rejected: (e) => resolve({ error: e as RpcError, sync: !returned }),
+    };
+    const inv = rt.createInvocation({ method, args, attachments, remoteAddress: '127.0.0.1:1' });
+    rt.dispatch(inv, reply);
+    returned = true;
+  });
+}
+
+describe('ServiceRuntime.dispatch', () => {
+  it('answers a synchronous method before dispatch returns, in the call context, and counts it in and out', async () => {
+    const ex = new CountingExecutor(true);
+    const rt = runtime(ex);
+    expect(await dispatch(rt, 'add', [2, 3])).toEqual({ value: 5, sync: true });
+    expect(await dispatch(rt, 'who', [], { who: 'ada' })).toEqual({ value: 'ada', sync: true });
+    expect(ex.executed).toBe(0);
+    expect([ex.entered, ex.left]).toEqual([2, 2]);
+  });
+
+  it('keeps the context across awaits and counts the call out only when the promise settles', async () => {
+    const ex = new CountingExecutor(true);
+    const rt = runtime(ex);
+    const pending = dispatch(rt, 'later', ['x'], { who: 'bob' });
+    expect(ex.active).toBe(1);
+    expect(await pending).toEqual({ value: 'x:bob', sync: false });
+    expect(ex.active).toBe(0);
+  });
+
+  it('turns sync throws and async rejections into SERVICE_ERROR and still counts the call out', async () => {
+    const ex = new CountingExecutor(true);
+    const rt = runtime(ex);
+    const a = await dispatch(rt, 'boom', []);
+    const b = await dispatch(rt, 'rejects', []);
+    expect(a.error).toBeInstanceOf(RpcError);
+    expect([a.error!.code, a.error!.message]).toEqual([RpcCode.SERVICE_ERROR, 'sync boom']);
+    expect([b.error!.code, b.error!.message]).toEqual([RpcCode.SERVICE_ERROR, 'async boom']);
+    expect(ex.active).toBe(0);
+  });
+
+  it('holds an async method to the provider timeout (SERVER_TIMEOUT) but counts it out only when it really ends', async () => {
+    const ex = new CountingExecutor(true);
+    const rt = runtime(ex, [], 50);
+    const r = await dispatch(rt, 'slow', []);
+    expect(r.error!.code).toBe(RpcCode.SERVER_TIMEOUT);
+    expect(ex.active).toBe(1);
+    await new Promise((res) => setTimeout(res, 350));
+    expect(ex.active).toBe(0);
+  });
+
+  it('goes through execute when the executor offers no inline form, or when a filter runs', async () => {
+    const plain = new CountingExecutor(false);
+    expect(await dispatch(runtime(plain), 'add', [1, 1])).toEqual({ value: 2, sync: false });
+    expect(plain.executed).toBe(1);
+
+    const seen: string[] = [];
+    const filter: Filter = { invoke: (next, inv) => (seen.push(inv.method), next.invoke(inv)) };
+    const inline = new CountingExecutor(true);
+    expect((await dispatch(runtime(inline, [filter]), 'add', [1, 2])).value).toBe(3);
+    expect(seen).toEqual(['add']);
+    expect([inline.executed, inline.entered]).toEqual([1, 0]);
+  });
+});
