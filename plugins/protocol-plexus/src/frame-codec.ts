@@ -33,6 +33,13 @@ export class HeaderReader {
    * costs two strings and a property). Settable per frame by the connection that owns the reader.
    */
   maxAttachments = DEFAULT_MAX_ATTACHMENTS;
+  /**
+   * The last service name read and its bytes: a connection mostly calls a few services, so a
+   * name equal to the last one (compared byte by byte) is reused instead of decoded into a new
+   * string that the service lookup would then hash again.
+   */
+  private lastService = '';
+  private lastServiceBytes: Buffer = Buffer.alloc(0);
 
   /**
    * Parses `buf[start..end)`; returns false when an entry runs past the end or a varint is
@@ -86,7 +93,7 @@ export class HeaderReader {
           this.acceptCompressorId = buf[p];
           break;
         case Tag.SERVICE:
-          this.service = buf.toString('utf8', p, vEnd);
+          this.service = this.serviceName(buf, p, vEnd);
           break;
         case Tag.METHOD:
           this.method = buf.toString('utf8', p, vEnd);
@@ -128,6 +135,23 @@ export class HeaderReader {
       p = vEnd;
     }
     return true;
+  }
+
+  private serviceName(buf: Buffer, start: number, end: number): string {
+    const last = this.lastServiceBytes;
+    const len = end - start;
+    if (len === last.length) {
+      let i = 0;
+      while (i < len && buf[start + i] === last[i]) i++;
+      if (i === len) return this.lastService;
+    }
+    const name = buf.toString('utf8', start, end);
+    // Names are short; a long one is decoded each time rather than kept.
+    if (len <= 256) {
+      this.lastService = name;
+      this.lastServiceBytes = Buffer.from(buf.subarray(start, end));
+    }
+    return name;
   }
 }
 
