@@ -67,6 +67,72 @@ export function loadBalanceContract(name: string, create: () => LoadBalance, opt
       if (weighted) expect(seen.size).toBe(2);
     });
 
+    describe('attempt hooks (started/finished), when the balancer has them', () => {
+      const hooked = (lb: LoadBalance): lb is LoadBalance & Required<Pick<LoadBalance, 'started' | 'finished'>> =>
+        typeof lb.started === 'function' && typeof lb.finished === 'function';
+
+      it('has both hooks or neither', () => {
+        const lb = create();
+        expect(typeof lb.started).toBe(typeof lb.finished);
+      });
+
+      it('tolerates finished for an invoker it never saw, or one that left the list', () => {
+        const lb = create();
+        if (!hooked(lb)) return;
+        const inv = fakeInvocation();
+        const invokers = fakeProviders([100, 100, 100, 100]);
+        const [stranger] = fakeProviders([100]);
+        expect(() => lb.finished(stranger, inv, 3, false)).not.toThrow();
+        lb.select(invokers, inv);
+        lb.started(invokers[0], inv);
+        // The provider leaves while its attempt is out; the answer (or failure) arrives afterwards.
+        const rest = invokers.slice(1);
+        for (let i = 0; i < 10; i++) expect(rest).toContain(lb.select(rest, inv));
+        expect(() => lb.finished(invokers[0], inv, 7, true)).not.toThrow();
+        for (let i = 0; i < 10; i++) expect(rest).toContain(lb.select(rest, inv));
+      });
+
+      if (!weighted) return;
+
+      it('counts return to zero: once every attempt finished (and stray finishes were ignored) calls spread evenly again', () => {
+        const lb = create();
+        if (!hooked(lb)) return;
+        const inv = fakeInvocation();
+        const invokers = fakeProviders([100, 100, 100, 100]);
+        const out: Invoker[] = [];
+        // Calls pile up as the cluster would make them: chosen, started, and not yet answered.
+        for (let i = 0; i < 40; i++) {
+          const chosen = lb.select(invokers, inv);
+          lb.started(chosen, inv);
+          out.push(chosen);
+        }
+        for (let i = 0; i < 6; i++) {
+          lb.started(invokers[0], inv);
+          out.push(invokers[0]);
+        }
+        // They settle in another order, after the list object changed (same providers), all in the
+        // same time, so latency does not tell the providers apart afterwards.
+        const later = invokers.slice();
+        for (const invoker of out.reverse()) lb.finished(invoker, inv, 2, false);
+        // Answers nobody started: a broken count would go below zero and draw every call.
+        for (let i = 0; i < 5; i++) lb.finished(invokers[1], inv, 2, false);
+        // Every provider has answered at least once, in that same time.
+        for (const invoker of later) {
+          lb.started(invoker, inv);
+          lb.finished(invoker, inv, 2, false);
+        }
+        const counts = new Map<Invoker, number>(later.map((i) => [i, 0]));
+        for (let i = 0; i < 800; i++) {
+          const chosen = lb.select(later, inv);
+          counts.set(chosen, (counts.get(chosen) ?? 0) + 1);
+        }
+        for (const invoker of later) {
+          expect(counts.get(invoker)).toBeGreaterThan(120);
+          expect(counts.get(invoker)).toBeLessThan(320);
+        }
+      });
+    });
+
     if (!weighted) return;
 
     it('never chooses a zero-weight provider while others have weight', () => {

@@ -1,0 +1,4 @@
+import { loadBalanceContract } from '@plexus/kernel/testing';
+import { ConsistentHashLoadBalance } from '../src/consistent-hash-load-balance';
+
+loadBalanceContract('consistenthash', () => new ConsistentHashLoadBalance(), { weighted: false });

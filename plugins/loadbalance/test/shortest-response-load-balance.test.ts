@@ -1,0 +1,4 @@
+import { loadBalanceContract } from '@plexus/kernel/testing';
+import { ShortestResponseLoadBalance } from '../src/shortest-response-load-balance';
+
+loadBalanceContract('shortestresponse', () => new ShortestResponseLoadBalance());
