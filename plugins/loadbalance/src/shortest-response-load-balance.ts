@@ -54,7 +54,8 @@ export class ShortestResponseLoadBalance implements LoadBalance {
   private readonly book: StatsBook<LatencyStat>;
   private readonly ties = new TieBuffer();
   private averages = new Float64Array(16);
-  private readonly windowMs: number;
+  /** Length of the latency window, ms. */
+  readonly windowMs: number;
   private readonly halfMs: number;
   private readonly random: () => number;
   private readonly now: () => number;

@@ -1,6 +1,7 @@
 import { loadBalanceContract, fakeInvocation, fakeProviders, FakeInvoker } from '@plexus/kernel/testing';
 import type { Invoker, URL } from '@plexus/kernel/spi';
 import plugin, { RoundRobinLoadBalance } from '../src/round-robin-load-balance';
+import { warmingProvider } from './support/sim';
 
 loadBalanceContract('roundrobin', () => new RoundRobinLoadBalance());
 
@@ -17,6 +18,36 @@ describe('RoundRobinLoadBalance', () => {
     const inv = fakeInvocation();
     const picks = Array.from({ length: 14 }, () => lb.select(invokers, inv));
     expect(names(invokers, picks)).toBe('a a b a c a a a a b a c a a');
+  });
+
+  it('spreads weights 1:3:6 smoothly (never six of one in a row) and exactly over 1,000 calls', () => {
+    const lb = new RoundRobinLoadBalance();
+    const invokers = fakeProviders([1, 3, 6]);
+    const inv = fakeInvocation();
+    const picks = Array.from({ length: 1000 }, () => lb.select(invokers, inv));
+    const first = names(invokers, picks.slice(0, 10)).replace(/ /g, '');
+    expect(first).toBe('cbcacbccbc');
+    // The longest run of one provider is 2 (of the 6-weight one), and every block of ten is exact.
+    let run = 1;
+    let longest = 1;
+    for (let i = 1; i < picks.length; i++) {
+      run = picks[i] === picks[i - 1] ? run + 1 : 1;
+      longest = Math.max(longest, run);
+    }
+    expect(longest).toBeLessThanOrEqual(2);
+    for (let block = 0; block < 100; block++) {
+      const ten = picks.slice(block * 10, block * 10 + 10);
+      expect(invokers.map((p) => ten.filter((x) => x === p).length)).toEqual([1, 3, 6]);
+    }
+  });
+
+  it('gives a warming provider fewer turns', () => {
+    const now = 2_000_000;
+    const young = warmingProvider('10.0.0.7', 100_000, 1_000_000, now); // weight 10 of 100
+    const [old] = fakeProviders([100]);
+    const lb = new RoundRobinLoadBalance({ now: () => now });
+    const picks = Array.from({ length: 110 }, () => lb.select([young, old], fakeInvocation()));
+    expect(picks.filter((p) => p === young)).toHaveLength(10);
   });
 
   it('rotates evenly over equal weights', () => {
