@@ -1,4 +1,5 @@
 import { cancelledError, expiredCall, watchConsumerCall } from '../deadline/call-watch';
+import { loopNow } from '../deadline/clock';
 import { RpcCode, RpcError } from '../errors/rpc-error';
 import type { ExtensionScope } from '../extension/extension-scope';
 import { outgoingStorage } from '../pipeline/call-context';
@@ -139,7 +140,7 @@ export class ReferenceRuntime {
       attachments = extra === undefined ? {} : { ...extra };
     } else {
       attachments = { ...options.attachments, ...extra };
-      if (options.timeout !== undefined) deadline = options.timeout > 0 ? Date.now() + options.timeout : 0;
+      if (options.timeout !== undefined) deadline = options.timeout > 0 ? loopNow() + options.timeout : 0;
       signal = options.signal;
     }
     const inv = new RpcInvocation({
@@ -158,7 +159,7 @@ export class ReferenceRuntime {
       inv.cancel(err);
       return Promise.reject(err);
     }
-    if (inv.deadline > 0 && inv.deadline <= Date.now()) return expiredCall(inv, 'consumer').then(valueOf);
+    if (inv.deadline > 0 && inv.deadline <= loopNow()) return expiredCall(inv, 'consumer').then(valueOf);
     const running = this.ready === undefined ? this.chain.invoke(inv) : this.afterReady(inv);
     if (inv.deadline > 0 || signal !== undefined) return watchConsumerCall(inv, running, signal, this.explainTimeout);
     return running.then(valueOf);

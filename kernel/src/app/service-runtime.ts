@@ -1,5 +1,6 @@
 import type { ServiceConfig } from '../config/types';
 import { deadlineError, expiredCall, replyWhenSettled, watchCall } from '../deadline/call-watch';
+import { loopNow } from '../deadline/clock';
 import { RpcCode, RpcError } from '../errors/rpc-error';
 import { callStorage } from '../pipeline/call-context';
 import { buildFilterChain } from '../pipeline/filter-chain';
@@ -154,7 +155,7 @@ export class ServiceRuntime implements ServiceInvoker {
     const name = typeof method === 'number' ? this.table.nameAt(method) : method;
     const settings = name === undefined ? undefined : this.settings.get(name);
     if (settings === undefined || name === undefined) throw methodNotFound(this.table, String(method));
-    const now = Date.now();
+    const now = loopNow();
     const own = settings.timeout > 0 ? now + settings.timeout : 0;
     const theirs = request.timeout !== undefined && request.timeout > 0 ? now + request.timeout : 0;
     const args = request.args;
@@ -181,7 +182,7 @@ export class ServiceRuntime implements ServiceInvoker {
     if (invocation.method === ECHO) return Promise.resolve({ value: invocation.args[0] });
     const watched = invocation instanceof RpcInvocation ? invocation.watchedDeadline : invocation.deadline;
     if (watched > 0) {
-      if (watched <= Date.now()) return expiredCall(invocation, 'provider');
+      if (watched <= loopNow()) return expiredCall(invocation, 'provider');
       return watchCall(invocation, this.chain.invoke(invocation), 'provider', undefined, watched);
     }
     return this.chain.invoke(invocation);
@@ -194,7 +195,7 @@ export class ServiceRuntime implements ServiceInvoker {
       return;
     }
     const watched = invocation instanceof RpcInvocation ? invocation.watchedDeadline : invocation.deadline;
-    if (watched > 0 && watched <= Date.now()) {
+    if (watched > 0 && watched <= loopNow()) {
       const err = deadlineError(invocation, 'provider');
       invocation.cancel(err);
       reply.rejected(err);

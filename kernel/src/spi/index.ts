@@ -40,3 +40,4 @@ export { inject, injectable } from 'tsyringe';
 export { runInCallContext, type CallContext } from '../pipeline/call-context';
 export { MethodTable, type BoundMethod } from '../pipeline/method-table';
 export { serviceError } from '../errors/service-error';
+export { loopNow } from '../deadline/clock';

@@ -1,3 +1,4 @@
+import { loopNow } from '../deadline/clock';
 import type { RpcError } from '../errors/rpc-error';
 import { serviceKey } from '../url/url';
 
@@ -120,7 +121,7 @@ export class RpcInvocation implements Invocation, CancelListener {
     this.group = init.group ?? '';
     this.serviceKey = init.serviceKey ?? serviceKey(init.service, this.version, this.group);
     this.settings = init.settings;
-    this.deadline = init.deadline ?? (init.settings.timeout > 0 ? Date.now() + init.settings.timeout : 0);
+    this.deadline = init.deadline ?? (init.settings.timeout > 0 ? loopNow() + init.settings.timeout : 0);
     this.watchedDeadline = this.deadline;
     this.remoteAddress = init.remoteAddress;
   }

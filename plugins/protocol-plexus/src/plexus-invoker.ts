@@ -1,4 +1,4 @@
-import { RpcCode, RpcError, type Invocation, type Invoker, type Result, type URL } from '@plexus/kernel/spi';
+import { loopNow, RpcCode, RpcError, type Invocation, type Invoker, type Result, type URL } from '@plexus/kernel/spi';
 import { PendingCall } from './client-connection';
 import type { ConnectionPool } from './connection-pool';
 import { ProtocolErrors, rpcError } from './errors';
@@ -66,7 +66,7 @@ export class PlexusInvoker implements Invoker {
     let timeout = 0;
     const deadline = inv.deadline;
     if (deadline > 0) {
-      timeout = deadline - Date.now();
+      timeout = deadline - loopNow();
       if (timeout <= 0) {
         return Promise.reject(this.failure(ProtocolErrors.TIMEOUT, RpcCode.TIMEOUT, `${inv.serviceKey}.${inv.method}`, this.pool.address, settings.timeout ?? 0));
       }
