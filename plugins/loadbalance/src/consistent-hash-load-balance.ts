@@ -128,6 +128,11 @@ export class ConsistentHashLoadBalance implements LoadBalance {
     return parsed;
   }
 
+  /** How many points the ring of `invokers` has for `invocation`'s method. For tests and diagnostics. */
+  ringSize(invokers: readonly Invoker[], invocation: Invocation): number {
+    return this.ringOf(invokers, this.settingsOf(invocation.settings).nodes).points.length;
+  }
+
   private ringOf(invokers: readonly Invoker[], nodes: number): Ring {
     const last = this.lastRing;
     if (last !== undefined && last.list === invokers && last.nodes === nodes) return last;

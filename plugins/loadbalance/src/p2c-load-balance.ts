@@ -52,8 +52,10 @@ interface LoadStat extends NodeStat {
 export class P2cLoadBalance implements LoadBalance {
   private readonly tables = new WeightTables();
   private readonly book: StatsBook<LoadStat>;
-  private readonly decay: number;
-  private readonly probeMs: number;
+  /** Weight of the newest answer in the moving average. */
+  readonly decay: number;
+  /** A candidate not chosen for this long wins its comparison, ms (0: never). */
+  readonly probeMs: number;
   private readonly random: () => number;
   private readonly now: () => number;
 
@@ -81,9 +83,14 @@ export class P2cLoadBalance implements LoadBalance {
     const now = this.now();
     let winner = i;
     let chosen = a;
-    if (this.probeMs > 0 && now - b.chosenAt >= this.probeMs && now - a.chosenAt < this.probeMs) {
-      winner = j;
-      chosen = b;
+    const staleA = this.probeMs > 0 && now - a.chosenAt >= this.probeMs;
+    const staleB = this.probeMs > 0 && now - b.chosenAt >= this.probeMs;
+    if (staleA !== staleB) {
+      // One has gone unchosen for probeMs: it is measured again, whatever its old numbers say.
+      if (staleB) {
+        winner = j;
+        chosen = b;
+      }
     } else if (load(b, a) < load(a, b)) {
       winner = j;
       chosen = b;
