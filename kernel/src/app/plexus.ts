@@ -26,7 +26,8 @@ import { loadImplementation, type ProvidedService } from './implementation-loade
 import { NameCheck } from './name-check';
 import { ProcessSignals } from './process-signals';
 import { Protocols } from './protocols';
-import { ReferenceFactory, type RegistryHandle } from './reference-factory';
+import { ReferenceFactory, setReferenceFallback, type RegistryHandle } from './reference-factory';
+import type { Fallback } from '../spi/tokens';
 import type { ReferenceRuntime } from './reference-runtime';
 import { ServiceExporter } from './service-exporter';
 import { RULE_BOOK, Rules } from './rules';
@@ -193,8 +194,11 @@ export class Plexus {
     return this;
   }
 
-  /** The proxy of a reference declared under `references:` in the config. */
-  reference<T = Record<string, (...args: unknown[]) => unknown>>(id: string): ServiceProxy<T> {
+  /**
+   * The proxy of a reference declared under `references:` in the config. `fallback` answers its
+   * failed calls (through the `mock` filter of `@plexus/filters`); the latest one given wins.
+   */
+  reference<T = Record<string, (...args: unknown[]) => unknown>>(id: string, options?: { fallback?: Fallback }): ServiceProxy<T> {
     let proxy = this.proxies.get(id);
     if (proxy === undefined) {
       const cfg = this.config.references[id];
@@ -205,6 +209,7 @@ export class Plexus {
       proxy = createProxy<T>(this.runtimeFor(id, cfg));
       this.proxies.set(id, proxy);
     }
+    if (options?.fallback !== undefined) setReferenceFallback(this.references.get(id)!, options.fallback);
     return proxy as ServiceProxy<T>;
   }
 

@@ -21,6 +21,7 @@ import type { Filter } from '../spi/filter';
 import type { Invoker } from '../spi/invoker';
 import type { Logger } from '../spi/logger';
 import type { Router } from '../spi/router';
+import { REFERENCE_FALLBACK, type Fallback, type FallbackHolder } from '../spi/tokens';
 import { URL, serviceKey } from '../url/url';
 import { asList, type Level } from './levels';
 import { Protocols } from './protocols';
@@ -87,6 +88,8 @@ export class ReferenceFactory {
 
   create(id: string, cfg: ReferenceConfig, providesLocally: boolean): ReferenceRuntime {
     const scope = this.scope.child();
+    // Filled by app.reference(id, { fallback }), possibly after start created the reference; the mock filter reads it.
+    scope.container.register(REFERENCE_FALLBACK, { useValue: { fallback: undefined } satisfies FallbackHolder });
     const levels = this.levelsOf(cfg);
     const key = serviceKey(cfg.interface, cfg.version, cfg.group);
     const consumerUrl = new URL('consumer', os.hostname(), 0, cfg.interface, {
@@ -153,6 +156,11 @@ export class ReferenceFactory {
   private stageOf(name: string): 'cluster' | 'invoker' | undefined {
     return this.loader.entryOf('filter', name)?.activate?.stage;
   }
+}
+
+/** Gives a reference its fallback function (`app.reference(id, { fallback })`). */
+export function setReferenceFallback(runtime: ReferenceRuntime, fallback: Fallback): void {
+  runtime.scope.container.resolve<FallbackHolder>(REFERENCE_FALLBACK).fallback = fallback;
 }
 
 function pickProviderParams(u: URL): Record<string, string> {

@@ -1,3 +1,6 @@
+import type { RpcError } from '../errors/rpc-error';
+import type { Invocation } from './invocation';
+
 /**
  * Tokens of what the application's tsyringe container holds, for plugin classes that take what
  * they need in their constructor: `constructor(@inject(LOGGER) logger: Logger) {}`.
@@ -11,3 +14,15 @@ export const CONFIG = Symbol.for('plexus.config');
 export const EXTENSION_CONTEXT = Symbol.for('plexus.extensionContext');
 /** The application's `NodeAvailability`: filters take provider nodes out of rotation through it. */
 export const NODE_AVAILABILITY = Symbol.for('plexus.nodeAvailability');
+/**
+ * A reference's `FallbackHolder`, in that reference's child container only: `app.reference(id,
+ * { fallback })` fills it (also after the reference was created at start); the `mock` filter reads
+ * it on failure.
+ */
+export const REFERENCE_FALLBACK = Symbol.for('plexus.referenceFallback');
+/** Where a reference keeps its fallback function; `fallback` is undefined until one is given. */
+export interface FallbackHolder {
+  fallback: Fallback | undefined;
+}
+/** What a fallback returns for a failed call: its value (or a promise of it), or it throws. */
+export type Fallback = (invocation: Invocation, error: RpcError) => unknown;
