@@ -1,6 +1,8 @@
+import { PlexusError } from '../errors/plexus-error';
 import type { Invocation } from '../spi/invocation';
 import type { Invoker } from '../spi/invoker';
-import type { Router } from '../spi/router';
+import type { RouteRule, Router } from '../spi/router';
+import { URL } from '../url/url';
 import { fakeInvocation, FakeInvoker, FAKE_SERVICE } from './fakes';
 
 /** What the router contract routes; by default a mix that makes most routers keep some and drop some. */
@@ -11,12 +13,36 @@ export interface RouterContractOptions {
    */
   invokers?: () => Invoker[];
   /**
-   * The calls to route. Default: `sayHello` with no attachment, `tag=a`, `tag=b` and `tag=zzz`,
-   * and `sayGoodbye` with `tag=a`. Give calls your router acts on so its choices are exercised.
+   * The calls to route. Default: `sayHello` with no attachment, with `plexus.tag` `a`, `b` and
+   * `zzz`, with `plexus.tag` `a` forced (`plexus.tag.force: 'true'`), and `sayGoodbye` with
+   * `plexus.tag` `a`. Give calls your router acts on so its choices are exercised.
    */
   invocations?: () => Invocation[];
+  /**
+   * For routers with `setRules`: rules that parse and change some answer, and rules that are
+   * malformed. With them the suite checks that a malformed rule throws a coded `PlexusError`
+   * and leaves routing as it was, that an empty list removes the rules, and repeats the subset
+   * checks with the rules in force. A router with `setRules` and no `rules` here fails the suite:
+   * its rule handling must be exercised.
+   */
+  rules?: RouterContractRules;
   /** False for routers that choose by chance (e.g. sending a share of calls to a canary): the same-answer check is left out. Default true. */
   deterministic?: boolean;
+}
+
+/** Rules for the `setRules` part of the router contract. */
+export interface RouterContractRules {
+  /** Rules the router accepts; together they should change the answer for at least one call. */
+  valid: () => RouteRule[];
+  /** Rules each of which the router must refuse (one at a time, and mixed into `valid`). */
+  malformed: () => RouteRule[];
+  /** The consumer URL given to `setRules`. Default: host 10.0.0.100, application `contract-consumer`. */
+  consumer?: URL;
+}
+
+/** The consumer the contract routes for unless told otherwise. */
+export function contractConsumer(): URL {
+  return new URL('consumer', '10.0.0.100', 0, FAKE_SERVICE, { application: 'contract-consumer', side: 'consumer' });
 }
 
 function defaultInvokers(): Invoker[] {
@@ -34,24 +60,28 @@ function defaultInvokers(): Invoker[] {
 function defaultInvocations(): Invocation[] {
   return [
     fakeInvocation(),
-    fakeInvocation({ attachments: { tag: 'a' } }),
-    fakeInvocation({ attachments: { tag: 'b' } }),
-    fakeInvocation({ attachments: { tag: 'zzz' } }),
-    fakeInvocation({ method: 'sayGoodbye', attachments: { tag: 'a' } }),
+    fakeInvocation({ attachments: { 'plexus.tag': 'a' } }),
+    fakeInvocation({ attachments: { 'plexus.tag': 'b' } }),
+    fakeInvocation({ attachments: { 'plexus.tag': 'zzz' } }),
+    fakeInvocation({ attachments: { 'plexus.tag': 'zzz', 'plexus.tag.force': 'true' } }),
+    fakeInvocation({ method: 'sayGoodbye', attachments: { 'plexus.tag': 'a' } }),
   ];
 }
 
 /**
  * The behaviour every {@link Router} shares, as a jest suite: `route` is synchronous, returns a
  * subset of the invokers it was given (the same objects, each at most once), leaves its input alone
- * (a read-only array works), does no I/O on the invokers, and handles an empty list. Call it at
- * the top level of a test file: `routerContract('tag', () => new TagRouter())`. `create` runs once
- * per test.
+ * (a read-only array works), does no I/O on the invokers, handles an empty list, answers repeated
+ * calls the same way, and follows a new list once notified (no stale precomputed answer). For
+ * routers with `setRules`: a malformed rule throws a coded `PlexusError` and routing stays as it
+ * was; an empty list removes the rules. Call it at the top level of a test file:
+ * `routerContract('tag', () => new TagRouter(), { rules })`. `create` runs once per test.
  */
 export function routerContract(name: string, create: () => Router | Promise<Router>, options: RouterContractOptions = {}): void {
   const invokers = options.invokers ?? defaultInvokers;
   const invocations = options.invocations ?? defaultInvocations;
   const deterministic = options.deterministic ?? true;
+  const answers = (router: Router, list: readonly Invoker[], calls: Invocation[]) => calls.map((c) => [...router.route(list, c)]);
 
   describe(`router contract: ${name}`, () => {
     it('returns, synchronously, a subset of the given invokers: the same objects, each once', async () => {
@@ -119,6 +149,95 @@ export function routerContract(name: string, create: () => Router | Promise<Rout
       const router = await create();
       if (router.priority !== undefined) expect(Number.isFinite(router.priority)).toBe(true);
       else expect(router.priority).toBeUndefined();
+    });
+
+    it('gives the same answers with and without notify, and follows a new list once notified', async () => {
+      const list = invokers();
+      const calls = invocations();
+      const plain = await create();
+      const expected = answers(plain, list, calls);
+      const router = await create();
+      router.notify?.(list);
+      expect(answers(router, list, calls)).toEqual(expected);
+      expect(answers(router, list, calls)).toEqual(expected);
+      // A new list (one provider gone): every answer comes from it, none from the old one.
+      const smaller = list.slice(1);
+      router.notify?.(smaller);
+      for (const call of calls) for (const chosen of router.route(smaller, call)) expect(smaller.includes(chosen)).toBe(true);
+      expect(answers(router, smaller, calls)).toEqual(answers(await create(), smaller, calls));
+    });
+
+    it('takes dynamic rules when it has setRules (a router with setRules must be given contract rules)', async () => {
+      const router = await create();
+      if (typeof router.setRules !== 'function') {
+        expect(router.setRules).toBeUndefined();
+        return;
+      }
+      expect(options.rules).toBeDefined();
+      expect(options.rules!.malformed().length).toBeGreaterThan(0);
+    });
+
+    const rules = options.rules;
+    if (rules === undefined) return;
+    const consumer = rules.consumer ?? contractConsumer();
+
+    it('rules: the valid rules are accepted and change at least one answer', async () => {
+      const list = invokers();
+      const calls = invocations();
+      const router = await create();
+      router.notify?.(list);
+      const before = answers(router, list, calls);
+      router.setRules!(rules.valid(), consumer);
+      expect(answers(router, list, calls)).not.toEqual(before);
+    });
+
+    it('rules: answers stay subsets of the input, the input untouched, with the rules in force', async () => {
+      const list = invokers();
+      const copy = list.slice();
+      const router = await create();
+      router.notify?.(list);
+      router.setRules!(rules.valid(), consumer);
+      for (const call of invocations()) {
+        const out = router.route(list, call);
+        for (const chosen of out) expect(list.includes(chosen)).toBe(true);
+        expect(new Set(out).size).toBe(out.length);
+        expect(router.route([], call)).toHaveLength(0);
+        if (deterministic) expect([...router.route(list, call)]).toEqual([...out]);
+      }
+      expect(list).toEqual(copy);
+    });
+
+    it('rules: a malformed rule throws a coded PlexusError and routing stays as it was', async () => {
+      const list = invokers();
+      const calls = invocations();
+      const router = await create();
+      router.notify?.(list);
+      router.setRules!(rules.valid(), consumer);
+      const inForce = answers(router, list, calls);
+      for (const bad of rules.malformed()) {
+        for (const attempt of [[bad], [...rules.valid(), bad], [bad, ...rules.valid()]]) {
+          let thrown: unknown;
+          try {
+            router.setRules!(attempt, consumer);
+          } catch (err) {
+            thrown = err;
+          }
+          expect(PlexusError.is(thrown)).toBe(true);
+          expect((thrown as PlexusError).code).toMatch(/^PLEXUS_ERR_[A-Z0-9]+(_[A-Z0-9]+)+$/);
+          expect(answers(router, list, calls)).toEqual(inForce);
+        }
+      }
+    });
+
+    it('rules: an empty list removes the rules', async () => {
+      const list = invokers();
+      const calls = invocations();
+      const router = await create();
+      router.notify?.(list);
+      const unruled = answers(router, list, calls);
+      router.setRules!(rules.valid(), consumer);
+      router.setRules!([], consumer);
+      expect(answers(router, list, calls)).toEqual(unruled);
     });
   });
 }
