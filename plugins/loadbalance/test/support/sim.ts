@@ -50,8 +50,8 @@ export class TickCluster {
   }
 
   /** One call as the cluster makes it; returns the provider chosen. */
-  call(invokers: readonly Invoker[]): Invoker {
-    const chosen = this.lb.select(invokers, this.invocation);
+  call<T extends Invoker>(invokers: readonly T[]): T {
+    const chosen = this.lb.select(invokers, this.invocation) as T;
     const startedAt = this.tickNow;
     this.lb.started?.(chosen, this.invocation);
     void chosen.invoke(this.invocation).then(
