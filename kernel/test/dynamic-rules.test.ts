@@ -179,7 +179,7 @@ describe('rule entries', () => {
       weight: 200,
       disabled: false,
     });
-    const s = parse(`override://0.0.0.0/${IFACE}?timeout=300&retries=1&find.timeout=50&version=1.0.0`);
+    const s = parse(`override://0.0.0.0/${IFACE}?timeout=300&retries=1&find.timeout=50&version=1.0.0&dynamic=false`);
     expect(s.ok && s.entry.kind === 'override' && { service: s.entry.service, methods: { ...s.entry.methods }, scope: s.entry.scope, id: s.entry.id.startsWith('override-') }).toEqual({
       service: { timeout: 300, retries: 1 },
       methods: { find: { timeout: 50 } },
@@ -345,7 +345,7 @@ describe('overrides change running references', () => {
     expect(listed.find((i) => i.id === 'other')?.problem).toContain('PLEXUS_ERR_RULE_MALFORMED');
   });
 
-  it('rules are scoped by version, group and application', async () => {
+  it('rules are scoped by version, group and application; a disabled override is stored but not applied', async () => {
     const r = registry();
     await providers(r, [1, 2], { version: '1.0.0' });
     const app = consumerApp({ version: '1.0.0' });
@@ -355,7 +355,12 @@ describe('overrides change running references', () => {
     await app.rules.override({ interface: IFACE, address: '10.0.0.2:1', weight: 650, group: 'g', id: 'grp' });
     await app.rules.override({ interface: IFACE, address: '10.0.0.2:1', weight: 400, application: 'rules-consumer', version: '1.0.0', id: 'mine' });
     await waitFor(async () => (await svc.where()) && seenWeights['10.0.0.2:1'] === 400, 5000, 'only the override scoped to this reference');
-    expect((await app.rules.list(IFACE)).map((i) => i.id).sort()).toEqual(['app', 'grp', 'mine', 'v2']);
+    // Written later for the same address, so it would win if it applied; then a new provider marks a later notification.
+    await app.rules.override({ interface: IFACE, address: '10.0.0.2:1', weight: 999, enabled: false, id: 'stored-only' });
+    await providers(r, [3], { version: '1.0.0' });
+    await waitFor(async () => (await svc.where()) && Object.keys(seenWeights).length === 3, 5000, 'the third provider');
+    expect(seenWeights['10.0.0.2:1']).toBe(400);
+    expect((await app.rules.list(IFACE)).map((i) => i.id).sort()).toEqual(['app', 'grp', 'mine', 'stored-only', 'v2']);
   });
 });
 
