@@ -55,8 +55,10 @@ export const PLUGIN_KEYS: Readonly<Record<string, { point: string; name: string;
   executes: { point: 'filter', name: 'concurrency', plugin: '@plexus/filters' },
   circuitbreaker: { point: 'filter', name: 'circuitbreaker', plugin: '@plexus/filters' },
   mock: { point: 'filter', name: 'mock', plugin: '@plexus/filters' },
+  accesslog: { point: 'filter', name: 'accesslog', plugin: '@plexus/filters' },
+  health: { point: 'filter', name: 'health', plugin: '@plexus/filters' },
   forks: { point: 'cluster', name: 'forking', plugin: '@plexus/cluster' },
-  sticky: { point: 'cluster', name: 'sticky', plugin: '@plexus/cluster' },
+  sticky: { point: 'cluster', name: 'failover', plugin: '@plexus/cluster' },
 };
 
 /** Keys valid at provider/consumer, service/reference and method level (Dubbo's names), read by the kernel. */
