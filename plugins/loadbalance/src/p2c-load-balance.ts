@@ -15,6 +15,12 @@ export const P2C_DECAY = 0.2;
  */
 export const P2C_PROBE_MS = 3000;
 
+/**
+ * The second candidate wins only when its load is more than 10 % below the first's; closer than
+ * that is noise, and the first drawn (a weighted random choice) keeps the call.
+ */
+export const TIE_SLACK = 0.1;
+
 /** Options of `P2cLoadBalance`. */
 export interface P2cOptions {
   /** Weight of the newest attempt in the moving average, in (0, 1]. Default {@link P2C_DECAY}. */
@@ -39,8 +45,8 @@ interface LoadStat extends NodeStat {
  * Power of two choices on a load score (the idea of Dubbo's `adaptive` and of Finagle's P2C):
  * draw two distinct providers at random in proportion to their weights, and send the call to the
  * one with less load — (moving average latency + 1 ms) × (attempts in flight + 1); by in-flight count alone
- * while either has no answer yet; the first drawn on a tie, so with no load information this is
- * weighted random. Comparing two random candidates instead of scanning all keeps the cost O(log n)
+ * while either has no answer yet; the first drawn when the two are within 10 %, so with no load
+ * information this is weighted random. Comparing two random candidates instead of scanning all keeps the cost O(log n)
  * per select and avoids the herd behaviour of always picking the global best from stale numbers.
  *
  * A failed attempt never makes a provider look faster: it counts as twice the larger of its
@@ -91,7 +97,7 @@ export class P2cLoadBalance implements LoadBalance {
         winner = j;
         chosen = b;
       }
-    } else if (load(b, a) < load(a, b)) {
+    } else if (load(b, a) * (1 + TIE_SLACK) < load(a, b)) {
       winner = j;
       chosen = b;
     }

@@ -10,6 +10,13 @@ import { TieBuffer } from './ties';
  */
 export const SHORTEST_RESPONSE_WINDOW_MS = 30_000;
 
+/**
+ * Expected waits within this fraction of the shortest count as tied (10 %): averages differ by
+ * noise, and without slack the provider that measured a few microseconds faster would take every
+ * call until its average moved — the herd this balancer must avoid.
+ */
+export const TIE_SLACK = 0.1;
+
 /** Options of `ShortestResponseLoadBalance`. */
 export interface ShortestResponseOptions {
   /**
@@ -39,13 +46,13 @@ interface LatencyStat extends NodeStat {
  * Shortest expected response (Dubbo's `shortestresponse`): each provider's average latency over a
  * sliding window (plus 1 ms, so in-flight counts still matter when answers take well under a
  * millisecond), multiplied by its attempts in flight + 1 — the time a new call can expect to
- * wait there — and the smallest wins; weighted random among ties. A provider with no answer in the
+ * wait there — and the smallest wins; weighted random among those within 10 % of it (ties). A provider with no answer in the
  * window is counted at the best average of the others (so it is tried, but not flooded while its
  * first answers are out); when no provider has one, this is least-active.
  *
  * A failed attempt never makes a provider look faster: it counts as twice the larger of its
  * elapsed time and the provider's current average. Latency and in-flight counts come from the
- * `started`/`finished` hooks the cluster calls around each attempt. Cost: two allocation-free
+ * `started`/`finished` hooks the cluster calls around each attempt. Cost: three allocation-free
  * passes over the list per select (O(n)); providers with weight 0 are skipped while another has
  * weight. Scope: one instance per reference; `select` is synchronous.
  */
@@ -90,20 +97,21 @@ export class ShortestResponseLoadBalance implements LoadBalance {
       if (avg >= 0 && avg < bestKnown) bestKnown = avg;
     }
     if (bestKnown === Infinity) bestKnown = 0;
-    const ties = this.ties.reserve(n);
+    // The expected wait of each provider, over its average (the scratch array is reused).
     let best = Infinity;
-    let count = 0;
     for (let i = 0; i < n; i++) {
       if (skipZero && weights[i] <= 0) continue;
       const avg = averages[i];
       const expected = ((avg >= 0 ? avg : bestKnown) + 1) * (row[i].active + 1);
-      if (expected < best) {
-        best = expected;
-        ties[0] = i;
-        count = 1;
-      } else if (expected === best) {
-        ties[count++] = i;
-      }
+      averages[i] = expected;
+      if (expected < best) best = expected;
+    }
+    const limit = best * (1 + TIE_SLACK);
+    const ties = this.ties.reserve(n);
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      if (skipZero && weights[i] <= 0) continue;
+      if (averages[i] <= limit) ties[count++] = i;
     }
     return invokers[this.ties.pick(count, weights, this.random)];
   }

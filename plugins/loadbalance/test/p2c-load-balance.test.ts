@@ -42,6 +42,19 @@ describe('P2cLoadBalance', () => {
     for (let i = 0; i < 20; i++) expect(lb.select([fast, slow], inv)).toBe(slow);
   });
 
+  it('leaves the call to the first drawn when the two loads are within 10 %', () => {
+    const lb = new P2cLoadBalance({ random: seeded(13), probeMs: 0 });
+    const inv = fakeInvocation();
+    const [a, b] = fakeProviders([100, 100]);
+    answered(lb, a, inv, 10); // 11
+    answered(lb, b, inv, 10.5); // 11.5
+    const counts = tally(lb, [a, b], inv, 400);
+    expect(counts[0]).toBeGreaterThan(150);
+    expect(counts[1]).toBeGreaterThan(150);
+    answered(lb, b, inv, 30); // moving average 14.4: clearly heavier
+    expect(tally(lb, [a, b], inv, 100)).toEqual([100, 0]);
+  });
+
   it('keeps a moving average with weight `decay` on the newest answer; a failure counts double', () => {
     const inv = fakeInvocation();
     const [a] = fakeProviders([100]);

@@ -34,6 +34,19 @@ describe('ShortestResponseLoadBalance', () => {
     for (let i = 0; i < 20; i++) expect(lb.select([a, b, c], inv)).toBe(b);
   });
 
+  it('counts expected waits within 10 % of the shortest as tied, split by weight', () => {
+    const lb = new ShortestResponseLoadBalance({ random: seeded(12) });
+    const inv = fakeInvocation();
+    const [a, b, c] = fakeProviders([100, 100, 100]);
+    answered(lb, a, inv, 10); // 11
+    answered(lb, b, inv, 10.9); // 11.9: within 10 % of 11
+    answered(lb, c, inv, 11.2); // 12.2: not
+    const counts = tally(lb, [a, b, c], inv, 400);
+    expect(counts[0]).toBeGreaterThan(150);
+    expect(counts[1]).toBeGreaterThan(150);
+    expect(counts[2]).toBe(0);
+  });
+
   it('multiplies the average by attempts in flight + 1', () => {
     const lb = new ShortestResponseLoadBalance();
     const inv = fakeInvocation();
