@@ -1,5 +1,5 @@
-import { definePlugin, type Cluster, type ClusterSupport, type Directory, type Invocation, type Invoker, type Result, type URL } from '@plexus/kernel/spi';
-import { choose, noProviderError } from './select';
+import { definePlugin, type Cluster, type ClusterSupport, type Directory, type Invocation, type Invoker, type Result } from '@plexus/kernel/spi';
+import { AbstractClusterInvoker, type ClusterOptions } from './abstract-cluster-invoker';
 
 /**
  * Failfast: one attempt, and any failure goes straight back to the caller. For calls that must not
@@ -7,45 +7,24 @@ import { choose, noProviderError } from './select';
  * Scope: one instance per application; stateless.
  */
 export class FailfastCluster implements Cluster {
+  constructor(private readonly options: ClusterOptions = {}) {}
+
   join(directory: Directory, support: ClusterSupport): Invoker {
-    return new FailfastClusterInvoker(directory, support);
+    return new FailfastClusterInvoker(directory, support, this.options);
   }
 }
 
 /** The invoker `FailfastCluster.join` returns; allocates nothing of its own per call. */
-export class FailfastClusterInvoker implements Invoker {
-  readonly url: URL;
-
-  constructor(
-    private readonly directory: Directory,
-    private readonly support: ClusterSupport,
-  ) {
-    this.url = directory.url;
-  }
-
-  invoke(invocation: Invocation): Promise<Result> {
-    try {
-      const invokers = this.directory.list(invocation);
-      if (invokers.length === 0) return Promise.reject(noProviderError(this.directory, invocation));
-      const invoker = choose(this.support.loadBalance(invocation), invokers, invocation);
-      return invoker.invoke(invocation);
-    } catch (err) {
-      // Directories, balancers and invokers should not throw; if one does, the caller still gets a rejection.
-      return Promise.reject(err);
-    }
-  }
-
-  isAvailable(): boolean {
-    return this.directory.isAvailable();
-  }
-
-  destroy(): Promise<void> {
-    return this.directory.destroy();
+export class FailfastClusterInvoker extends AbstractClusterInvoker {
+  protected doInvoke(invocation: Invocation): Promise<Result> {
+    const invokers = this.list(invocation);
+    const lb = this.support.loadBalance(invocation);
+    return this.attempt(lb, this.select(lb, invokers, invocation), invocation);
   }
 }
 
 export default definePlugin({
   name: '@plexus/cluster',
   kernel: '^0.1.0',
-  extensions: [{ point: 'cluster', name: 'failfast', create: () => new FailfastCluster() }],
+  extensions: [{ point: 'cluster', name: 'failfast', keys: ['sticky'], create: (ctx) => new FailfastCluster({ logger: ctx?.logger }) }],
 });

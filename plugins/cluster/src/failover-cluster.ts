@@ -1,6 +1,5 @@
 import {
   definePlugin,
-  RpcCode,
   RpcError,
   type Cluster,
   type ClusterSupport,
@@ -9,103 +8,67 @@ import {
   type Invoker,
   type LoadBalance,
   type Result,
-  type URL,
 } from '@plexus/kernel/spi';
-import { choose, noProviderError } from './select';
+import { AbstractClusterInvoker, type ClusterOptions } from './abstract-cluster-invoker';
+import { isRetryable } from './errors';
 
 /**
  * Failover (Dubbo's default policy): when a call fails with a retryable error (network, timeout,
- * executor exhausted, shutting down), try another provider, up to `retries` more times, while the
- * call's deadline has not passed. Business errors (`SERVICE_ERROR`) and other non-retryable errors
- * pass through unchanged at once, and a method with `idempotent: false` is never retried.
- * Scope: one instance per application; stateless.
+ * executor exhausted, shutting down, no provider), try another provider, up to `retries` more
+ * times, while the call's deadline has not passed. Business errors (`SERVICE_ERROR`) and other
+ * non-retryable errors pass through unchanged at once, and a method with `idempotent: false` is
+ * never retried. Scope: one instance per application; stateless.
  */
 export class FailoverCluster implements Cluster {
-  join(directory: Directory, support: ClusterSupport): Invoker {
-    return new FailoverClusterInvoker(directory, support);
-  }
-}
+  constructor(private readonly options: ClusterOptions = {}) {}
 
-/** May a retry on another provider help with `err`? Never for business errors. */
-function retryable(err: unknown): err is RpcError {
-  return RpcError.is(err) && err.retryable === true && err.code !== RpcCode.SERVICE_ERROR;
+  join(directory: Directory, support: ClusterSupport): Invoker {
+    return new FailoverClusterInvoker(directory, support, this.options);
+  }
 }
 
 /**
  * The invoker `FailoverCluster.join` returns; one per reference (and method policy), called
- * concurrently. The first attempt allocates nothing of its own beyond the async frame that
- * watches for failure; the list of tried providers is only created when a retry happens.
+ * concurrently. The first attempt allocates one rejection handler (none with `retries: 0`); the
+ * list of tried providers is only created when a retry happens.
  */
-export class FailoverClusterInvoker implements Invoker {
-  readonly url: URL;
-
-  constructor(
-    private readonly directory: Directory,
-    private readonly support: ClusterSupport,
-  ) {
-    this.url = directory.url;
-  }
-
-  invoke(invocation: Invocation): Promise<Result> {
-    try {
-      const invokers = this.directory.list(invocation);
-      if (invokers.length === 0) return Promise.reject(noProviderError(this.directory, invocation));
-      const lb = this.support.loadBalance(invocation);
-      const invoker = choose(lb, invokers, invocation);
-      const settings = invocation.settings;
-      const retries = settings.idempotent === false || !(settings.retries > 0) ? 0 : Math.floor(settings.retries);
-      // Without retries there is nothing to watch for: hand back the provider's own promise.
-      if (retries === 0) return invoker.invoke(invocation);
-      return this.attempt(invoker, lb, invocation, retries + 1);
-    } catch (err) {
-      // Directories, balancers and invokers should not throw; if one does, the caller still gets a rejection.
-      return Promise.reject(err);
-    }
-  }
-
-  isAvailable(): boolean {
-    return this.directory.isAvailable();
-  }
-
-  destroy(): Promise<void> {
-    return this.directory.destroy();
-  }
-
-  /**
-   * The first attempt. A rejection handler is attached instead of an async frame: on success the
-   * provider's result flows through one derived promise and nothing else is allocated.
-   */
-  private attempt(invoker: Invoker, lb: LoadBalance, invocation: Invocation, attempts: number): Promise<Result> {
-    return invoker.invoke(invocation).then(undefined, (err: unknown) => {
-      if (!retryable(err)) throw err;
-      return this.failover(err, invoker, lb, invocation, attempts);
+export class FailoverClusterInvoker extends AbstractClusterInvoker {
+  protected doInvoke(invocation: Invocation): Promise<Result> {
+    const invokers = this.list(invocation);
+    const lb = this.support.loadBalance(invocation);
+    const invoker = this.select(lb, invokers, invocation);
+    const settings = invocation.settings;
+    const retries = settings.idempotent === false || !(settings.retries > 0) ? 0 : Math.floor(settings.retries);
+    // Without retries there is nothing to watch for: hand back the attempt's own promise.
+    if (retries === 0) return this.attempt(lb, invoker, invocation);
+    // A rejection handler instead of an async frame: on success the result flows through one derived promise.
+    return this.attempt(lb, invoker, invocation).then(undefined, (err: unknown) => {
+      if (!isRetryable(err)) throw err;
+      return this.failover(err, invoker, lb, invocation, retries + 1);
     });
   }
 
   /** The retry path: attempts 2..n on providers not tried yet. */
   private async failover(first: RpcError, firstInvoker: Invoker, lb: LoadBalance, invocation: Invocation, attempts: number): Promise<Result> {
     // Per-attempt state lives here, never on the invocation: concurrent attempts cannot race on it.
-    const tried: Invoker[] = [];
-    tried.push(firstInvoker);
+    const tried: Invoker[] = [firstInvoker];
     const errors: RpcError[] = [first];
     let last = first;
     let stop: string | undefined;
     for (let attempt = 2; attempt <= attempts; attempt++) {
-      if (invocation.deadline > 0 && Date.now() >= invocation.deadline) {
-        stop = 'the deadline passed';
-        break;
-      }
+      stop = this.stopReason(invocation);
+      if (stop !== undefined) break;
       const invokers = this.directory.list(invocation);
       if (invokers.length === 0) {
         stop = 'no provider is left';
         break;
       }
-      const invoker = choose(lb, invokers, invocation, tried);
+      const invoker = this.select(lb, invokers, invocation, tried);
       try {
-        return await invoker.invoke(invocation);
+        return await this.attempt(lb, invoker, invocation);
       } catch (err) {
         tried.push(invoker);
-        if (!retryable(err)) throw err;
+        if (!isRetryable(err)) throw err;
         errors.push(err);
         last = err;
       }
@@ -158,5 +121,5 @@ function exhausted(last: RpcError, invocation: Invocation, tried: readonly Invok
 export default definePlugin({
   name: '@plexus/cluster',
   kernel: '^0.1.0',
-  extensions: [{ point: 'cluster', name: 'failover', create: () => new FailoverCluster() }],
+  extensions: [{ point: 'cluster', name: 'failover', keys: ['sticky'], create: (ctx) => new FailoverCluster({ logger: ctx?.logger }) }],
 });

@@ -1,21 +1,15 @@
-import { RpcCode, RpcError, type Directory, type Invocation, type Invoker, type LoadBalance } from '@plexus/kernel/spi';
+import type { Directory, Invocation, Invoker, LoadBalance, RpcError } from '@plexus/kernel/spi';
+import { noProviderError as noProvider } from './errors';
 
-/** The `reason` of the error a cluster raises when the directory has no provider. */
-export const NO_PROVIDER_REASON = 'PLEXUS_ERR_CLUSTER_NO_PROVIDER';
+export { NO_PROVIDER_REASON } from './errors';
 
-/** The NO_PROVIDER error for a call, with what to check. */
-export function noProviderError(directory: Directory, invocation: Invocation): RpcError {
-  const key = invocation.serviceKey || invocation.service;
-  return new RpcError(
-    `No provider available for ${key} (method ${invocation.method}) from consumer ${directory.url.toString()}` +
-      `\n  hint: check that a provider of ${key} is running and registered in the registry this consumer uses, ` +
-      'that its version and group match the reference, and that a direct `url:` points at the right host and port.',
-    RpcCode.NO_PROVIDER,
-    { reason: NO_PROVIDER_REASON },
-  );
+/** The NO_PROVIDER error for a call through `directory`, with what to check. */
+export function noProviderError(directory: Directory, invocation: Invocation, detail?: string): RpcError {
+  return noProvider(directory.url.toString(), invocation, detail);
 }
 
-const usable = (invoker: Invoker): boolean => invoker.isAvailable?.() !== false;
+/** False only for a provider that says it is unusable (closed connection, shutting down). */
+export const usable = (invoker: Invoker): boolean => invoker.isAvailable?.() !== false;
 
 /**
  * Chooses the provider for one attempt: the load balancer's pick unless that provider is known to
@@ -37,4 +31,10 @@ export function choose(lb: LoadBalance, invokers: readonly Invoker[], invocation
   const last = tried![tried!.length - 1];
   const again = lb.select(available, invocation);
   return again !== last ? again : available[(available.indexOf(last) + 1) % available.length];
+}
+
+/** The first provider in list order that is usable, or undefined. For `available`, which does not balance. */
+export function firstAvailable(invokers: readonly Invoker[]): Invoker | undefined {
+  for (const i of invokers) if (usable(i)) return i;
+  return undefined;
 }
