@@ -90,6 +90,8 @@ function readYaml(text: string, fail: (problem: string) => Error): unknown {
   const top: Record<string, unknown> = {};
   let tags: Record<string, unknown>[] | undefined;
   let item: Record<string, unknown> | undefined;
+  /** The indent of the `-` that opened `item`. */
+  let itemIndent = 0;
   /** The key of `item` whose block list is being read, and the indent of its line. */
   let listKey: string | undefined;
   let listIndent = 0;
@@ -101,7 +103,8 @@ function readYaml(text: string, fail: (problem: string) => Error): unknown {
     const indent = raw.length - raw.trimStart().length;
     if (raw.slice(0, indent).includes('\t')) throw fail(`${where} is indented with a tab`);
     let content = raw.trim();
-    if (indent === 0) {
+    const dash = content === '-' || content.startsWith('- ');
+    if (indent === 0 && !dash) {
       item = undefined;
       listKey = undefined;
       const m = KEY_VALUE.exec(content);
@@ -113,14 +116,16 @@ function readYaml(text: string, fail: (problem: string) => Error): unknown {
       } else top[key] = scalar(rest);
       continue;
     }
-    if (tags === undefined) throw fail(`${where} is indented but not under "tags:"`);
-    if (content === '-' || content.startsWith('- ')) {
-      if (item !== undefined && listKey !== undefined && indent > listIndent) {
+    if (tags === undefined) throw fail(`${where} is ${dash ? 'a list item' : 'indented'} but not under "tags:"`);
+    if (dash) {
+      // Deeper than the item's own dash: an entry of the list being read (YAML lets it sit at the key's column).
+      if (item !== undefined && listKey !== undefined && indent > itemIndent) {
         (item[listKey] as unknown[]).push(scalar(content.slice(1).trim()));
         continue;
       }
       item = {};
       tags.push(item);
+      itemIndent = indent;
       listKey = undefined;
       content = content.slice(1).trim();
       if (content === '') continue;
