@@ -35,3 +35,20 @@ describe('FailfastCluster', () => {
     await expect(invoker.invoke(fakeInvocation())).resolves.toEqual({ value: '10.0.0.2:20880' });
   });
 });
+
+describe('FailfastCluster and the issue-9 cases', () => {
+  it('surfaces a provider that times out with its code, after one invocation', async () => {
+    const timeout = new RpcError('no answer from 10.0.0.1:20880 in time', RpcCode.TIMEOUT);
+    const a = new FakeInvoker('plexus://10.0.0.1:20880/demo.Greeter', { error: timeout });
+    const b = new FakeInvoker('plexus://10.0.0.2:20880/demo.Greeter');
+    const invoker = new FailfastCluster().join(fakeDirectory([a, b]), fakeClusterSupport());
+    const err = await invoker.invoke(fakeInvocation({ settings: { retries: 2 } })).catch((e: unknown) => e);
+    expect(err).toBe(timeout);
+    expect((err as RpcError).code).toBe(RpcCode.TIMEOUT);
+    expect(b.calls).toBe(0);
+  });
+
+  it('declares the sticky key it reads', () => {
+    expect(plugin.extensions[0].keys).toEqual(['sticky']);
+  });
+});

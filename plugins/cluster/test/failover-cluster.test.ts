@@ -6,6 +6,7 @@ import {
   fakeProviders,
   FakeInvoker,
   FakeLoadBalance,
+  HookedLoadBalance,
 } from '@plexus/kernel/testing';
 import { RpcCode, RpcError, type Invoker } from '@plexus/kernel/spi';
 import plugin, { FailoverCluster } from '../src/failover-cluster';
@@ -220,5 +221,60 @@ describe('FailoverCluster error summary', () => {
     expect(err.message).toContain('ECONNREFUSED');
     expect(err.message).toContain('reconnecting');
     expect(err.message.match(/hint: start the provider/g)).toHaveLength(1);
+  });
+});
+
+describe('FailoverCluster and the issue-9 cases', () => {
+  it('twenty business errors cost exactly twenty provider invocations with retries 2', async () => {
+    const business = new RpcError('insufficient funds', RpcCode.SERVICE_ERROR);
+    const invokers = [A, B, C].map((u) => failing(u, business));
+    let turn = 0;
+    const invoker = join(invokers, new FakeLoadBalance((list) => list[turn++ % list.length]));
+    for (let i = 0; i < 20; i++) await expect(invoker.invoke(fakeInvocation({ settings: { retries: 2 } }))).rejects.toBe(business);
+    expect(invokers.reduce((n, i) => n + i.calls, 0)).toBe(20);
+  });
+
+  it('hides a provider that times out (retryable TIMEOUT): the call succeeds on another', async () => {
+    const timedOut = failing(A, new RpcError('no answer from 10.0.0.1:20880 in time', RpcCode.TIMEOUT));
+    const b = ok(B, 'from b');
+    const invoker = join([timedOut, b]);
+    for (let i = 0; i < 5; i++) await expect(invoker.invoke(fakeInvocation({ settings: { retries: 2 } }))).resolves.toEqual({ value: 'from b' });
+    expect(timedOut.calls).toBe(5);
+  });
+
+  it('calls the hooks of a balancer once per attempt, on each provider tried', async () => {
+    const lb = new HookedLoadBalance();
+    const a = failing(A, network('a'));
+    const b = failing(B, network('b'));
+    const c = ok(C);
+    await expect(join([a, b, c], lb).invoke(fakeInvocation({ settings: { retries: 2 } }))).resolves.toEqual({ value: C });
+    for (const i of [a, b, c]) {
+      expect(lb.startedOn(i)).toBe(1);
+      expect(lb.finishedOn(i)).toBe(1);
+    }
+    expect(lb.failures).toEqual([true, true, false]);
+    expect(lb.unmatched).toEqual([]);
+  });
+
+  it('rejects the call, never throws, when a balancer hook throws', async () => {
+    const lb = new FakeLoadBalance();
+    (lb as unknown as { started: () => void }).started = () => {
+      throw new Error('balancer bug');
+    };
+    await expect(join([ok(A), ok(B)], lb).invoke(fakeInvocation({ settings: { retries: 0 } }))).rejects.toThrow('balancer bug');
+  });
+
+  it('stops retrying once the caller cancelled the call, and says so', async () => {
+    const inv = fakeInvocation({ settings: { retries: 5 } });
+    const a = new FakeInvoker(A, {
+      handler: () => {
+        inv.cancel(new RpcError('aborted by the caller', RpcCode.CANCELLED));
+        throw network('a');
+      },
+    });
+    const b = ok(B);
+    const err = await rejection(join([a, b]).invoke(inv));
+    expect(b.calls).toBe(0);
+    expect(err.message).toContain('cancelled (CANCELLED)');
   });
 });
