@@ -1,5 +1,5 @@
 import { definePlugin, type Invocation, type Invoker, type LoadBalance } from '@plexus/kernel/spi';
-import { markFinished, markStarted, StatsBook, type NodeStat } from './node-stats';
+import { StatsBook, type NodeStat } from './node-stats';
 import { WeightTables } from './weight-table';
 import { TieBuffer } from './ties';
 
@@ -32,40 +32,49 @@ export class LeastActiveLoadBalance implements LoadBalance {
   constructor(options: LeastActiveOptions = {}) {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
-    this.book = new StatsBook<NodeStat>((now) => ({ active: 0, seenAt: now, inRow: false }), this.now);
+    this.book = new StatsBook<NodeStat>((now) => ({ active: 0, seenAt: now, inRow: false, index: -1 }), this.now);
   }
 
   select(invokers: readonly Invoker[], invocation: Invocation): Invoker {
     const n = invokers.length;
     if (n === 1) return invokers[0];
     const table = this.tables.of(invokers, this.now);
-    const row = this.book.rowOf(invokers, invocation);
+    const actives = this.book.rowOf(invokers, invocation).actives;
     const weights = table.weights;
     const skipZero = table.positive > 0;
     const ties = this.ties.reserve(n);
     let least = Infinity;
     let count = 0;
+    // The tied weights are summed during the scan, so the draw among ties needs no second pass.
+    let total = 0;
+    let first = 0;
+    let same = true;
     for (let i = 0; i < n; i++) {
-      if (skipZero && weights[i] <= 0) continue;
-      const active = row[i].active;
+      const w = weights[i];
+      if (skipZero && w <= 0) continue;
+      const active = actives[i];
       if (active < least) {
         least = active;
         ties[0] = i;
         count = 1;
+        total = w;
+        first = w;
+        same = true;
       } else if (active === least) {
         ties[count++] = i;
+        total += w;
+        if (w !== first) same = false;
       }
     }
-    return invokers[this.ties.pick(count, weights, this.random)];
+    return invokers[this.ties.pickSummed(count, total, same, weights, this.random)];
   }
 
   started(invoker: Invoker, invocation: Invocation): void {
-    markStarted(this.book.statOf(invoker, invocation));
+    this.book.started(invoker, invocation);
   }
 
   finished(invoker: Invoker, invocation: Invocation, _elapsedMs: number, _failed: boolean): void {
-    const stat = this.book.find(invoker, invocation);
-    if (stat !== undefined) markFinished(stat);
+    this.book.finished(invoker, invocation);
   }
 
   /** Attempts in flight on `invoker` for `invocation`'s method. For tests and diagnostics. */

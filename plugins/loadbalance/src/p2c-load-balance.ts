@@ -1,5 +1,5 @@
 import { definePlugin, type Invocation, type Invoker, type LoadBalance } from '@plexus/kernel/spi';
-import { markFinished, markStarted, StatsBook, type NodeStat } from './node-stats';
+import { StatsBook, type NodeStat } from './node-stats';
 import { WeightTables } from './weight-table';
 
 /**
@@ -72,7 +72,7 @@ export class P2cLoadBalance implements LoadBalance {
     if (!(this.probeMs >= 0)) throw new RangeError(`p2c: probeMs must be 0 or more, got ${String(options.probeMs)}`);
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
-    this.book = new StatsBook<LoadStat>((now) => ({ active: 0, seenAt: now, inRow: false, latency: -1, chosenAt: now }), this.now);
+    this.book = new StatsBook<LoadStat>((now) => ({ active: 0, seenAt: now, inRow: false, index: -1, latency: -1, chosenAt: now }), this.now);
   }
 
   select(invokers: readonly Invoker[], invocation: Invocation): Invoker {
@@ -81,7 +81,7 @@ export class P2cLoadBalance implements LoadBalance {
     const table = this.tables.of(invokers, this.now);
     // A single provider with weight: no comparison can pick another without breaking the weights.
     if (table.positive === 1) return invokers[table.lastPositive];
-    const row = this.book.rowOf(invokers, invocation);
+    const row = this.book.rowOf(invokers, invocation).row;
     const i = table.pick(this.random());
     const j = table.pickOther(this.random(), i);
     const a = row[i];
@@ -106,13 +106,12 @@ export class P2cLoadBalance implements LoadBalance {
   }
 
   started(invoker: Invoker, invocation: Invocation): void {
-    markStarted(this.book.statOf(invoker, invocation));
+    this.book.started(invoker, invocation);
   }
 
   finished(invoker: Invoker, invocation: Invocation, elapsedMs: number, failed: boolean): void {
-    const stat = this.book.find(invoker, invocation);
+    const stat = this.book.finished(invoker, invocation);
     if (stat === undefined) return;
-    markFinished(stat);
     let sample = Number.isFinite(elapsedMs) && elapsedMs > 0 ? elapsedMs : 0;
     if (failed) sample = 2 * Math.max(sample, stat.latency);
     stat.latency = stat.latency < 0 ? sample : stat.latency + this.decay * (sample - stat.latency);

@@ -1,5 +1,5 @@
 import { definePlugin, type Invocation, type Invoker, type LoadBalance } from '@plexus/kernel/spi';
-import { markFinished, markStarted, StatsBook, type NodeStat } from './node-stats';
+import { StatsBook, type NodeStat } from './node-stats';
 import { WeightTables } from './weight-table';
 import { TieBuffer } from './ties';
 
@@ -40,6 +40,8 @@ interface LatencyStat extends NodeStat {
   olderCount: number;
   /** When the newer half began. */
   halfAt: number;
+  /** Average over both halves, -1 when they are empty; kept up to date by `finished` and `roll`. */
+  average: number;
 }
 
 /**
@@ -74,7 +76,7 @@ export class ShortestResponseLoadBalance implements LoadBalance {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
     this.book = new StatsBook<LatencyStat>(
-      (now) => ({ active: 0, seenAt: now, inRow: false, sum: 0, count: 0, olderSum: 0, olderCount: 0, halfAt: now }),
+      (now) => ({ active: 0, seenAt: now, inRow: false, index: -1, sum: 0, count: 0, olderSum: 0, olderCount: 0, halfAt: now, average: -1 }),
       this.now,
     );
   }
@@ -84,7 +86,9 @@ export class ShortestResponseLoadBalance implements LoadBalance {
     if (n === 1) return invokers[0];
     const now = this.now();
     const table = this.tables.of(invokers, this.now);
-    const row = this.book.rowOf(invokers, invocation);
+    const stats = this.book.rowOf(invokers, invocation);
+    const row = stats.row;
+    const actives = stats.actives;
     const weights = table.weights;
     const skipZero = table.positive > 0;
     if (this.averages.length < n) this.averages = new Float64Array(Math.max(n, this.averages.length * 2));
@@ -92,7 +96,9 @@ export class ShortestResponseLoadBalance implements LoadBalance {
     let bestKnown = Infinity;
     for (let i = 0; i < n; i++) {
       if (skipZero && weights[i] <= 0) continue;
-      const avg = this.averageOf(row[i], now);
+      const stat = row[i];
+      if (now - stat.halfAt >= this.halfMs) this.roll(stat, now);
+      const avg = stat.average;
       averages[i] = avg;
       if (avg >= 0 && avg < bestKnown) bestKnown = avg;
     }
@@ -102,7 +108,7 @@ export class ShortestResponseLoadBalance implements LoadBalance {
     for (let i = 0; i < n; i++) {
       if (skipZero && weights[i] <= 0) continue;
       const avg = averages[i];
-      const expected = ((avg >= 0 ? avg : bestKnown) + 1) * (row[i].active + 1);
+      const expected = ((avg >= 0 ? avg : bestKnown) + 1) * (actives[i] + 1);
       averages[i] = expected;
       if (expected < best) best = expected;
     }
@@ -117,19 +123,19 @@ export class ShortestResponseLoadBalance implements LoadBalance {
   }
 
   started(invoker: Invoker, invocation: Invocation): void {
-    markStarted(this.book.statOf(invoker, invocation));
+    this.book.started(invoker, invocation);
   }
 
   finished(invoker: Invoker, invocation: Invocation, elapsedMs: number, failed: boolean): void {
-    const stat = this.book.find(invoker, invocation);
+    const stat = this.book.finished(invoker, invocation);
     if (stat === undefined) return;
-    markFinished(stat);
     const now = this.now();
     this.roll(stat, now);
     let sample = Number.isFinite(elapsedMs) && elapsedMs > 0 ? elapsedMs : 0;
     if (failed) sample = 2 * Math.max(sample, Math.max(0, this.averageOf(stat, now)));
     stat.sum += sample;
     stat.count++;
+    stat.average = (stat.sum + stat.olderSum) / (stat.count + stat.olderCount);
   }
 
   /** A provider's average latency in the window for `invocation`'s method, or -1 with none. For tests and diagnostics. */
@@ -146,8 +152,7 @@ export class ShortestResponseLoadBalance implements LoadBalance {
   /** Average over the window at `now`, or -1 when the window holds no attempt. */
   private averageOf(stat: LatencyStat, now: number): number {
     this.roll(stat, now);
-    const count = stat.count + stat.olderCount;
-    return count === 0 ? -1 : (stat.sum + stat.olderSum) / count;
+    return stat.average;
   }
 
   /** Moves the window forward: the newer half becomes the older one, or both empty after a whole window. */
@@ -164,6 +169,7 @@ export class ShortestResponseLoadBalance implements LoadBalance {
     stat.sum = 0;
     stat.count = 0;
     stat.halfAt = now;
+    stat.average = stat.olderCount === 0 ? -1 : stat.olderSum / stat.olderCount;
   }
 }
 

@@ -26,6 +26,13 @@ export class TieBuffer {
       total += w;
       if (w !== first) same = false;
     }
+    return this.pickSummed(count, total, same, weights, random);
+  }
+
+  /** `pick` for a caller that summed the tied weights (`total`) and knows whether they are all equal (`same`). */
+  pickSummed(count: number, total: number, same: boolean, weights: Float64Array, random: () => number): number {
+    const ties = this.buffer;
+    if (count === 1) return ties[0];
     if (!same && total > 0) {
       let offset = random() * total;
       let last = ties[0];
