@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { inject, injectable } from 'tsyringe';
 import type { PlexusConfig, ServiceConfig } from '../config/types';
 import { AppErrors } from '../errors/catalogue';
@@ -67,7 +68,7 @@ export class ServiceExporter {
     const table = new MethodTable(cfg.interface, p.target, asList(cfg.expose));
     const protocolCfgs = this.protocolsOf(cfg).map((n) => this.protocols.configOf(n));
     const scope = this.scope.child();
-    const levels: Level[] = [this.config.provider, serviceLevel(cfg)];
+    const { levels, methods } = withGeneratedToken([this.config.provider, serviceLevel(cfg)], cfg.methods);
     const filters = this.filtersOf(cfg).map((n) => scope.get<Filter>('filter', n));
     const executorName = this.executorOf(cfg);
     const executor = scope.create<Executor>('executor', executorName, {
@@ -77,7 +78,7 @@ export class ServiceExporter {
       interface: cfg.interface,
     });
     const params = {
-      ...toUrlParams(levels, cfg.methods),
+      ...toUrlParams(levels, methods),
       executor: executorName,
       application: this.config.application.name,
       side: 'provider',
@@ -88,7 +89,7 @@ export class ServiceExporter {
     const first = protocolCfgs[0] ?? { name: 'injvm' };
     const runtime = new ServiceRuntime(
       new URL(first.name, first.host ?? '127.0.0.1', first.port ?? 0, cfg.interface, params),
-      cfg,
+      methods === cfg.methods ? cfg : { ...cfg, methods },
       table,
       [{ ...this.config.application, name: undefined }, ...levels],
       filters,
@@ -137,4 +138,22 @@ export class ServiceExporter {
     for (const e of this.exporters.splice(0)) await e.unexport().catch(() => undefined);
     await Promise.all(this.services.map((s) => s.executor.close?.()));
   }
+}
+
+/**
+ * `token: true` (at provider defaults, service or method level) asks for a random token: one per
+ * exported service is put in its place, so the provider's `token` filter checks it and the
+ * provider URL publishes it through the registry (consumers send what the chosen provider's URL
+ * says). A new one at each export: a restarted provider invalidates tokens taken from old URLs.
+ * The config itself is not changed.
+ */
+function withGeneratedToken(levels: Level[], methods: ServiceConfig['methods']): { levels: Level[]; methods: ServiceConfig['methods'] } {
+  const asks = (level: Level) => level?.token === true || level?.token === 'true';
+  const methodsAsk = Object.values(methods ?? {}).some(asks);
+  if (!methodsAsk && !levels.some(asks)) return { levels, methods };
+  const token = randomBytes(18).toString('base64url');
+  return {
+    levels: levels.map((l) => (asks(l) ? { ...l, token } : l)),
+    methods: methodsAsk ? Object.fromEntries(Object.entries(methods!).map(([m, l]) => [m, asks(l) ? { ...l, token } : l])) : methods,
+  };
 }
