@@ -126,6 +126,19 @@ describe('routers in an application', () => {
     expect(await destinations(svc)).toEqual(['10.0.0.1:1']);
   });
 
+  it('the routers take no options: one given under extensions.router fails start() with a coded error', async () => {
+    const app = Plexus.create({
+      logLevel: 'silent',
+      application: { name: 'router-options' },
+      extensions: { router: { condition: { rules: '=> host = 1' } } },
+      references: { svc: { interface: IFACE, url: 'injvm://127.0.0.1', router: ['condition'] } },
+    });
+    const err = await app.start().catch((e: unknown) => e);
+    expect(PlexusError.is(err)).toBe(true);
+    expect((err as Error).message).toMatch(/options for router "condition".*additional properties/);
+    await app.stop();
+  });
+
   it('a misspelt router name fails start() with a coded error', async () => {
     const app = Plexus.create({ logLevel: 'silent', application: { name: 'router-typo' }, references: { svc: { interface: IFACE, url: 'injvm://127.0.0.1', router: ['conditon'] } } });
     const err = await app.start().catch((e: unknown) => e);
