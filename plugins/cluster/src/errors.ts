@@ -49,8 +49,8 @@ export const ClusterErrors = {
   FAILBACK_ABANDONED: defineError(
     'PLEXUS_ERR_CLUSTER_FAILBACK_ABANDONED',
     (service: string, count: number, calls: string) =>
-      `failback: ${count} failed call${count === 1 ? ' was' : 's were'} of ${service} still queued for retry when the cluster closed and ` +
-      `${count === 1 ? 'was' : 'were'} not delivered: ${calls}`,
+      `failback: ${count} failed call${count === 1 ? '' : 's'} of ${service} ${count === 1 ? 'was' : 'were'} still queued for retry ` +
+      `when the cluster closed and will not be delivered: ${calls}`,
     'The retry queue lives in memory only. Stop the application after the providers are back, or use failover ' +
       'for calls that must be delivered before the process ends.',
   ),
