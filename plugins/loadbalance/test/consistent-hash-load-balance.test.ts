@@ -60,6 +60,30 @@ describe('ConsistentHashLoadBalance', () => {
     expect(placement(lb, list.slice(), all)).toEqual(before);
   });
 
+  it('derives the ring of a sub-list (a retry skipping tried providers) exactly as a fresh build would', () => {
+    const list = providers(40);
+    const all = keys(3000);
+    const lb = new ConsistentHashLoadBalance();
+    placement(lb, list, all);
+    for (const skip of [[0], [3, 17], [1, 2, 39]]) {
+      const sub = list.filter((_, i) => !skip.includes(i));
+      const derived = placement(lb, sub, all);
+      expect(derived).toEqual(placement(new ConsistentHashLoadBalance(), sub, all));
+      expect(lb.ringSize(sub, fakeInvocation())).toBe(sub.length * CONSISTENT_HASH_NODES);
+    }
+    // A list with a stranger in it is not a sub-list: built afresh, still right.
+    const mixed = [...list.slice(0, 5), new FakeInvoker('plexus://10.9.9.9:20880/demo.Greeter')];
+    expect(placement(lb, mixed, all)).toEqual(placement(new ConsistentHashLoadBalance(), mixed, all));
+    // Only drained providers left: nothing to filter to, so the ring is built over them.
+    const [live] = fakeProviders([100]);
+    const drained = fakeProviders([0, 0, 0]).map((d, i) => new FakeInvoker(d.url.toString().replace('10.0.0.', `10.0.${i + 5}.`)));
+    const withDrained = [live, ...drained];
+    lb.select(withDrained, fakeInvocation());
+    const onlyDrained = withDrained.slice(1);
+    expect(onlyDrained).toContain(lb.select(onlyDrained, fakeInvocation({ args: ['x'] })));
+    expect(lb.ringSize(onlyDrained, fakeInvocation())).toBe(3 * CONSISTENT_HASH_NODES);
+  });
+
   it('gives a joining provider about 1/(n+1) of the keys, all taken from the others', () => {
     const lb = new ConsistentHashLoadBalance();
     const list = providers(4);
