@@ -152,6 +152,7 @@ export default definePlugin({
       optionsSchema: {
         type: 'object',
         properties: { recycleMs: { type: 'integer', minimum: 1 } },
+        additionalProperties: false,
       },
       create: (ctx) => new RoundRobinLoadBalance({ recycleMs: ctx.options.recycleMs as number | undefined }),
     },
