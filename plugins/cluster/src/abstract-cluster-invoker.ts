@@ -138,7 +138,12 @@ export abstract class AbstractClusterInvoker implements Invoker {
 }
 
 function hooked(lb: LoadBalance, invoker: Invoker, invocation: Invocation): Promise<Result> {
-  lb.started?.(invoker, invocation);
+  try {
+    lb.started?.(invoker, invocation);
+  } catch (err) {
+    // No attempt was made, so no `finished` either; the call fails with the balancer's error.
+    return Promise.reject(err);
+  }
   const start = performance.now();
   let running: Promise<Result>;
   try {

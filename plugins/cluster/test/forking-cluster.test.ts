@@ -122,3 +122,27 @@ describe('ForkingCluster', () => {
     expect(warnings[0].message).toContain('forks of method sayHello is "many"');
   });
 });
+
+describe('ForkingCluster with a throwing balancer hook', () => {
+  it('counts that fork as failed and takes the other fork’s success', async () => {
+    const lb = new HookedLoadBalance();
+    let n = 0;
+    lb.started = () => {
+      if (n++ === 1) throw new Error('balancer bug');
+    };
+    const invokers = [slow(1, 5), slow(2, 5)];
+    const result = await new ForkingCluster().join(fakeDirectory(invokers), fakeClusterSupport(lb)).invoke(fakeInvocation());
+    expect(result).toEqual({ value: 'from 1' });
+    expect([invokers[0].calls, invokers[1].calls]).toEqual([1, 0]);
+  });
+
+  it('rejects with the balancer’s error when every fork’s hook throws', async () => {
+    const lb = new HookedLoadBalance();
+    lb.started = () => {
+      throw new Error('balancer bug');
+    };
+    const invokers = [slow(1, 5), slow(2, 5)];
+    await expect(new ForkingCluster().join(fakeDirectory(invokers), fakeClusterSupport(lb)).invoke(fakeInvocation())).rejects.toThrow('balancer bug');
+    expect(invokers.map((i) => i.calls)).toEqual([0, 0]);
+  });
+});
