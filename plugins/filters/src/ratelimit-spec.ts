@@ -54,7 +54,6 @@ export function parseRateLimit(raw: string | undefined, where: string): RateLimi
   } catch (err) {
     throw bad(`not a number nor an object (${(err as Error).message})`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('expected a number or an object');
   const o = value as Record<string, unknown>;
   const unknown = Object.keys(o).filter((k) => !KEYS.has(k));
   if (unknown.length > 0) throw bad(`unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (known: ${[...KEYS].join(', ')})`);
