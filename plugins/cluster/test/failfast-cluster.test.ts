@@ -52,3 +52,13 @@ describe('FailfastCluster and the issue-9 cases', () => {
     expect(plugin.extensions[0].keys).toEqual(['sticky']);
   });
 });
+
+describe('FailfastCluster success path', () => {
+  it('hands back the provider’s own promise when the balancer has no hooks: nothing allocated per call', () => {
+    const answer = Promise.resolve({ value: 'x' });
+    const a = new FakeInvoker('plexus://10.0.0.1:20880/demo.Greeter');
+    (a as unknown as { invoke: () => Promise<unknown> }).invoke = () => answer;
+    const invoker = new FailfastCluster().join(fakeDirectory([a]), fakeClusterSupport());
+    expect(invoker.invoke(fakeInvocation())).toBe(answer);
+  });
+});

@@ -278,3 +278,12 @@ describe('FailoverCluster and the issue-9 cases', () => {
     expect(err.message).toContain('cancelled (CANCELLED)');
   });
 });
+
+describe('FailoverCluster success path', () => {
+  it('with retries 0 and no balancer hooks, hands back the provider’s own promise', () => {
+    const answer = Promise.resolve({ value: 'x' });
+    const a = ok(A);
+    (a as unknown as { invoke: () => Promise<unknown> }).invoke = () => answer;
+    expect(join([a]).invoke(fakeInvocation({ settings: { retries: 0 } }))).toBe(answer);
+  });
+});
