@@ -163,6 +163,18 @@ export function loadBalanceContract(name: string, create: () => LoadBalance, opt
       });
     });
 
+    it('gives a provider still warming up a smaller share (weight × uptime / warmup)', () => {
+      const lb = create();
+      // A tenth of the way through a 1000 s warmup: weight 100 counts as 10 (a second of test
+      // time moves that by 0.1). Expected share 10 / 210, about 5 %; a cold start would take a third.
+      const young = new FakeInvoker(`plexus://10.0.0.9:20880/${FAKE_SERVICE}?weight=100&timestamp=${Date.now() - 100_000}&warmup=1000000`);
+      const invokers: Invoker[] = [young, ...fakeProviders([100, 100])];
+      let picked = 0;
+      for (let i = 0; i < 3000; i++) if (lb.select(invokers, fakeInvocation({ args: [i] })) === young) picked++;
+      expect(picked).toBeGreaterThan(30);
+      expect(picked).toBeLessThan(360);
+    });
+
     it('spreads calls over providers of equal weight', () => {
       const lb = create();
       const invokers = fakeProviders([100, 100, 100, 100]);
