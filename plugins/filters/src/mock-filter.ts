@@ -23,6 +23,9 @@ export const MockConfigError = defineError(
   'Write mock: "return <json>" (strings in quotes: return "n/a"), "throw <message>", optionally prefixed "force:" (never call the provider) or "any:" (business errors too).',
 );
 
+/** The built-in method a consumer's `check` and probes call. */
+const ECHO = '$echo';
+
 /** The `reason` of the error a `throw` mock fails a call with. */
 export const MOCK_THROW_REASON = 'PLEXUS_ERR_MOCK_THROW';
 /** The `reason` of the TIMEOUT the mock filter cancels a call with when it answers ahead of the deadline. */
@@ -81,7 +84,8 @@ export const MOCK_DEADLINE_MARGIN_MS = 15;
  * Scope: one instance per reference; called concurrently.
  */
 export class MockFilter implements Filter {
-  private readonly byMethod = new WeakMap<MethodSettings, MockSpec | null | RpcError>();
+  /** Per method: its mock, null (none in config), false (never mocked: the built-in `$echo`) or the config error. */
+  private readonly byMethod = new WeakMap<MethodSettings, MockSpec | null | false | RpcError>();
 
   /** `holder.fallback` is read per call: `app.reference(id, { fallback })` may come after the first calls. */
   constructor(
@@ -93,7 +97,7 @@ export class MockFilter implements Filter {
     let spec = this.byMethod.get(invocation.settings);
     if (spec === undefined) spec = this.mockFor(invocation);
     const fallback = this.holder.fallback;
-    if (spec === null && fallback === undefined) return next.invoke(invocation);
+    if (spec === false || (spec === null && fallback === undefined)) return next.invoke(invocation);
     if (spec instanceof RpcError) return Promise.reject(spec);
     // A mock in config wins over the fallback in code.
     const s = spec ?? undefined;
@@ -141,11 +145,13 @@ export class MockFilter implements Filter {
     });
   }
 
-  private mockFor(invocation: Invocation): MockSpec | null | RpcError {
+  private mockFor(invocation: Invocation): MockSpec | null | false | RpcError {
     const raw = invocation.settings.params.mock;
-    let mock: MockSpec | null | RpcError;
+    let mock: MockSpec | null | false | RpcError;
     try {
-      mock = raw === undefined || raw === '' ? null : parseMock(raw, `${invocation.serviceKey}.${invocation.method}`);
+      // `$echo` is how `check` and health probes ask whether a provider is there: a mock must not answer for it.
+      if (invocation.method === ECHO) mock = false;
+      else mock = raw === undefined || raw === '' ? null : parseMock(raw, `${invocation.serviceKey}.${invocation.method}`);
     } catch (err) {
       // Every call of the method fails with the config error rather than running unprotected; logged once.
       this.logger.error((err as Error).message, { code: MockConfigError.code });

@@ -29,6 +29,13 @@ describe('mock', () => {
     await expect(t.call(failing(new RpcError('late', RpcCode.TIMEOUT)))).resolves.toEqual({ value: { name: 'n/a', n: [1, 2] } });
   });
 
+  it('never answers for the built-in $echo (check and probes must see the real provider)', async () => {
+    const filter = new MockFilter(new MemoryLogger(), { fallback: () => 'fallback' });
+    const settings = methodSettings({ method: '$echo', params: { mock: 'force:return 1' } });
+    const inv = new RpcInvocation({ service: 'demo.Greeter', method: '$echo', args: ['x'], attachments: {}, settings });
+    expect((await rejectionOf(filter.invoke(failing(network()), inv))).code).toBe(RpcCode.NETWORK);
+  });
+
   it('a successful call keeps its own value and the provider is called', async () => {
     const t = withMock('return 0');
     const node = answering(42);
