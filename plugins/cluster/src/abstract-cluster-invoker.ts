@@ -167,7 +167,7 @@ function hooked(lb: LoadBalance, invoker: Invoker, invocation: Invocation): Prom
  * An invocation for one of several attempts of `invocation` running at once (forking,
  * broadcast): same call, same deadline, its own attachments (invoker-stage filters may write
  * them), and cancelled when the caller's call is — but cancelling it leaves the caller alone.
- * Call `release` once the attempt settled.
+ * Call `releaseAttempt` once the attempt settled.
  */
 export function attemptOf(invocation: Invocation): RpcInvocation {
   const attempt = new RpcInvocation({
@@ -187,6 +187,6 @@ export function attemptOf(invocation: Invocation): RpcInvocation {
 }
 
 /** Stops `attempt` from listening to the caller's cancel. */
-export function release(invocation: Invocation, attempt: RpcInvocation): void {
+export function releaseAttempt(invocation: Invocation, attempt: RpcInvocation): void {
   invocation.removeCancelListener(attempt);
 }

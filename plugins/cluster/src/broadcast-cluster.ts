@@ -10,7 +10,7 @@ import {
   type LoadBalance,
   type Result,
 } from '@plexus/kernel/spi';
-import { AbstractClusterInvoker, attemptOf, release, type ClusterOptions } from './abstract-cluster-invoker';
+import { AbstractClusterInvoker, attemptOf, releaseAttempt, type ClusterOptions } from './abstract-cluster-invoker';
 import { BROADCAST_REASON, describe } from './errors';
 import { usable } from './select';
 
@@ -67,12 +67,12 @@ export class BroadcastClusterInvoker extends AbstractClusterInvoker {
         const attempt = attemptOf(invocation);
         this.attempt(lb, invoker, attempt).then(
           (result) => {
-            release(invocation, attempt);
+            releaseAttempt(invocation, attempt);
             results[i] = result;
             settle();
           },
           (err: unknown) => {
-            release(invocation, attempt);
+            releaseAttempt(invocation, attempt);
             errors[i] = err;
             failed++;
             settle();

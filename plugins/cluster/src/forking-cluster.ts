@@ -1,5 +1,5 @@
 import { definePlugin, type Cluster, type ClusterSupport, type Directory, type Invocation, type Invoker, type LoadBalance, type Result } from '@plexus/kernel/spi';
-import { AbstractClusterInvoker, attemptOf, release, type ClusterOptions } from './abstract-cluster-invoker';
+import { AbstractClusterInvoker, attemptOf, releaseAttempt, type ClusterOptions } from './abstract-cluster-invoker';
 import { forkLostError } from './errors';
 import { forksOf } from './params';
 
@@ -49,7 +49,7 @@ export class ForkingClusterInvoker extends AbstractClusterInvoker {
         const finish = (): void => {
           settled[i] = true;
           pending--;
-          release(invocation, attempt);
+          releaseAttempt(invocation, attempt);
         };
         this.attempt(lb, invoker, attempt).then(
           (result) => {

@@ -3,7 +3,7 @@
  * `failback`, `forking`, `broadcast`, `available`. Each module's default export declares its
  * extension; this entry only re-exports the classes.
  */
-export { AbstractClusterInvoker, EMPTY_RESULT, attemptOf, type ClusterOptions } from './abstract-cluster-invoker';
+export { AbstractClusterInvoker, EMPTY_RESULT, attemptOf, releaseAttempt, type ClusterOptions } from './abstract-cluster-invoker';
 export { FailoverCluster, FailoverClusterInvoker } from './failover-cluster';
 export { FailfastCluster, FailfastClusterInvoker } from './failfast-cluster';
 export { FailsafeCluster, FailsafeClusterInvoker } from './failsafe-cluster';

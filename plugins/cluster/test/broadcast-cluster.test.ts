@@ -21,6 +21,8 @@ describe('BroadcastCluster', () => {
     const seen = invokers.map((i) => i.invocations[0]);
     expect(new Set(seen).size).toBe(3);
     expect(seen.every((s) => s !== inv && s.attachments.trace === 't1' && s.args === inv.args)).toBe(true);
+    inv.cancel(new RpcError('late', RpcCode.CANCELLED));
+    expect(seen.every((s) => s.cancelled === undefined)).toBe(true);
   });
 
   it('waits for all, then fails with the first failure’s code, a count and the addresses', async () => {

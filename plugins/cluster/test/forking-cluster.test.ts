@@ -54,6 +54,9 @@ describe('ForkingCluster', () => {
     expect(fast.invocations[0].cancelled).toBeUndefined();
     expect(inv.cancelled).toBeUndefined();
     expect(fast.invocations[0]).not.toBe(inv);
+    // Settled attempts stop listening to the caller: a later cancel of the call does not reach them.
+    inv.cancel(new RpcError('late', RpcCode.CANCELLED));
+    expect(fast.invocations[0].cancelled).toBeUndefined();
   });
 
   it('calls `forks` providers at once', async () => {
