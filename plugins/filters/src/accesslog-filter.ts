@@ -223,7 +223,9 @@ export class AccessLogFilter implements Filter {
   }
 
   private sinkFor(invocation: Invocation): Sink | null {
-    const raw = invocation.settings.params.accesslog;
+    const params = invocation.settings.params;
+    // DESIGN's way to switch a filter on, `filter: [accesslog]`, logs through the logger when no accesslog key says where.
+    const raw = params.accesslog ?? (listed(params.filter, 'accesslog') ? 'true' : undefined);
     let sink: Sink | null;
     if (raw === undefined || raw === '' || raw === 'false') sink = null;
     else if (raw === 'true') sink = this.logSink;
@@ -236,6 +238,10 @@ export class AccessLogFilter implements Filter {
     this.byMethod.set(invocation.settings, sink);
     return sink;
   }
+}
+
+function listed(filters: string | undefined, name: string): boolean {
+  return filters !== undefined && filters.split(',').some((f) => f.trim() === name);
 }
 
 function line(side: Side, invocation: Invocation, peer: string, started: number, code: string): string {

@@ -42,6 +42,17 @@ describe('accesslog', () => {
     expect(logger.entries[0].message).toContain(' provider demo.Greeter:1.0.0 sayHello caller=192.168.1.9:53211 ');
   });
 
+  it('filter: [accesslog] without the key logs through the logger; accesslog: false or -accesslog keeps it quiet', async () => {
+    const logger = new MemoryLogger();
+    const filter = new AccessLogFilter(logger);
+    await filter.invoke(provider, invocationOf(methodSettings({ params: { filter: 'metrics,accesslog' } })));
+    expect(logger.entries).toHaveLength(1);
+    expect(logger.entries[0].message).toMatch(LINE);
+    await filter.invoke(provider, invocationOf(methodSettings({ params: { filter: 'accesslog', accesslog: 'false' } })));
+    await filter.invoke(provider, invocationOf(methodSettings({ params: { filter: '-accesslog' } })));
+    expect(logger.entries).toHaveLength(1);
+  });
+
   it('is silent for methods without the key or with false', async () => {
     const logger = new MemoryLogger();
     const filter = new AccessLogFilter(logger);
