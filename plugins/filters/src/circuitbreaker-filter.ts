@@ -219,6 +219,8 @@ function sum(a: readonly number[]): number {
   return s;
 }
 
+let instances = 0;
+
 /** The breakers of one method (one `MethodSettings`), by node address. */
 interface MethodCircuits {
   readonly policy: CircuitBreakerPolicy;
@@ -243,6 +245,8 @@ export interface CircuitBreakerDeps {
 export class CircuitBreakerFilter implements Filter {
   private readonly byMethod = new WeakMap<MethodSettings, MethodCircuits | null | RpcError>();
   private readonly now: () => number;
+  /** Each filter (reference) holds its own suspensions: one reference's closed circuit does not undo another's open one. */
+  private readonly id = ++instances;
 
   constructor(
     private readonly availability: NodeAvailability | undefined,
@@ -322,7 +326,7 @@ export class CircuitBreakerFilter implements Filter {
     let circuits: MethodCircuits | null | RpcError;
     try {
       const policy = parseCircuitPolicy(invocation.settings.params.circuitbreaker, `${invocation.serviceKey}.${invocation.method}`);
-      circuits = policy === undefined ? null : { policy, nodes: new Map<string, NodeCircuit>(), holder: `circuitbreaker:${invocation.serviceKey}#${invocation.method}` };
+      circuits = policy === undefined ? null : { policy, nodes: new Map<string, NodeCircuit>(), holder: `circuitbreaker#${this.id}:${invocation.serviceKey}#${invocation.method}` };
     } catch (err) {
       // A bad value fails every call of the method with the config error (never silently unprotected), logged once.
       this.logger.error((err as Error).message, { code: CircuitConfigError.code });
