@@ -1,4 +1,5 @@
 import { definePlugin, type Invocation, type Invoker, type LoadBalance } from '@plexus/kernel/spi';
+import { LoadBalanceErrors } from './errors';
 import { StatsBook, type NodeStat } from './node-stats';
 import { WeightTables } from './weight-table';
 
@@ -49,8 +50,8 @@ interface LoadStat extends NodeStat {
  * information this is weighted random. Comparing two random candidates instead of scanning all keeps the cost O(log n)
  * per select and avoids the herd behaviour of always picking the global best from stale numbers.
  *
- * A failed attempt never makes a provider look faster: it counts as twice the larger of its
- * elapsed time and the current average. A candidate that has not been chosen for `probeMs` wins
+ * A failed attempt weighs more than an answer: it counts as twice the larger of its elapsed time
+ * and the current average. A candidate that has not been chosen for `probeMs` wins
  * its comparison once, so a provider that recovered gets measured again. Latency and in-flight
  * counts come from the `started`/`finished` hooks the cluster calls around each attempt.
  * Scope: one instance per reference; `select` is synchronous.
@@ -68,8 +69,8 @@ export class P2cLoadBalance implements LoadBalance {
   constructor(options: P2cOptions = {}) {
     this.decay = options.decay ?? P2C_DECAY;
     this.probeMs = options.probeMs ?? P2C_PROBE_MS;
-    if (!(this.decay > 0 && this.decay <= 1)) throw new RangeError(`p2c: decay must be in (0, 1], got ${String(options.decay)}`);
-    if (!(this.probeMs >= 0)) throw new RangeError(`p2c: probeMs must be 0 or more, got ${String(options.probeMs)}`);
+    if (!(this.decay > 0 && this.decay <= 1)) throw LoadBalanceErrors.OPTION('p2c', 'decay', 'above 0 and at most 1', options.decay);
+    if (!(this.probeMs >= 0)) throw LoadBalanceErrors.OPTION('p2c', 'probeMs', '0 (off) or more', options.probeMs);
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
     this.book = new StatsBook<LoadStat>((now) => ({ active: 0, seenAt: now, inRow: false, index: -1, latency: -1, chosenAt: now }), this.now);

@@ -1,4 +1,5 @@
 import { definePlugin, type Invocation, type Invoker, type LoadBalance } from '@plexus/kernel/spi';
+import { LoadBalanceErrors } from './errors';
 import { StatsBook, type NodeStat } from './node-stats';
 import { WeightTables } from './weight-table';
 import { TieBuffer } from './ties';
@@ -48,12 +49,13 @@ interface LatencyStat extends NodeStat {
  * Shortest expected response (Dubbo's `shortestresponse`): each provider's average latency over a
  * sliding window (plus 1 ms, so in-flight counts still matter when answers take well under a
  * millisecond), multiplied by its attempts in flight + 1 — the time a new call can expect to
- * wait there — and the smallest wins; weighted random among those within 10 % of it (ties). A provider with no answer in the
- * window is counted at the best average of the others (so it is tried, but not flooded while its
- * first answers are out); when no provider has one, this is least-active.
+ * wait there — and the smallest wins; weighted random among those within 10 % of it (ties).
+ * A provider with no answer in the window is counted at the best average of the others (so it is
+ * tried, but not flooded while its first answers are out); when no provider has one, this is
+ * least-active.
  *
- * A failed attempt never makes a provider look faster: it counts as twice the larger of its
- * elapsed time and the provider's current average. Latency and in-flight counts come from the
+ * A failed attempt weighs more than an answer: it counts as twice the larger of its elapsed time
+ * and the provider's current average. Latency and in-flight counts come from the
  * `started`/`finished` hooks the cluster calls around each attempt. Cost: three allocation-free
  * passes over the list per select (O(n)); providers with weight 0 are skipped while another has
  * weight. Scope: one instance per reference; `select` is synchronous.
@@ -71,7 +73,7 @@ export class ShortestResponseLoadBalance implements LoadBalance {
 
   constructor(options: ShortestResponseOptions = {}) {
     this.windowMs = options.windowMs ?? SHORTEST_RESPONSE_WINDOW_MS;
-    if (!(this.windowMs >= 2)) throw new RangeError(`shortestresponse: windowMs must be at least 2, got ${String(options.windowMs)}`);
+    if (!(this.windowMs >= 2)) throw LoadBalanceErrors.OPTION('shortestresponse', 'windowMs', 'at least 2 (ms)', options.windowMs);
     this.halfMs = this.windowMs / 2;
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;

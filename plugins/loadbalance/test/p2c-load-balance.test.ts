@@ -17,8 +17,8 @@ describe('P2cLoadBalance', () => {
     expect([made.decay, made.probeMs]).toEqual([0.5, 0]);
     const defaults = plugin.extensions[0].create(fakeExtensionContext({})) as P2cLoadBalance;
     expect([defaults.decay, defaults.probeMs]).toEqual([P2C_DECAY, P2C_PROBE_MS]);
-    expect(() => new P2cLoadBalance({ decay: 0 })).toThrow(/decay/);
-    expect(() => new P2cLoadBalance({ probeMs: -1 })).toThrow(/probeMs/);
+    expect(() => new P2cLoadBalance({ decay: 0 })).toThrow(expect.objectContaining({ code: 'PLEXUS_ERR_LOADBALANCE_OPTION', message: expect.stringContaining('decay must be above 0 and at most 1, got 0') }));
+    expect(() => new P2cLoadBalance({ probeMs: -1 })).toThrow(expect.objectContaining({ code: 'PLEXUS_ERR_LOADBALANCE_OPTION', message: expect.stringContaining('probeMs') }));
   });
 
   it('compares two distinct providers: of two, the busy one is never chosen', () => {

@@ -19,7 +19,9 @@ describe('ShortestResponseLoadBalance', () => {
     const lb = plugin.extensions[0].create(fakeExtensionContext({ windowMs: 1000 })) as ShortestResponseLoadBalance;
     expect(lb.windowMs).toBe(1000);
     expect((plugin.extensions[0].create(fakeExtensionContext({})) as ShortestResponseLoadBalance).windowMs).toBe(SHORTEST_RESPONSE_WINDOW_MS);
-    expect(() => new ShortestResponseLoadBalance({ windowMs: 0 })).toThrow(/windowMs/);
+    expect(() => new ShortestResponseLoadBalance({ windowMs: 0 })).toThrow(
+      expect.objectContaining({ code: 'PLEXUS_ERR_LOADBALANCE_OPTION', message: expect.stringContaining('windowMs must be at least 2 (ms), got 0') }),
+    );
   });
 
   it('prefers the provider with the shortest average answer', () => {
