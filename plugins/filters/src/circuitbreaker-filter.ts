@@ -70,6 +70,14 @@ const COUNTED: ReadonlySet<string> = new Set<string>([
   RpcCode.BAD_RESPONSE,
 ]);
 
+/**
+ * Outcomes that say nothing about the node either way: the caller's own cancel, and a refusal by a
+ * limit (an open circuit, a rate or concurrency limit, here or on the provider) — the call was not served or not tried.
+ */
+export function isNeutral(err: unknown): boolean {
+  return RpcError.is(err) && (err.code === RpcCode.CANCELLED || err.code === RpcCode.LIMIT_EXCEEDED);
+}
+
 /** Whether a failure counts against a node (timeouts, network and provider-side failures). */
 export function isNodeFailure(err: unknown): boolean {
   return RpcError.is(err) ? COUNTED.has(err.code) : false;
@@ -153,7 +161,8 @@ export class NodeCircuit {
     if (this.state === 'half-open') {
       this.probesOut = Math.max(0, this.probesOut - 1);
       if (neutral) return undefined;
-      if (failed) return this.open(now);
+      // A probe that answers slowly (when slow calls are tracked) does not show a recovered node.
+      if (failed || (this.policy.slowCallMs > 0 && durationMs >= this.policy.slowCallMs)) return this.open(now);
       if (++this.probesOk >= this.policy.probes) return this.close();
       return undefined;
     }
@@ -280,8 +289,7 @@ export class CircuitBreakerFilter implements Filter {
       },
       (err: unknown) => {
         const failed = isNodeFailure(err);
-        // A call the consumer itself cancelled says nothing about the node.
-        const neutral = !failed && RpcError.is(err) && err.code === RpcCode.CANCELLED;
+        const neutral = !failed && isNeutral(err);
         this.finished(m, c, invocation, failed, neutral, started);
         throw err;
       },

@@ -14,7 +14,7 @@ import {
   type NodeAvailability,
   type Result,
 } from '@plexus/kernel/spi';
-import { isNodeFailure } from './circuitbreaker-filter';
+import { isNeutral, isNodeFailure } from './circuitbreaker-filter';
 
 /** A `health` value that cannot be used. */
 export const HealthConfigError = defineError(
@@ -171,8 +171,8 @@ export class HealthFilter implements Filter {
 
   private record(policy: HealthPolicy, next: Invoker, invocation: Invocation, err: unknown): void {
     if (this.closed) return;
-    // The caller's own cancel says nothing of the node.
-    if (RpcError.is(err) && err.code === RpcCode.CANCELLED) return;
+    // The caller's own cancel, or a refusal by a limit, says nothing of the node.
+    if (err !== undefined && isNeutral(err)) return;
     const address = next.url.address;
     let node = this.nodes.get(address);
     if (node === undefined) {

@@ -10,12 +10,13 @@ const timeout = () => new RpcError('deadline passed', RpcCode.TIMEOUT);
 
 /** A provider whose answer the test switches: ok, timeout, business error, or a delay in ms of a fake clock. */
 function node(address = ADDRESS) {
-  const state = { mode: 'ok' as 'ok' | 'timeout' | 'business' | 'cancel' };
+  const state = { mode: 'ok' as 'ok' | 'timeout' | 'business' | 'cancel' | 'limit' };
   const invoker = new FakeInvoker(`plexus://${address}/demo.Greeter`, {
     handler: () => {
       if (state.mode === 'timeout') throw timeout();
       if (state.mode === 'business') throw new RpcError('no stock', RpcCode.SERVICE_ERROR);
       if (state.mode === 'cancel') throw new RpcError('cancelled', RpcCode.CANCELLED);
+      if (state.mode === 'limit') throw new RpcError('tps', RpcCode.LIMIT_EXCEEDED);
       return { value: address };
     },
   });
@@ -87,6 +88,37 @@ describe('circuitbreaker', () => {
     state.mode = 'timeout';
     await settle(t.call(invoker));
     expect(t.filter.stateOf(t.settings, ADDRESS)).toBe("open"); // business errors count as answered calls: 1 of 21 ≥ 4 %
+  });
+
+  it('limit refusals are not counted at all: they neither open it nor dilute the failure rate', async () => {
+    const t = setup({ minCalls: 4, errorRate: 50 });
+    const { invoker, state } = node();
+    state.mode = 'limit';
+    for (let i = 0; i < 20; i++) await settle(t.call(invoker));
+    expect(t.filter.stateOf(t.settings, ADDRESS)).toBe('closed');
+    state.mode = 'ok';
+    for (let i = 0; i < 2; i++) await t.call(invoker);
+    state.mode = 'timeout';
+    for (let i = 0; i < 2; i++) await settle(t.call(invoker)); // 2 of 4 counted calls
+    expect(t.filter.stateOf(t.settings, ADDRESS)).toBe('open');
+  });
+
+  it('with slowCallMs set, a slow half-open probe re-opens it', async () => {
+    const t = setup({ minCalls: 1, openMs: 100, slowCallMs: 50 });
+    let delay = 0;
+    const inv = new FakeInvoker(`plexus://${ADDRESS}/demo.Greeter`, {
+      handler: () => {
+        t.clock.now += delay;
+        if (delay === 0) throw timeout();
+        return { value: 1 };
+      },
+    });
+    await settle(t.call(inv));
+    expect(t.filter.stateOf(t.settings, ADDRESS)).toBe('open');
+    t.clock.now += 100;
+    delay = 80; // answers, slowly
+    await t.call(inv);
+    expect(t.filter.stateOf(t.settings, ADDRESS)).toBe('open');
   });
 
   it('stays closed below errorRate', async () => {

@@ -8,7 +8,7 @@ const invocationOf = (settings: MethodSettings) =>
 
 /** A node the test switches between answering, network failures, timeouts and business errors; `$echo` follows `echo`. */
 function node(address = ADDRESS) {
-  const state = { mode: 'ok' as 'ok' | 'network' | 'timeout' | 'business', echo: 'down' as 'up' | 'down' | 'hang', echoes: 0 };
+  const state = { mode: 'ok' as 'ok' | 'network' | 'timeout' | 'business' | 'limit', echo: 'down' as 'up' | 'down' | 'hang', echoes: 0 };
   const invoker = new FakeInvoker(`plexus://${address}/demo.Greeter`, {
     handler: (inv: Invocation) => {
       if (inv.method === '$echo') {
@@ -22,6 +22,7 @@ function node(address = ADDRESS) {
       if (state.mode === 'network') throw new RpcError('connection refused', RpcCode.NETWORK);
       if (state.mode === 'timeout') throw new RpcError('late', RpcCode.TIMEOUT);
       if (state.mode === 'business') throw new RpcError('no stock', RpcCode.SERVICE_ERROR);
+      if (state.mode === 'limit') throw new RpcError('circuit open', RpcCode.LIMIT_EXCEEDED);
       return { value: 'ok' };
     },
   });
@@ -88,6 +89,17 @@ describe('health', () => {
     expect(t.availability.suspensionOf(ADDRESS)).toBeUndefined();
     await t.call(n.invoker); // 20 of 34 = 58.8 %
     expect(t.availability.suspensionOf(ADDRESS)?.reason).toContain('59% of 34 calls');
+  });
+
+  it('limit refusals (an open circuit, a rate limit) are not counted: they do not hide a failing node', async () => {
+    const t = setup({ minRate: 50, minCalls: 4, failures: 1000, probeMs: 10_000 });
+    filters.push(t.filter);
+    const n = node();
+    n.state.mode = 'limit';
+    for (let i = 0; i < 50; i++) await t.call(n.invoker);
+    n.state.mode = 'timeout';
+    for (let i = 0; i < 4; i++) await t.call(n.invoker);
+    expect(t.availability.suspensionOf(ADDRESS)?.reason).toContain('0% of 4 calls');
   });
 
   it('a probe that hangs is cut at probeTimeout and the node stays out', async () => {
