@@ -1,4 +1,5 @@
 import { definePlugin, type Invocation, type Invoker, type LoadBalance } from '@plexus/kernel/spi';
+import { LoadBalanceErrors } from './errors';
 import { WeightTables } from './weight-table';
 
 /** Providers not seen for this long are forgotten (Dubbo's recycle period). */
@@ -60,6 +61,7 @@ export class RoundRobinLoadBalance implements LoadBalance {
 
   constructor(options: RoundRobinOptions = {}) {
     this.recycleMs = options.recycleMs ?? ROUND_ROBIN_RECYCLE_MS;
+    if (!(this.recycleMs >= 1)) throw LoadBalanceErrors.OPTION('roundrobin', 'recycleMs', 'at least 1 (ms)', options.recycleMs);
     this.now = options.now ?? Date.now;
   }
 

@@ -12,6 +12,12 @@ describe('RoundRobinLoadBalance', () => {
     expect(plugin.extensions[0]).toMatchObject({ point: 'loadbalance', name: 'roundrobin' });
   });
 
+  it('refuses a recycle period under 1 ms given in code, with a code', () => {
+    for (const recycleMs of [0, -5, Number.NaN]) {
+      expect(() => new RoundRobinLoadBalance({ recycleMs })).toThrow(expect.objectContaining({ code: 'PLEXUS_ERR_LOADBALANCE_OPTION' }));
+    }
+  });
+
   it('produces the smooth sequence a a b a c a a for weights 5, 1, 1', () => {
     const lb = new RoundRobinLoadBalance();
     const invokers = fakeProviders([5, 1, 1]);
