@@ -64,6 +64,13 @@ class ClusterDispatcher implements Invoker, ClusterSupport {
   isAvailable(): boolean {
     return this.directory.isAvailable();
   }
+
+  /** The joined cluster invokers are this reference's: a policy holding work (failback's queue) stops with it. */
+  async destroy(): Promise<void> {
+    const joined = [...this.clusters.values()];
+    this.clusters.clear();
+    await Promise.all(joined.map((invoker) => invoker.destroy?.()));
+  }
 }
 
 /**
@@ -77,6 +84,7 @@ export class ReferenceRuntime {
   readonly version: string;
   readonly group: string;
   private readonly chain: Invoker;
+  private readonly dispatcher: ClusterDispatcher;
   private readonly settings = new Map<string, MethodSettings>();
   /** Timeout/retries overrides from dynamic rules (registry configurators or `app.rules`), if any. */
   private overrides: SettingsOverride | undefined;
@@ -95,7 +103,8 @@ export class ReferenceRuntime {
     this.version = config.version ?? '';
     this.group = config.group ?? '';
     this.serviceKey = serviceKey(config.interface, this.version, this.group);
-    this.chain = buildFilterChain(new ClusterDispatcher(directory, scope), filters);
+    this.dispatcher = new ClusterDispatcher(directory, scope);
+    this.chain = buildFilterChain(this.dispatcher, filters);
     if (ready) {
       this.ready = ready.then(() => {
         this.ready = undefined;
@@ -184,6 +193,7 @@ export class ReferenceRuntime {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
+    await this.dispatcher.destroy();
     await this.directory.destroy();
     await this.scope.close();
   }

@@ -53,6 +53,12 @@ class RekeyedInvocation implements Invocation {
   cancel(reason: RpcError): void {
     this.call.cancel(reason);
   }
+  recover(result: Result): void {
+    this.call.recover(result);
+  }
+  get recovered(): Result | undefined {
+    return this.call.recovered;
+  }
 }
 
 /**

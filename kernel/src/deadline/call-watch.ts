@@ -60,8 +60,14 @@ class CallWatch implements TimedEntry {
   }
 
   expire(): void {
+    if (this.settled) return;
     const err = deadlineError(this.invocation, this.side);
-    this.stop(err, this.explain?.(err) ?? err);
+    this.finish();
+    this.invocation.cancel(err);
+    // A layer listening for the cancel may have answered the call instead (mock, failsafe, ...).
+    const recovered = this.side === 'consumer' ? this.invocation.recovered : undefined;
+    if (recovered !== undefined) this.resolve(this.unwrap ? recovered.value : recovered);
+    else this.reject(this.explain?.(err) ?? err);
   }
 
   private abort(): void {

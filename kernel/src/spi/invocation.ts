@@ -1,5 +1,6 @@
 import { loopNow } from '../deadline/clock';
 import type { RpcError } from '../errors/rpc-error';
+import type { Result } from './result';
 import { serviceKey } from '../url/url';
 
 /**
@@ -72,6 +73,15 @@ export interface Invocation {
   removeCancelListener(listener: CancelListener): void;
   /** Cancels the call: the signal aborts, listeners are told. Idempotent: the first reason stays. */
   cancel(reason: RpcError): void;
+  /**
+   * Consumer side, at the deadline: a layer that answers failures itself (a mock or fallback,
+   * `failsafe`, `failback`) may answer the call instead of the TIMEOUT, from the cancel listener it
+   * registered. The kernel's deadline cancels the call, then resolves the caller with the first
+   * result given here, if any. Ignored for any other cancel (a caller's abort wants no answer).
+   */
+  recover(result: Result): void;
+  /** What `recover` was given, else undefined. */
+  readonly recovered: Result | undefined;
 }
 
 /** The named fields an invocation is built from. */
@@ -107,6 +117,7 @@ export class RpcInvocation implements Invocation, CancelListener {
    * in-process caller already holds the call to it (the kernel sets this).
    */
   watchedDeadline: number;
+  recovered: Result | undefined = undefined;
   private reason: RpcError | undefined = undefined;
   private controller: AbortController | undefined = undefined;
   private listener: CancelListener | undefined = undefined;
@@ -166,6 +177,10 @@ export class RpcInvocation implements Invocation, CancelListener {
     if (first !== undefined) notify(first, reason);
     if (more !== undefined) for (const l of more) notify(l, reason);
     this.controller?.abort(reason);
+  }
+
+  recover(result: Result): void {
+    if (this.recovered === undefined) this.recovered = result;
   }
 
   /** As a listener of another call (a consumer call carried in-process), cancels this one too. */
