@@ -1,6 +1,7 @@
-import { definePlugin, type CancelListener, type Filter, type Invocation, type Invoker, type Logger, type MethodSettings, type Result, type RpcError } from '@plexus/kernel/spi';
+import { CONFIG, definePlugin, type CancelListener, type ExtensionContext, type Filter, type Invocation, type Invoker, type Logger, type MethodSettings, type Result, type RpcError } from '@plexus/kernel/spi';
 import { activesExceeded, ConcurrencyErrors, executesExceeded } from './concurrency-errors';
 import { configRefusal } from './ratelimit-errors';
+import { asParam, configLevels } from './ratelimit-spec';
 
 /**
  * How long before the call's deadline a waiting call gives up: the kernel's own deadline fires
@@ -163,13 +164,12 @@ export class ConcurrencyFilter implements Filter {
   private gateOf(invocation: Invocation): Gate | null {
     const provider = invocation.remoteAddress !== undefined;
     const key = provider ? 'executes' : 'actives';
-    const raw = invocation.settings.params[key];
-    if (raw === undefined || raw.trim() === '') return null;
-    const limit = Number(raw);
-    if (!Number.isInteger(limit) || limit < 0) {
-      const err = ConcurrencyErrors.CONFIG(key, `${invocation.serviceKey || invocation.service}.${invocation.method}`, raw);
-      this.logger.error(err.message, { code: err.code });
-      return new BrokenGate(err);
+    let limit: number;
+    try {
+      limit = limitOf(key, `${invocation.serviceKey || invocation.service}.${invocation.method}`, invocation.settings.params[key]);
+    } catch (err) {
+      this.logger.error((err as Error).message, { code: (err as { code?: string }).code });
+      return new BrokenGate(err as Error);
     }
     if (limit === 0) return null;
     const id = `${invocation.method}\u0000${limit}`;
@@ -179,6 +179,27 @@ export class ConcurrencyFilter implements Filter {
       this.byKey.set(id, gate);
     }
     return gate;
+  }
+}
+
+/** A whole number of calls, 0 (or unset) for no limit; throws PLEXUS_ERR_CONCURRENCY_CONFIG otherwise. */
+function limitOf(key: string, where: string, raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return 0;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 0) throw ConcurrencyErrors.CONFIG(key, where, raw);
+  return limit;
+}
+
+/** Checks every `actives` and `executes` in the config when the filter is created: a bad value fails `start()`. */
+function checkAtStart(ctx: ExtensionContext): void {
+  let config: unknown;
+  try {
+    config = ctx.inject(CONFIG);
+  } catch {
+    return;
+  }
+  for (const { where, level } of configLevels(config)) {
+    for (const key of ['actives', 'executes']) limitOf(key, where, asParam(level[key]));
   }
 }
 
@@ -192,7 +213,10 @@ export default definePlugin({
       keys: ['actives', 'executes'],
       // After the rate limit (a refused call should not take a slot), before everything that does work.
       activate: { side: ['consumer', 'provider'], order: -800, stage: 'cluster' },
-      create: (ctx) => new ConcurrencyFilter(ctx.logger),
+      create: (ctx) => {
+        checkAtStart(ctx);
+        return new ConcurrencyFilter(ctx.logger);
+      },
     },
   ],
 });

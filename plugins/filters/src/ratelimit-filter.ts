@@ -12,7 +12,7 @@ import {
 import { TokenBucket, type Clock } from './ratelimit-bucket';
 import { callName, configRefusal, rateLimited, RateLimitErrors } from './ratelimit-errors';
 import { acquireStore, RedisWindowLimit, type RedisTarget } from './ratelimit-redis';
-import { parseRateLimit, type RateLimitSpec } from './ratelimit-spec';
+import { checkRateLimitConfig, parseRateLimit, type RateLimitSpec } from './ratelimit-spec';
 
 /** Options under `extensions.filter.ratelimit`: the Redis of shared limits, when not the registry's. */
 export interface RateLimitOptions {
@@ -79,12 +79,14 @@ export class RateLimitFilter implements Filter {
   /** Gates by bucket key, so the methods of a `scope: service` limit share one bucket. */
   private readonly byKey = new Map<string, Gate>();
   private readonly logger: Logger;
+  private readonly config: unknown;
 
   constructor(
     private readonly ctx: ExtensionContext,
     private readonly clock: Clock = Date.now,
   ) {
     this.logger = ctx.logger;
+    this.config = optional(ctx, CONFIG);
   }
 
   invoke(next: Invoker, invocation: Invocation): Promise<Result> {
@@ -133,7 +135,7 @@ export class RateLimitFilter implements Filter {
   }
 
   private sharedGate(spec: RateLimitSpec, invocation: Invocation, side: string, where: string): Gate {
-    const target = this.redisTarget(spec);
+    const target = redisTargetOf(spec, this.ctx.options as RateLimitOptions, this.config);
     if (target === undefined) throw RateLimitErrors.NO_REDIS(where);
     const store = acquireStore(target, this.logger, this.clock);
     const perWindow = Math.max(1, Math.floor((spec.rate * spec.window) / 1000));
@@ -146,37 +148,50 @@ export class RateLimitFilter implements Filter {
     return new SharedGate(spec, new RedisWindowLimit(store, key, perWindow, spec.window, batch, fallback, this.clock));
   }
 
-  /** The Redis of a shared limit: the tps value's `redis`, this extension's options, else the app's redis registry. */
-  private redisTarget(spec: RateLimitSpec): RedisTarget | undefined {
-    const o = this.ctx.options as RateLimitOptions;
-    const explicit = spec.redis ?? o.redis;
-    if (explicit !== undefined) return { ...hostPort(explicit), password: o.password, db: o.db };
-    let config: { registry?: unknown; registries?: unknown[] } | undefined;
-    try {
-      config = this.ctx.inject(CONFIG);
-    } catch {
-      return undefined;
-    }
-    for (const r of [config?.registry, ...(config?.registries ?? [])]) {
-      if (typeof r === 'string' && /^redis:\/\//i.test(r)) return hostPort(r);
-      if (typeof r === 'object' && r !== null) {
-        const reg = r as { type?: unknown; address?: unknown; password?: unknown; db?: unknown };
-        if (reg.type === 'redis' && typeof reg.address === 'string') {
-          return {
-            ...hostPort(reg.address),
-            password: typeof reg.password === 'string' ? reg.password : undefined,
-            db: typeof reg.db === 'number' ? reg.db : undefined,
-          };
-        }
-      }
-    }
-    return undefined;
-  }
-
   private broken(err: Error): Gate {
     // Logged once per method: every call of it is refused with the same coded error.
     this.logger.error(err.message, { code: (err as { code?: string }).code });
     return new BrokenGate(err);
+  }
+}
+
+/** The Redis of a shared limit: the tps value's `redis`, the extension's options, else the app's redis registry. */
+export function redisTargetOf(spec: RateLimitSpec, options: RateLimitOptions, config: unknown): RedisTarget | undefined {
+  const explicit = spec.redis ?? options.redis;
+  if (explicit !== undefined) return { ...hostPort(explicit), password: options.password, db: options.db };
+  const c = (config ?? {}) as { registry?: unknown; registries?: unknown[] };
+  for (const r of [c.registry, ...(Array.isArray(c.registries) ? c.registries : [])]) {
+    if (typeof r === 'string' && /^redis:\/\//i.test(r)) return hostPort(r);
+    if (typeof r === 'object' && r !== null) {
+      const reg = r as { type?: unknown; address?: unknown; password?: unknown; db?: unknown };
+      if (reg.type === 'redis' && typeof reg.address === 'string') {
+        return {
+          ...hostPort(reg.address),
+          password: typeof reg.password === 'string' ? reg.password : undefined,
+          db: typeof reg.db === 'number' ? reg.db : undefined,
+        };
+      }
+    }
+  }
+  return undefined;
+}
+
+function optional<T>(ctx: ExtensionContext, token: symbol): T | undefined {
+  try {
+    return ctx.inject<T>(token);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Checks every `tps` in the config when the filter is created (during `start()`): a malformed
+ * value, or a shared limit with no Redis to share through, fails the start with its code.
+ */
+function checkAtStart(ctx: ExtensionContext): void {
+  const config = optional(ctx, CONFIG);
+  for (const { where, spec } of checkRateLimitConfig(config)) {
+    if (spec.shared === 'redis' && redisTargetOf(spec, ctx.options as RateLimitOptions, config) === undefined) throw RateLimitErrors.NO_REDIS(where);
   }
 }
 
@@ -206,7 +221,10 @@ export default definePlugin({
           db: { type: 'integer', minimum: 0 },
         },
       },
-      create: (ctx) => new RateLimitFilter(ctx),
+      create: (ctx) => {
+        checkAtStart(ctx);
+        return new RateLimitFilter(ctx);
+      },
     },
   ],
 });

@@ -81,3 +81,53 @@ function spec(rate: number, o: Record<string, unknown>, bad: (problem: string) =
   if (!Number.isInteger(window) || window < 10 || window > 3_600_000) throw bad('window must be a whole number of ms from 10 to 3600000');
   return { rate, burst, scope, shared, redis: o.redis as string | undefined, window };
 }
+
+/** One config level that may hold call keys, and where it is (`services[0].methods.get`), for messages. */
+export interface ConfigLevel {
+  where: string;
+  level: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The levels of a resolved config where call keys may stand: provider and consumer defaults,
+ * each service and reference, and their methods. Filters walk them when created (during
+ * `start()`), so a malformed value in a config file fails the start instead of the first call.
+ */
+export function configLevels(config: unknown): ConfigLevel[] {
+  const c = (config ?? {}) as {
+    provider?: Record<string, unknown>;
+    consumer?: Record<string, unknown>;
+    services?: Array<Record<string, unknown>>;
+    references?: Record<string, Record<string, unknown>>;
+  };
+  const out: ConfigLevel[] = [];
+  const add = (where: string, level: unknown) => {
+    if (typeof level === 'object' && level !== null) out.push({ where, level: level as Record<string, unknown> });
+  };
+  const withMethods = (where: string, level: Record<string, unknown> | undefined) => {
+    add(where, level);
+    const methods = level?.methods;
+    if (typeof methods === 'object' && methods !== null) for (const [m, l] of Object.entries(methods)) add(`${where}.methods.${m}`, l);
+  };
+  add('provider', c.provider);
+  add('consumer', c.consumer);
+  (Array.isArray(c.services) ? c.services : []).forEach((s, i) => withMethods(`services[${i}]`, s));
+  for (const [id, r] of Object.entries(c.references ?? {})) withMethods(`references.${id}`, r);
+  return out;
+}
+
+/** A key's value as the kernel hands it to filters (`MethodSettings.params`): objects as JSON, the rest as text. */
+export function asParam(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/** Throws the first `tps` value in the config that cannot be used (PLEXUS_ERR_RATELIMIT_CONFIG). */
+export function checkRateLimitConfig(config: unknown): Array<{ where: string; spec: RateLimitSpec }> {
+  const specs: Array<{ where: string; spec: RateLimitSpec }> = [];
+  for (const { where, level } of configLevels(config)) {
+    const spec = parseRateLimit(asParam(level.tps), where);
+    if (spec !== null) specs.push({ where, spec });
+  }
+  return specs;
+}
