@@ -11,3 +11,5 @@ export type { ServiceProxy, GenericService, ProxyExtras } from './proxy/proxy';
 export { ConsoleLogger } from './extension/logger';
 export { ExtensionErrors, AppErrors } from './errors/catalogue';
 export { resolveConfig, loadConfigFile, explainConfig } from './config';
+export { Rules, type RouteSpec, type OverrideSpec, type RuleInfo, type RuleScopeSpec } from './app/rules';
+export { AppEvents, type PlexusEvent, type PlexusEventListener } from './app/events';

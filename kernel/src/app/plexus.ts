@@ -32,6 +32,7 @@ import type { ReferenceRuntime } from './reference-runtime';
 import { ServiceExporter } from './service-exporter';
 import { RULE_BOOK, Rules } from './rules';
 import { TOKENS } from './tokens';
+import { AppEvents, type PlexusEventListener } from './events';
 
 export { TOKENS } from './tokens';
 
@@ -55,6 +56,7 @@ export class Plexus {
   readonly loader: ExtensionLoader;
   readonly logger: ConsoleLogger;
   private readonly scope: ExtensionScope;
+  private readonly events: AppEvents;
   private state: State = 'created';
   private readonly provided: ProvidedService[] = [];
   private readonly exporter: ServiceExporter;
@@ -92,7 +94,9 @@ export class Plexus {
     c.register(TOKENS.logger, { useValue: this.logger });
     c.register(TOKENS.app, { useValue: this });
     c.register(TOKENS.scope, { useValue: this.scope });
-    c.register(TOKENS.availability, { useValue: new NodeAvailability() });
+    this.events = new AppEvents(this.logger);
+    c.register(TOKENS.events, { useValue: this.events });
+    c.register(TOKENS.availability, { useValue: new NodeAvailability(this.events) });
     c.register(TOKENS.registries, { useValue: { get: () => this.registries() } satisfies RegistryHandle });
     c.register(RULE_BOOK, { useValue: new InProcessRuleBook() });
     c.registerSingleton(Protocols);
@@ -272,6 +276,7 @@ export class Plexus {
       if (this.stopRequested) return this.abandonStart();
       this.state = 'started';
       this.logger.info(`started ${this.config.application.name}`);
+      this.events.emit('app:started', { application: this.config.application.name });
       return this;
     } catch (err) {
       this.state = 'started';
@@ -300,6 +305,27 @@ export class Plexus {
     return this.stopping;
   }
 
+  /**
+   * Listens to the application's lifecycle events (`app:started`, `provider:up`, `circuit:open`,
+   * ... — the list is in `docs/guide/operations.md`); `'*'` receives every event. Listeners run
+   * synchronously and must not throw (one that does is logged).
+   */
+  on(type: string, listener: PlexusEventListener): this {
+    this.events.on(type, listener);
+    return this;
+  }
+
+  /** Stops a listener given to `on`. */
+  off(type: string, listener: PlexusEventListener): this {
+    this.events.off(type, listener);
+    return this;
+  }
+
+  /** True between the end of `start()` and the beginning of a stop: what a readiness probe asks. */
+  get ready(): boolean {
+    return this.state === 'started' && !this.stopRequested;
+  }
+
   /** URLs of the services exported on network protocols (with the real port when port 0 was asked). */
   exportedUrls(): URL[] {
     return this.exporter.exportedUrls();
@@ -309,10 +335,15 @@ export class Plexus {
     // A stop requested during start waits for the step in progress (a port being bound) to settle.
     while (this.state === 'starting') await new Promise((r) => setTimeout(r, 5));
     this.state = 'stopping';
+    this.events.emit('app:stopping', { application: this.config.application.name });
     const timeout = Number(this.config.provider.shutdownTimeout ?? CONFIG_DEFAULTS.provider.shutdownTimeout);
     const deadline = Date.now() + timeout;
     for (const url of this.registered.splice(0)) {
-      await this.registryManager?.unregister(url).catch((err: Error) => this.logger.warn(`unregister failed: ${err.message}`));
+      const removed = await this.registryManager?.unregister(url).then(
+        () => true,
+        (err: Error) => (this.logger.warn(`unregister failed: ${err.message}`), false),
+      );
+      if (removed) this.events.emit('service:unregistered', { service: url.serviceKey, url: url.toString() });
     }
     await this.exporter.drain(deadline);
     await this.exporter.close();
@@ -322,6 +353,7 @@ export class Plexus {
     this.signals.remove();
     this.state = 'stopped';
     this.logger.info(`stopped ${this.config.application.name}`);
+    this.events.emit('app:stopped', { application: this.config.application.name });
   }
 
   private servesNetwork(): boolean {
@@ -379,6 +411,7 @@ export class Plexus {
         for (const url of this.exporter.exportedUrls(service)) {
           await manager.register(url);
           this.registered.push(url);
+          this.events.emit('service:registered', { service: url.serviceKey, url: url.toString() });
         }
       }),
     );

@@ -28,9 +28,16 @@ import { Protocols } from './protocols';
 import { ReferenceRuntime } from './reference-runtime';
 import { RULE_BOOK } from './rules';
 import { TOKENS } from './tokens';
+import type { AppEvents } from './events';
 
 /** Provider params a consumer adopts: identity and weight, not the provider's own call settings. */
 const PROVIDER_PARAMS = ['weight', 'warmup', 'timestamp', 'methods', 'version', 'group', 'path'];
+/**
+ * What identifies the provider itself: its value wins over the consumer's even when it has none,
+ * so a reference's own `tag` never paints every provider (the tag router tells them apart by it)
+ * and `provider.application` conditions see the provider's application.
+ */
+const PROVIDER_IDENTITY = ['tag', 'application'];
 
 /** How a reference reaches its providers. */
 export type Route = 'url' | 'injvm' | 'registry';
@@ -51,6 +58,7 @@ export class ReferenceFactory {
     @inject(TOKENS.availability) private readonly availability: NodeAvailability,
     @inject(Protocols) private readonly protocols: Protocols,
     @inject(RULE_BOOK) private readonly ruleBook: InProcessRuleBook,
+    @inject(TOKENS.events) private readonly events: AppEvents,
   ) {}
 
   /** The config levels of a reference, least specific first: protocol, consumer defaults, reference. */
@@ -139,6 +147,7 @@ export class ReferenceFactory {
           routers,
           this.availability,
           { logger: this.logger, createRouter: rules.createRouter },
+          this.events,
         );
         rd.subscribe().catch((err: Error) => this.logger.error(`subscribe ${key} failed: ${err.message}`));
         // The consumer is listed too (Dubbo's consumers category), for `plexus ls` and operators.
@@ -169,5 +178,6 @@ function pickProviderParams(u: URL): Record<string, string> {
     const v = u.getParam(k);
     if (v !== undefined) out[k] = v;
   }
+  for (const k of PROVIDER_IDENTITY) out[k] = u.getParam(k) as string;
   return out;
 }

@@ -18,6 +18,7 @@ import type { ProvidedService } from './implementation-loader';
 import { Protocols } from './protocols';
 import { ServiceRuntime } from './service-runtime';
 import { TOKENS } from './tokens';
+import type { AppEvents } from './events';
 import { asList, serviceLevel, type Level } from './levels';
 
 /**
@@ -38,6 +39,7 @@ export class ServiceExporter {
     @inject(TOKENS.loader) private readonly loader: ExtensionLoader,
     @inject(TOKENS.logger) private readonly logger: Logger,
     @inject(Protocols) private readonly protocols: Protocols,
+    @inject(TOKENS.events) private readonly events: AppEvents,
   ) {}
 
   /** The effective executor name of a service. */
@@ -109,6 +111,7 @@ export class ServiceExporter {
       this.exporters.push(exporter);
       const where = pc.path ? `unix:${pc.path}` : exporter.url.address;
       this.logger.info(`exported ${runtime.serviceKey} at ${exporter.url.protocol}://${where}`);
+      this.events.emit('service:exported', { service: runtime.serviceKey, url: exporter.url.toString() });
     }
     return runtime;
   }

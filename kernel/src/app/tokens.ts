@@ -1,4 +1,4 @@
-import { CONFIG, LOGGER, NODE_AVAILABILITY } from '../spi/tokens';
+import { CONFIG, EVENTS, LOGGER, NODE_AVAILABILITY } from '../spi/tokens';
 
 /**
  * Tokens of what an application's tsyringe container holds. The application's parts (exporter,
@@ -9,6 +9,7 @@ export const TOKENS = {
   config: CONFIG,
   logger: LOGGER,
   availability: NODE_AVAILABILITY,
+  events: EVENTS,
   loader: Symbol.for('plexus.loader'),
   app: Symbol.for('plexus.app'),
   /** The application's root `ExtensionScope`. */

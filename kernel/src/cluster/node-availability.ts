@@ -16,6 +16,9 @@ export interface Suspension {
  * Scope: one per application (token `NODE_AVAILABILITY`).
  */
 export class NodeAvailability {
+  /** Told of each node leaving or rejoining rotation (the application's events). */
+  constructor(private readonly events?: { emit(type: string, fields: Record<string, unknown>): void }) {}
+
   private readonly suspended = new Map<string, Map<string, Suspension>>();
   private readonly listeners = new Set<() => void>();
   private timer: NodeJS.Timeout | undefined;
@@ -29,6 +32,7 @@ export class NodeAvailability {
     const until = ms > 0 ? Date.now() + ms : 0;
     let byHolder = this.suspended.get(address);
     if (byHolder === undefined) this.suspended.set(address, (byHolder = new Map()));
+    if (byHolder.size === 0) this.events?.emit('node:suspended', { address, holder, reason });
     byHolder.set(holder, { reason, until, holder });
     if (until > 0) this.schedule(until);
     this.changed();
@@ -43,6 +47,7 @@ export class NodeAvailability {
       if (!byHolder.delete(holder)) return;
       if (byHolder.size === 0) this.suspended.delete(address);
     }
+    if (!this.suspended.has(address)) this.events?.emit('node:restored', { address, holder: holder ?? '' });
     this.changed();
   }
 
@@ -99,7 +104,10 @@ export class NodeAvailability {
           lapsed = true;
         } else if (s.until > 0) next = next === 0 ? s.until : Math.min(next, s.until);
       }
-      if (byHolder.size === 0) this.suspended.delete(address);
+      if (byHolder.size === 0) {
+        this.suspended.delete(address);
+        this.events?.emit('node:restored', { address, holder: '', reason: 'lapsed' });
+      }
     }
     if (next > 0) this.schedule(next);
     if (lapsed) this.changed();

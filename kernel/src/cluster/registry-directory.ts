@@ -43,6 +43,8 @@ export class RegistryDirectory extends AbstractDirectory {
     routers: readonly Router[] = [],
     availability?: NodeAvailability,
     rules?: RuleContext,
+    /** Told of each provider joining (`provider:up`) or leaving (`provider:down`) this reference. */
+    private readonly events?: { emit(type: string, fields: Record<string, unknown>): void },
   ) {
     super(url, routers, availability, rules ?? { logger });
     this.ready = new Promise((resolve) => (this.readyResolve = resolve));
@@ -81,12 +83,19 @@ export class RegistryDirectory extends AbstractDirectory {
       }
       try {
         const inv = this.refer(u);
-        if (inv) next.set(key, mixed && u.serviceKey !== this.url.serviceKey ? new ServiceKeyInvoker(inv, u) : inv);
+        if (inv) {
+          next.set(key, mixed && u.serviceKey !== this.url.serviceKey ? new ServiceKeyInvoker(inv, u) : inv);
+          this.events?.emit('provider:up', { service: this.url.serviceKey, address: u.address, url: key });
+        }
       } catch (err) {
         this.logger.warn(`cannot refer provider ${key}: ${(err as Error).message}`);
       }
     }
-    for (const [key, inv] of this.byUrl) if (!next.has(key)) void inv.destroy?.();
+    for (const [key, inv] of this.byUrl) {
+      if (next.has(key)) continue;
+      void inv.destroy?.();
+      this.events?.emit('provider:down', { service: this.url.serviceKey, address: inv.url.address, url: key });
+    }
     this.byUrl = next;
     this.setInvokers([...next.values()]);
     this.readyResolve?.();

@@ -12,6 +12,11 @@ export const LOGGER = Symbol.for('plexus.logger');
 export const CONFIG = Symbol.for('plexus.config');
 /** The `ExtensionContext` of the extension being created (its options, logger, resolve). */
 export const EXTENSION_CONTEXT = Symbol.for('plexus.extensionContext');
+/**
+ * The application's event stream (`AppEvents`): plugins `emit('circuit:open', { ... })`, users
+ * `app.on(type, listener)`. The event names are listed in the kernel's `app/events.ts`.
+ */
+export const EVENTS = Symbol.for('plexus.events');
 /** The application's `NodeAvailability`: filters take provider nodes out of rotation through it. */
 export const NODE_AVAILABILITY = Symbol.for('plexus.nodeAvailability');
 /**
