@@ -117,11 +117,9 @@ describe('routers in an application', () => {
     expect(await destinations(svc)).toEqual(['10.0.0.1:1']);
   });
 
-  // Fails today, for a kernel reason: reference-factory.ts copies the consumer's params over each
-  // provider URL and keeps only weight/warmup/timestamp/methods/version/group/path from the
-  // provider, so `tag: gray` on the reference makes every provider look tagged gray. Needs the
-  // provider's own `tag` (present or absent) to win when the URL is merged; drop `.failing` then.
-  it.failing('the config key tag: a reference-level tag sends calls to its tag', async () => {
+  // The provider's own `tag` (present or absent) wins when the kernel merges the reference's params
+  // into a provider URL, so a reference-level tag does not paint every provider.
+  it('the config key tag: a reference-level tag sends calls to its tag', async () => {
     const { svc } = await started('tag-key-reference', { router: ['tag'], tag: 'gray' });
     expect(await destinations(svc)).toEqual(['10.0.0.1:1']);
   });
