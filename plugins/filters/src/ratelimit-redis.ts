@@ -167,16 +167,20 @@ export function acquireStore(target: RedisTarget, logger: Logger, clock: Clock =
 
 /**
  * A rate limit that holds across every process sharing one Redis: each window of `windowMs` admits
- * at most `perWindow` calls in all. A process takes permits from Redis in batches of `batch` (one
- * script run each), spends them locally until the window ends, and once Redis says the window is
- * spent refuses locally until the next one — so refused calls cost no round trip. While Redis
- * cannot be used, the process's own `fallback` bucket decides. Scope: one per limited service or
- * method per process.
+ * at most `perWindow` calls in all. A process takes permits from Redis (one script run for all the
+ * calls waiting at that moment, and at least `batch`), spends them locally until the window ends,
+ * and once Redis says the window is spent refuses locally until the next one — so refused calls
+ * cost no round trip. Only one grant is in flight per limit: calls arriving meanwhile wait for it
+ * and are served from what it brings, or by the next grant. While Redis cannot be used, the
+ * process's own `fallback` bucket decides. Scope: one per limited service or method per process.
  */
 export class RedisWindowLimit {
   private permits = 0;
   private permitsUntil = 0;
   private exhaustedUntil = 0;
+  private fetching = false;
+  /** Calls waiting for the grant in flight (or the next one), first come first served. */
+  private waiters: Array<(admitted: boolean) => void> = [];
 
   constructor(
     private readonly store: RedisPermitStore,
@@ -191,30 +195,57 @@ export class RedisWindowLimit {
   /** True or false at once when it can decide locally, else a promise of the answer. */
   tryAcquire(): boolean | Promise<boolean> {
     const now = this.clock();
-    if (!this.store.usable(now)) return this.fallback.tryTake();
-    if (this.permits > 0 && now < this.permitsUntil) {
-      this.permits--;
-      return true;
+    if (this.waiters.length === 0) {
+      if (!this.store.usable(now)) return this.fallback.tryTake();
+      if (this.permits > 0 && now < this.permitsUntil) {
+        this.permits--;
+        return true;
+      }
+      if (now < this.exhaustedUntil) return false;
     }
-    if (now < this.exhaustedUntil) return false;
-    return this.store.grant(this.key, this.perWindow, this.windowMs, this.batch).then(this.granted, this.failed);
+    return new Promise<boolean>((resolve) => {
+      this.waiters.push(resolve);
+      this.fetch();
+    });
   }
 
-  private readonly granted = (grant: Grant): boolean => {
+  private fetch(): void {
+    if (this.fetching) return;
+    this.fetching = true;
+    // Enough for every waiting call (the window's size at most), and at least a batch.
+    const wanted = Math.min(this.perWindow, Math.max(this.batch, this.waiters.length));
+    this.store.grant(this.key, this.perWindow, this.windowMs, wanted).then(this.granted, this.failed);
+  }
+
+  private readonly granted = (grant: Grant): void => {
+    this.fetching = false;
     const now = this.clock();
     const until = now + grant.msLeft;
+    const waiters = this.waiters;
     if (grant.permits === 0) {
       this.exhaustedUntil = until;
-      return false;
+      this.waiters = [];
+      for (const w of waiters) w(false);
+      return;
     }
     // Permits of an ended window are void: counting them into the next would exceed its limit.
-    if (now >= this.permitsUntil) this.permits = grant.permits - 1;
-    else this.permits += grant.permits - 1;
+    this.permits = (now >= this.permitsUntil ? 0 : this.permits) + grant.permits;
     this.permitsUntil = until;
-    return true;
+    let served = 0;
+    while (served < waiters.length && this.permits > 0) {
+      this.permits--;
+      waiters[served++](true);
+    }
+    waiters.splice(0, served);
+    if (waiters.length > 0) this.fetch();
   };
 
-  private readonly failed = (): boolean => this.fallback.tryTake();
+  private readonly failed = (): void => {
+    this.fetching = false;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w(this.fallback.tryTake());
+  };
 
   release(): void {
     this.store.release();

@@ -1,7 +1,8 @@
 import { RpcCode, RpcError, RpcInvocation, type MethodSettings } from '@plexus/kernel/spi';
 import { FakeInvoker, MemoryLogger, fakeExtensionContext, filterContract, methodSettings, rejectionOf } from '@plexus/kernel/testing';
-import plugin, { RateLimitFilter } from '../src/ratelimit-filter';
+import plugin, { RateLimitFilter, redisTargetOf } from '../src/ratelimit-filter';
 import { TokenBucket } from '../src/ratelimit-bucket';
+import { RedisPermitStore, RedisWindowLimit } from '../src/ratelimit-redis';
 import { RATE_LIMITED_REASON } from '../src/ratelimit-errors';
 import { parseRateLimit } from '../src/ratelimit-spec';
 
@@ -199,5 +200,53 @@ describe('ratelimit filter', () => {
     const def = plugin.extensions.find((e) => e.name === 'ratelimit')!;
     expect(def.keys).toEqual(['tps']);
     expect(def.activate?.side).toEqual(['consumer', 'provider']);
+  });
+});
+
+describe('the Redis of a shared limit', () => {
+  const spec = (extra: Record<string, unknown> = {}) => parseRateLimit(JSON.stringify({ rate: 5, shared: 'redis', ...extra }), 'm')!;
+
+  it("defaults to the app's redis registry, with its password and db", () => {
+    const config = { registry: { type: 'redis', address: 'redis://10.1.1.1:6390', password: 'pw', db: 2 } };
+    expect(redisTargetOf(spec(), {}, config)).toEqual({ host: '10.1.1.1', port: 6390, password: 'pw', db: 2 });
+  });
+
+  it('finds a redis registry among registries:, also in the URL form', () => {
+    expect(redisTargetOf(spec(), {}, { registry: { type: 'local' }, registries: ['zookeeper://10.0.0.1:2181', 'redis://10.0.0.2:6379'] })).toEqual({
+      host: '10.0.0.2',
+      port: 6379,
+    });
+  });
+
+  it('extension options win over the registry, and the tps value wins over both', () => {
+    const config = { registry: { type: 'redis', address: '10.1.1.1:6390' } };
+    expect(redisTargetOf(spec(), { redis: '10.2.2.2:7000', password: 'opt', db: 1 }, config)).toEqual({ host: '10.2.2.2', port: 7000, password: 'opt', db: 1 });
+    expect(redisTargetOf(spec({ redis: '10.3.3.3:7001' }), { redis: '10.2.2.2:7000' }, config)).toMatchObject({ host: '10.3.3.3', port: 7001 });
+  });
+
+  it('is undefined without any', () => {
+    expect(redisTargetOf(spec(), {}, { registry: { type: 'local' } })).toBeUndefined();
+  });
+});
+
+describe('RedisWindowLimit against a misbehaving server', () => {
+  /** A stand-in for the ioredis client answering the grant script with `reply`. */
+  function store(reply: () => Promise<unknown>, logger: MemoryLogger) {
+    const client = { status: 'ready', defineCommand: () => undefined, on: () => client, disconnect: () => undefined, plexusTpsGrant: reply };
+    return new RedisPermitStore('10.9.9.9:6379', client as never, logger, Date.now, () => undefined).retain();
+  }
+
+  it.each([
+    ['not an array', async () => 'OK'],
+    ['more permits than asked', async () => [5000, 100]],
+    ['a negative count', async () => [-1, 100]],
+    ['a window longer than asked', async () => [1, 10_000_000]],
+    ['a rejected command', async () => Promise.reject(new Error('NOSCRIPT No matching script'))],
+  ])('%s: the local bucket decides and the outage is logged once with a code', async (_what, reply) => {
+    const logger = new MemoryLogger();
+    const limit = new RedisWindowLimit(store(reply, logger), 'k', 10, 1000, 1, new TokenBucket(2, 2), Date.now);
+    const answers = [await limit.tryAcquire(), await limit.tryAcquire(), await limit.tryAcquire()];
+    expect(answers).toEqual([true, true, false]);
+    expect(logger.entries.map((e) => e.fields?.code)).toEqual(['PLEXUS_ERR_RATELIMIT_SHARED_DOWN']);
   });
 });

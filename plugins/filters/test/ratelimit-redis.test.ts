@@ -89,6 +89,30 @@ async function redisUsable(): Promise<void> {
 
 const sharedDownLogs = () => logger.entries.filter((e) => e.fields?.code === 'PLEXUS_ERR_RATELIMIT_SHARED_DOWN');
 
+describe('ratelimit shared through Redis: window and batches', () => {
+  it('window: 500 ms windows of a 20/s limit admit 10 each, across instances', async () => {
+    const a = limiter({ rate: 20, shared: 'redis', window: 500, scope: 'method' });
+    const b = limiter({ rate: 20, shared: 'redis', window: 500, scope: 'method' });
+    await Promise.all([admitted(a, 1), admitted(b, 1)]);
+    await redisUsable();
+    await startOfWindow(); // a second starts a 500 ms window too
+    const [fromA, fromB] = await admittedAlternately(a, b, 20);
+    expect(fromA + fromB).toBe(10);
+  }, 20_000);
+
+  it('at high rates permits come in batches; two instances together stay within the limit', async () => {
+    // 1000/s: batches of 10, so at most 10 permits per instance are left unspent in a window.
+    const a = limiter({ rate: 1000, shared: 'redis', scope: 'method' });
+    const b = limiter({ rate: 1000, shared: 'redis', scope: 'method' });
+    await Promise.all([admitted(a, 1), admitted(b, 1)]);
+    await redisUsable();
+    await startOfWindow();
+    const [fromA, fromB] = await admittedAlternately(a, b, 700);
+    expect(fromA + fromB).toBeLessThanOrEqual(1000);
+    expect(fromA + fromB).toBeGreaterThanOrEqual(980);
+  }, 20_000);
+});
+
 describe('ratelimit shared through Redis', () => {
   const a = limiter({ rate: 20, shared: 'redis' });
   const b = limiter({ rate: 20, shared: 'redis' });
@@ -101,8 +125,9 @@ describe('ratelimit shared through Redis', () => {
     const [fromA, fromB] = await admittedAlternately(a, b, 30);
     expect(fromA + fromB).toBe(20);
     // Without sharing each would have admitted 20: the limit is the cluster's, not each process's.
-    expect(fromA).toBeGreaterThanOrEqual(5);
-    expect(fromB).toBeGreaterThanOrEqual(5);
+    // (How it splits depends on whose grant Redis ran first; each asks for all its waiting calls.)
+    expect(fromA).toBeGreaterThanOrEqual(1);
+    expect(fromB).toBeGreaterThanOrEqual(1);
     // The next window admits again.
     await startOfWindow();
     expect((await admitted(a, 30)) + (await admitted(b, 30))).toBe(20);
