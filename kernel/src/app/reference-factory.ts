@@ -23,7 +23,7 @@ import type { Logger } from '../spi/logger';
 import type { Router } from '../spi/router';
 import { REFERENCE_FALLBACK, type Fallback, type FallbackHolder } from '../spi/tokens';
 import { URL, serviceKey } from '../url/url';
-import { asList, type Level } from './levels';
+import { activatedFor, asList, keysPresent, type Level } from './levels';
 import { Protocols } from './protocols';
 import { ReferenceRuntime } from './reference-runtime';
 import { RULE_BOOK } from './rules';
@@ -81,7 +81,8 @@ export class ReferenceFactory {
   /** Cluster-stage and invoker-stage filter names, the user's `filter:` applied to both. */
   filtersOf(cfg: ReferenceConfig): { cluster: string[]; invoker: string[] } {
     const user = asList(cfg.filter ?? this.config.consumer.filter);
-    const activated = this.loader.activated('filter', 'consumer');
+    const present = keysPresent(this.levelsOf(cfg), cfg.methods);
+    const activated = this.loader.activated('filter', 'consumer').filter((e) => activatedFor(e.activate, 'consumer', present));
     const stage = (s: 'cluster' | 'invoker') => activated.filter((e) => (e.activate?.stage ?? 'cluster') === s).map((e) => e.name);
     const clusterNames = selectFilterNames(stage('cluster'), user);
     const invokerDefaults = stage('invoker');

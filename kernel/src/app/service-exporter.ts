@@ -19,7 +19,7 @@ import { Protocols } from './protocols';
 import { ServiceRuntime } from './service-runtime';
 import { TOKENS } from './tokens';
 import type { AppEvents } from './events';
-import { asList, serviceLevel, type Level } from './levels';
+import { activatedFor, asList, keysPresent, serviceLevel, type Level } from './levels';
 
 /**
  * The provider side of an application: builds each service's runtime (method table, provider
@@ -49,8 +49,12 @@ export class ServiceExporter {
 
   /** The provider filter names of a service: activated defaults with the user's `filter:` applied. */
   filtersOf(cfg: ServiceConfig): string[] {
+    const present = keysPresent([this.config.provider, serviceLevel(cfg)], cfg.methods);
     return selectFilterNames(
-      this.loader.activated('filter', 'provider').map((e) => e.name),
+      this.loader
+        .activated('filter', 'provider')
+        .filter((e) => activatedFor(e.activate, 'provider', present))
+        .map((e) => e.name),
       asList(cfg.filter ?? this.config.provider.filter),
     );
   }

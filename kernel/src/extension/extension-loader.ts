@@ -54,7 +54,7 @@ function readKernelVersion(): string {
 /**
  * Finds extensions by point and name, importing plugin modules lazily.
  * Resolution of a name: plugins given explicitly (config `plugins:` or `use()`) → conventional
- * packages `@plexus/<point>-<name>`, `@plexus/<point>`, `plexus-<point>-<name>` → a helpful miss.
+ * packages `@plexus/<point>-<name>`, `@plexus/<point>` (or the family `@plexus/<point>s`, e.g. `@plexus/filters`), `plexus-<point>-<name>` → a helpful miss.
  * Nothing scans node_modules wholesale. Scope: one per application.
  */
 export class ExtensionLoader {
@@ -137,7 +137,7 @@ export class ExtensionLoader {
     if (known) return known;
     // Not among the plugins seen so far: read the manifests of the installed packages named for
     // this point (their package.json only; nothing is imported) — the ids live there, nowhere else.
-    this.probe(`@plexus/${point}`);
+    this.probeFamily(point);
     for (const pkg of this.conventionalPackages(point)) this.probe(pkg);
     return this.byId(point, id);
   }
@@ -154,14 +154,14 @@ export class ExtensionLoader {
 
   /** Names known for a point, after probing the conventional family package. */
   names(point: string): string[] {
-    this.probe(`@plexus/${point}`);
+    this.probeFamily(point);
     for (const pkg of this.conventionalPackages(point)) this.probe(pkg);
     return [...(this.entries.get(point)?.values() ?? [])].filter((e) => !e.wrapper).map((e) => e.name).sort();
   }
 
   /** Extensions of `point` activated for `side`, in order. Only known plugins count. */
   activated(point: string, side: 'consumer' | 'provider'): ExtensionEntry[] {
-    this.probe(`@plexus/${point}`);
+    this.probeFamily(point);
     return [...(this.entries.get(point)?.values() ?? [])]
       .filter((e) => e.activate?.side.includes(side))
       .sort((a, b) => (a.activate?.order ?? 0) - (b.activate?.order ?? 0));
@@ -184,12 +184,21 @@ export class ExtensionLoader {
   private entry(point: string, name: string): ExtensionEntry | undefined {
     const found = this.entries.get(point)?.get(name);
     if (found) return found;
-    for (const pkg of [`@plexus/${point}-${name}`, `@plexus/${point}`, `plexus-${point}-${name}`]) {
+    for (const pkg of [`@plexus/${point}-${name}`, `@plexus/${point}`, `@plexus/${point}s`, `plexus-${point}-${name}`]) {
       this.probe(pkg);
       const e = this.entries.get(point)?.get(name);
       if (e) return e;
     }
     return undefined;
+  }
+
+  /**
+   * The family package of a point: `@plexus/<point>` (`@plexus/loadbalance`, `@plexus/cluster`,
+   * `@plexus/router`) or its plural (`@plexus/filters`).
+   */
+  private probeFamily(point: string): void {
+    this.probe(`@plexus/${point}`);
+    this.probe(`@plexus/${point}s`);
   }
 
   private probe(pkg: string): void {

@@ -15,6 +15,14 @@ export interface Activation {
    * `invoker` wraps each provider invoker (sees the chosen provider).
    */
   stage?: 'cluster' | 'invoker';
+  /**
+   * Joins the default chain only of services/references where one of these config keys is set (at
+   * any level: provider/consumer defaults, the service or reference, one of its methods), as
+   * Dubbo's `@Activate(value = ...)` does: a filter with nothing to do costs nothing. A list
+   * applies to every side; `{ provider: [...] }` gates one side only (the other is always on).
+   * Naming the filter in `filter:` adds it regardless.
+   */
+  keys?: readonly string[] | { readonly consumer?: readonly string[]; readonly provider?: readonly string[] };
 }
 
 /** What `create` receives: validated options and a way to reach other extensions. */
