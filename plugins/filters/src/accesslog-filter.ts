@@ -266,7 +266,7 @@ export default definePlugin({
       name: 'accesslog',
       keys: ['accesslog'],
       // Outermost on each side; on the consumer at the invoker stage, where the provider is known.
-      activate: { side: ['consumer', 'provider'], order: -2000, stage: 'invoker' },
+      activate: { side: ['consumer', 'provider'], order: -2000, stage: 'invoker', keys: ['accesslog'] },
       create: (ctx: ExtensionContext) => new AccessLogFilter(ctx.logger, baseDirOf(ctx)),
     },
   ],

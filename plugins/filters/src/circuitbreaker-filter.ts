@@ -363,7 +363,7 @@ export default definePlugin({
       point: 'filter',
       name: 'circuitbreaker',
       keys: ['circuitbreaker'],
-      activate: { side: ['consumer'], order: 200, stage: 'invoker' },
+      activate: { side: ['consumer'], order: 200, stage: 'invoker', keys: ['circuitbreaker'] },
       create: (ctx: ExtensionContext) => new CircuitBreakerFilter(optional<NodeAvailability>(ctx, NODE_AVAILABILITY), ctx.logger),
     },
   ],

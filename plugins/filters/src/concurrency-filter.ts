@@ -212,7 +212,7 @@ export default definePlugin({
       name: 'concurrency',
       keys: ['actives', 'executes'],
       // After the rate limit (a refused call should not take a slot), before everything that does work.
-      activate: { side: ['consumer', 'provider'], order: -800, stage: 'cluster' },
+      activate: { side: ['consumer', 'provider'], order: -800, stage: 'cluster', keys: { consumer: ['actives'], provider: ['executes'] } },
       create: (ctx) => {
         checkAtStart(ctx);
         return new ConcurrencyFilter(ctx.logger);

@@ -276,7 +276,7 @@ export default definePlugin({
       point: 'filter',
       name: 'health',
       keys: ['health'],
-      activate: { side: ['consumer'], order: 100, stage: 'invoker' },
+      activate: { side: ['consumer'], order: 100, stage: 'invoker', keys: ['health'] },
       create: (ctx: ExtensionContext) => new HealthFilter(optional<NodeAvailability>(ctx, NODE_AVAILABILITY), ctx.logger),
     },
   ],

@@ -211,7 +211,7 @@ export default definePlugin({
       name: 'ratelimit',
       keys: ['tps'],
       // Early on both sides: a refused call should cost as little as possible.
-      activate: { side: ['consumer', 'provider'], order: -900, stage: 'cluster' },
+      activate: { side: ['consumer', 'provider'], order: -900, stage: 'cluster', keys: ['tps'] },
       optionsSchema: {
         type: 'object',
         additionalProperties: false,

@@ -102,7 +102,7 @@ export default definePlugin({
       keys: ['token'],
       // Provider: first of all, so a caller without the token spends no permit or slot.
       // Consumer: per chosen provider (invoker stage), to send that provider's token.
-      activate: { side: ['consumer', 'provider'], order: -1000, stage: 'invoker' },
+      activate: { side: ['consumer', 'provider'], order: -1000, stage: 'invoker', keys: { provider: ['token'] } },
       create: (ctx) => new TokenFilter(ctx.logger),
     },
   ],
