@@ -10,6 +10,7 @@ import { packProject } from '../fixtures/registries/harness';
  * - `tps: 50` admits about fifty calls a second per provider and refuses the rest with a code;
  * - `executes: 2` refuses the third concurrent call with a code;
  * - a `token: true` service serves a registry-discovered consumer and refuses a direct caller.
+ * The processes do not list `plugins:`: the installed @plexus/filters is found by its family name.
  * Every process started here is tracked by PID and killed in afterAll, whatever failed.
  */
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'governance-limits');
