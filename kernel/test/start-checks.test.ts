@@ -36,6 +36,9 @@ describe('names are checked when an application starts, on both sides', () => {
 describe('config keys are owned by their readers', () => {
   it('a key a plugin would read fails start() naming the plugin, while no plugin claims it', async () => {
     const app = Plexus.create({ ...base, protocols: [{ name: 'injvm' }], consumer: { tps: 50 } as never });
+    // @plexus/filters is installed in this workspace: the loader is told it is not.
+    const has = app.loader.has.bind(app.loader);
+    jest.spyOn(app.loader, 'has').mockImplementation((point, name) => (point === 'filter' && name === 'ratelimit' ? false : has(point, name)));
     const err = await startError(app);
     expect(err.code).toBe('PLEXUS_ERR_CONFIG_UNCLAIMED_KEY');
     expect(err.message).toMatch(/"tps" is read by the filter "ratelimit" \(@plexus\/filters\), which is not installed/);

@@ -8,7 +8,7 @@ import { PLUGIN_KEYS } from '../config/schema';
 import type { Protocols } from './protocols';
 import type { ReferenceFactory } from './reference-factory';
 import type { ServiceExporter } from './service-exporter';
-import { serviceLevel, type Level } from './levels';
+import { keysPresent, serviceLevel, type Level } from './levels';
 
 /**
  * Resolves every extension name an application will use — on the provider side (protocols and
@@ -75,6 +75,7 @@ export class NameCheck {
     const first = exporter.protocolsOf(cfg)[0];
     const levels: Level[] = [first ? this.protocols.configOf(first) : undefined, this.config.provider, serviceLevel(cfg)];
     this.codecs(levels, cfg.methods);
+    this.keysTakeEffect('provider', `service ${cfg.interface}`, keysPresent([this.config.provider, serviceLevel(cfg)], cfg.methods), exporter.filtersOf(cfg));
   }
 
   reference(cfg: ReferenceConfig, factory: ReferenceFactory, remote: boolean): void {
@@ -85,6 +86,7 @@ export class NameCheck {
     }
     const filters = factory.filtersOf(cfg);
     for (const f of [...filters.cluster, ...filters.invoker]) this.name('filter', f);
+    this.keysTakeEffect('consumer', `reference ${cfg.interface}`, keysPresent(levels, cfg.methods), [...filters.cluster, ...filters.invoker]);
     for (const r of factory.routersOf(cfg)) this.name('router', r);
     const check = (settings: ReturnType<typeof resolveMethodSettings>) => {
       this.name('cluster', settings.cluster);
@@ -96,6 +98,30 @@ export class NameCheck {
     };
     check(resolveMethodSettings('*', levels));
     for (const [m, level] of Object.entries(cfg.methods ?? {})) check(resolveMethodSettings(m, [...levels, level]));
+  }
+
+  /**
+   * A key read by a filter that is not in this chain would do nothing: a consumer-side key on a
+   * service (`circuitbreaker`, `actives`), or a key whose filter `filter:` removed. Refused at start.
+   */
+  private keysTakeEffect(side: 'consumer' | 'provider', where: string, present: ReadonlySet<string>, chain: readonly string[]): void {
+    const problems: string[] = [];
+    for (const key of present) {
+      const owner = PLUGIN_KEYS[key];
+      if (owner === undefined || owner.point !== 'filter' || chain.includes(owner.name)) continue;
+      const entry = this.loader.entryOf('filter', owner.name);
+      if (entry === undefined) continue; // not installed: pluginKeys() says so
+      const sides = entry.activate?.side ?? [];
+      const gates = entry.activate?.keys;
+      const gate = gates === undefined ? undefined : Array.isArray(gates) ? gates : (gates as Record<string, readonly string[] | undefined>)[side];
+      const why = !sides.includes(side)
+        ? `runs on the ${sides.join(' and ') || 'other'} side only`
+        : gate !== undefined && !gate.includes(key)
+          ? `reads only ${gate.join(', ')} on the ${side} side`
+          : `is removed by this ${side === 'provider' ? 'service' : 'reference'}'s \`filter:\` list`;
+      problems.push(`${where}: "${key}" has no effect: the filter "${owner.name}" (${owner.plugin}) that reads it ${why}`);
+    }
+    if (problems.length > 0) throw ConfigErrors.KEY_NO_EFFECT(problems);
   }
 
   private codecs(levels: Level[], methods: ServiceConfig['methods']): void {

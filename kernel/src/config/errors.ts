@@ -31,6 +31,11 @@ export const ConfigErrors = {
       `Config keys that no loaded plugin reads (${problems.length}):\n  ${problems.join('\n  ')}`,
     'Install the plugin named for each key (and list it under `plugins:` if its name is not conventional), or remove the key: nothing would act on it.',
   ),
+  KEY_NO_EFFECT: defineError(
+    'PLEXUS_ERR_CONFIG_KEY_NO_EFFECT',
+    (problems: readonly string[]) => `Config keys that would do nothing where they stand (${problems.length}):\n  ${problems.join('\n  ')}`,
+    'Move each key to the side whose filter reads it (a reference or `consumer:` for consumer filters, a service or `provider:` for provider filters), or stop removing that filter in `filter:`.',
+  ),
 } as const;
 
 /** A configuration error that carries its problems, one line each (file:line, key path, what is wrong). */
