@@ -6,7 +6,7 @@ export { HealthFilter, parseHealthPolicy, HealthConfigError, HEALTH_DEFAULTS, HE
 export { RateLimitFilter, type RateLimitOptions } from './ratelimit-filter';
 export { parseRateLimit, type RateLimitSpec, type RateLimitScope } from './ratelimit-spec';
 export { TokenBucket } from './ratelimit-bucket';
-export { RedisWindowLimit, RedisPermitStore, acquireStore, type RedisTarget } from './ratelimit-redis';
+export { RedisWindowLimit, RedisPermitStore, acquireStore, type RedisTarget, type GrantClient } from './ratelimit-redis';
 export { RATE_LIMITED_REASON, RateLimitErrors } from './ratelimit-errors';
 export { ConcurrencyFilter } from './concurrency-filter';
 export { EXECUTES_REASON, ACTIVES_REASON, ConcurrencyErrors } from './concurrency-errors';

@@ -1,5 +1,4 @@
 import type { Logger } from '@plexus/kernel/spi';
-import type { Redis as RedisClient, RedisOptions } from 'ioredis';
 import type { Clock, TokenBucket } from './ratelimit-bucket';
 import { RateLimitErrors } from './ratelimit-errors';
 
@@ -43,9 +42,18 @@ interface Grant {
   msLeft: number;
 }
 
-type GrantClient = RedisClient & {
+/**
+ * What the store uses of an ioredis client, written out so that the published types do not
+ * depend on `ioredis`, an optional peer dependency.
+ */
+export interface GrantClient {
+  readonly status: string;
+  defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  disconnect(): void;
+  /** The command `defineCommand` adds for the grant script. */
   plexusTpsGrant(key: string, limit: number, windowMs: number, wanted: number): Promise<unknown>;
-};
+}
 
 /**
  * One Redis connection that shared limits of this process take permits through, and the state of
@@ -139,9 +147,8 @@ export function acquireStore(target: RedisTarget, logger: Logger, clock: Clock =
   const id = `${address}/${target.db ?? 0}/${target.password ?? ''}`;
   const known = stores.get(id);
   if (known) return known.retain();
-  let Redis: new (options: RedisOptions) => RedisClient;
+  let Redis: new (options: Record<string, unknown>) => GrantClient;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require('ioredis') as { default?: unknown; Redis?: unknown };
     Redis = (mod.default ?? mod.Redis ?? mod) as typeof Redis;
   } catch (err) {
@@ -159,7 +166,7 @@ export function acquireStore(target: RedisTarget, logger: Logger, clock: Clock =
     connectTimeout: 2000,
     retryStrategy: (times: number) => Math.min(times * 200, 2000),
     lazyConnect: false,
-  }) as GrantClient;
+  });
   const store = new RedisPermitStore(address, client, logger, clock, () => stores.delete(id));
   stores.set(id, store);
   return store.retain();
