@@ -8,8 +8,9 @@ import { packProject } from '../fixtures/registries/harness';
  * Issue 9's "Done when", from packed tarballs: three provider processes of one service behind the
  * embedded `local` registry (weights 100, 300 and 600 — 1:3:6 — from their `weight` config), and a
  * consumer process per scenario (test/fixtures/cluster). The providers count every invocation of
- * their implementation and can be told over IPC to hold work() for a while; the consumer waits
- * until its own provider list holds all three before it takes a figure. Every process started here
+ * their implementation and can be told over IPC to hold work() for a while; provider b's
+ * application also acts as the operator that writes dynamic rules through `app.rules`. The
+ * consumer waits until its own provider list holds all three before it takes a figure. Every process started here
  * is tracked by PID and killed in afterAll; everything listens on 127.0.0.1.
  */
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'cluster');
@@ -17,6 +18,8 @@ const WEIGHTS = { a: 100, b: 300, c: 600 } as const;
 type Name = keyof typeof WEIGHTS;
 /** c is tagged `gray` on e2e.cluster.Canary (its Pool service carries no tag). */
 const GRAY: Name = 'c';
+/** The provider whose application writes the dynamic rules (a process other than the consumer's). */
+const OPERATOR: Name = 'b';
 
 interface Tally {
   byName: Partial<Record<Name, number>>;
@@ -82,11 +85,43 @@ function message<T>(child: Child, key: string, ms: number, what: string): Promis
   });
 }
 
-/** Runs one consumer scenario in a fresh process (bounded: 90 s) and returns its figures. */
+/** What a consumer asks of the test: a rule written or removed by another process. */
+interface Ask {
+  route?: Record<string, unknown>;
+  override?: Record<string, unknown>;
+  remove?: string;
+  iface?: string;
+}
+
+/**
+ * The operator: provider b's application writes or removes a rule through `app.rules` (so it
+ * reaches the consumer through the registry, not inside one process) and answers `{ ok }` or
+ * `{ error }`.
+ */
+async function operate(a: Ask): Promise<unknown> {
+  const child = providers[OPERATOR].child;
+  const action = a.route ? 'route' : a.override ? 'override' : 'remove';
+  const answer = message<{ rules: unknown }>(child, 'rules', 30_000, `operator ${action}`);
+  child.proc.send({ cmd: 'rules', action, arg: a.route ?? a.override ?? a.remove, iface: a.iface });
+  return (await answer).rules;
+}
+
+/** Runs one consumer scenario in a fresh process (bounded: 90 s), answering what it asks, and returns its figures. */
 async function scenario<T>(name: string, extra: Record<string, unknown> = {}): Promise<T> {
   const list = (Object.keys(WEIGHTS) as Name[]).map((n) => ({ name: n, port: providers[n].port }));
   const child = start('cluster-consumer.js', { dir: registryDir, scenario: name, providers: list, ...extra });
+  const asks: Array<Promise<unknown>> = [];
+  child.proc.on('message', (m: { ask?: Ask }) => {
+    if (!m.ask) return;
+    const done = operate(m.ask)
+      .catch((err: Error) => ({ error: { message: err.message } }))
+      .then((answer) => {
+      if (!child.exited) child.proc.send({ answer });
+    });
+    asks.push(done);
+  });
   const { result } = await message<{ result: T }>(child, 'result', 90_000, `consumer "${name}"`);
+  await Promise.all(asks);
   return result;
 }
 
@@ -228,7 +263,17 @@ describe('the cluster layer from packed tarballs, three providers behind the loc
 
   /*
    * The provider c hangs on work(); its own `timeout` (300 ms) answers SERVER_TIMEOUT. Failover
-   * must hide it: a retry on a or b answers well within the consumer's 3 s budget.
+   * must hide it: a retry on a or b would answer well within the consumer's 3 s budget.
+   *
+   * KNOWN FAILURE (kernel, reported to the lead; not skipped on purpose): this fails today on
+   * `noFailure(r.failover)` — the 18 calls that reached c fail with SERVER_TIMEOUT /
+   * PLEXUS_ERR_CALL_SERVER_TIMEOUT after ~330 ms, because SERVER_TIMEOUT is not in
+   * RETRYABLE_BY_DEFAULT (kernel/src/errors/rpc-error.ts), so failover passes it through. A
+   * consumer-side TIMEOUT cannot be retried either (`timeout` is the whole call's budget), so no
+   * provider that times out can be hidden by failover. Fix: add RpcCode.SERVER_TIMEOUT to
+   * RETRYABLE_BY_DEFAULT (and its "retryable" column in docs/reference/errors.md and
+   * docs/reference/protocol.md); a SERVER_TIMEOUT caused by the consumer's own budget running out
+   * is still not retried, because the cluster starts no attempt after the call's deadline.
    */
   it('failover hides a provider that times out (no failed call); failfast surfaces the timeout with its code', async () => {
     await delay('c', 5000);
@@ -256,7 +301,7 @@ describe('the cluster layer from packed tarballs, three providers behind the loc
     expect(r.failover.byName.c ?? 0).toBe(0);
   }, 120_000);
 
-  it('tag routing: calls tagged gray reach only the gray provider, untagged calls never do, and a tag rule written through app.rules takes effect', async () => {
+  it('tag routing: calls tagged gray reach only the gray provider, untagged calls never do, and a tag rule written by another process through app.rules takes effect within seconds', async () => {
     const r = await scenario<{ gray: Tally; untagged: Tally; blue?: Tally; appliedMs: number; removed: number }>('tag', {
       blueAddress: `127.0.0.1:${providers.a.port}`,
     });
@@ -277,7 +322,7 @@ describe('the cluster layer from packed tarballs, three providers behind the loc
     expect(r.removed).toBe(1);
   }, 120_000);
 
-  it('a weight override written through app.rules shifts traffic between the three providers within seconds', async () => {
+  it('a weight override written by another process through app.rules shifts traffic between the three providers within seconds', async () => {
     // a: 100 → 600, so 600:300:600 — a gets 40 % instead of 10 %.
     const r = await scenario<{ before: Tally; after?: Tally; shiftedMs: number; probes: number[]; removed: number }>('override', {
       address: `127.0.0.1:${providers.a.port}`,
