@@ -346,7 +346,11 @@ function normalise(merger: ConfigMerger, file: string | undefined): void {
   lists(data.provider, ['provider'], ['filter']);
   lists(data.consumer, ['consumer'], ['filter', 'router']);
   (data.services as unknown[]).forEach((s, n) => lists(s, ['services', n], ['filter', 'protocol', 'expose']));
-  for (const [id, r] of Object.entries(data.references as Record<string, unknown>)) lists(r, ['references', id], ['filter', 'router']);
+  for (const [id, r] of Object.entries(data.references as Record<string, unknown>)) {
+    lists(r, ['references', id], ['filter', 'router']);
+    // A reference's group list travels as one comma string (what its directory and service key read).
+    if (isPlainObject(r) && Array.isArray(r.group)) merger.replace(['references', id, 'group'], r.group.map(String).join(','));
+  }
 }
 
 /**

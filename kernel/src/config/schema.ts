@@ -224,6 +224,7 @@ export const configSchema: ConfigSchemaNode = deepFreeze({
           protocol: name('protocol to call with'),
           check: flag('fail start() when no provider is available'),
           router: names('routers of this reference, in order (router plugins)'),
+          group: names('service group; "*" takes every group, a list (or "a,b") merges the providers of those groups'),
           methods,
         },
         'one reference',
