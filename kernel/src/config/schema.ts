@@ -59,6 +59,7 @@ export const PLUGIN_KEYS: Readonly<Record<string, { point: string; name: string;
   health: { point: 'filter', name: 'health', plugin: '@plexus/filters' },
   forks: { point: 'cluster', name: 'forking', plugin: '@plexus/cluster' },
   sticky: { point: 'cluster', name: 'failover', plugin: '@plexus/cluster' },
+  hash: { point: 'loadbalance', name: 'consistenthash', plugin: '@plexus/loadbalance' },
 };
 
 /** Keys valid at provider/consumer, service/reference and method level (Dubbo's names), read by the kernel. */
