@@ -1,7 +1,7 @@
 import { CONFIG, definePlugin, type CancelListener, type ExtensionContext, type Filter, type Invocation, type Invoker, type Logger, type MethodSettings, type Result, type RpcError } from '@plexus/kernel/spi';
 import { activesExceeded, ConcurrencyErrors, executesExceeded } from './concurrency-errors';
 import { configRefusal } from './ratelimit-errors';
-import { asParam, configLevels } from './ratelimit-spec';
+import { asParam, configLevels, ECHO } from './ratelimit-spec';
 
 /**
  * How long before the call's deadline a waiting call gives up: the kernel's own deadline fires
@@ -162,6 +162,8 @@ export class ConcurrencyFilter implements Filter {
   }
 
   private gateOf(invocation: Invocation): Gate | null {
+    // The kernel's `$echo` (start checks, health probes) takes no slot from real calls.
+    if (invocation.method === ECHO) return null;
     const provider = invocation.remoteAddress !== undefined;
     const key = provider ? 'executes' : 'actives';
     let limit: number;

@@ -12,7 +12,7 @@ import {
 import { TokenBucket, type Clock } from './ratelimit-bucket';
 import { callName, configRefusal, rateLimited, RateLimitErrors } from './ratelimit-errors';
 import { acquireStore, RedisWindowLimit, type RedisTarget } from './ratelimit-redis';
-import { checkRateLimitConfig, parseRateLimit, type RateLimitSpec } from './ratelimit-spec';
+import { checkRateLimitConfig, ECHO, parseRateLimit, type RateLimitSpec } from './ratelimit-spec';
 
 /** Options under `extensions.filter.ratelimit`: the Redis of shared limits, when not the registry's. */
 export interface RateLimitOptions {
@@ -111,6 +111,8 @@ export class RateLimitFilter implements Filter {
   }
 
   private gateOf(invocation: Invocation): Gate | null {
+    // The kernel's `$echo` (start checks, health probes) asks whether a node answers; it is not a call to limit.
+    if (invocation.method === ECHO) return null;
     const raw = invocation.settings.params.tps;
     const side = invocation.remoteAddress !== undefined ? 'provider' : 'consumer';
     const where = `${callName(invocation)} (${side})`;

@@ -1,5 +1,8 @@
 import { RateLimitErrors } from './ratelimit-errors';
 
+/** The kernel's built-in liveness method (start checks, health probes): never limited. */
+export const ECHO = '$echo';
+
 /** Where one permit bucket is kept: one for every method of a service, or one per method. */
 export type RateLimitScope = 'service' | 'method';
 

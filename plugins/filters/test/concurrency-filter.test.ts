@@ -64,6 +64,17 @@ describe('executes (provider)', () => {
     await Promise.all([fourth, fifth]);
   });
 
+  it("does not count the kernel's $echo", async () => {
+    const filter = new ConcurrencyFilter(new MemoryLogger());
+    const node = new HeldInvoker();
+    const echo = methodSettings({ method: '$echo', params: { executes: '1' } });
+    const calls = [1, 2].map(() => filter.invoke(node, invocation(echo, 'provider')));
+    expect(node.calls).toBe(2);
+    node.finish();
+    node.finish();
+    await Promise.all(calls);
+  });
+
   it('counts per method', async () => {
     const filter = new ConcurrencyFilter(new MemoryLogger());
     const a = methodSettings({ method: 'a', params: { executes: '1' } });

@@ -170,6 +170,13 @@ describe('ratelimit filter', () => {
     expect(await admitted(filter, methodSettings({ params: { tps: value } }), 5, 'consumer')).toBe(3);
   });
 
+  it("the kernel's $echo (start checks, health probes) is never limited nor counted", async () => {
+    const filter = new RateLimitFilter(fakeExtensionContext(), manualClock().now);
+    const tps = '{"rate":1,"burst":1}';
+    expect(await admitted(filter, methodSettings({ method: '$echo', params: { tps } }), 5)).toBe(5);
+    expect(await admitted(filter, methodSettings({ params: { tps } }), 5)).toBe(1);
+  });
+
   it('a method with tps 0 is not limited although its service is', async () => {
     const filter = new RateLimitFilter(fakeExtensionContext(), manualClock().now);
     expect(await admitted(filter, methodSettings({ method: 'limited', params: { tps: '2' } }), 10)).toBe(2);
