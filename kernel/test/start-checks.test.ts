@@ -193,3 +193,45 @@ describe('service-level delay', () => {
     await app.stop();
   });
 });
+
+describe('extension options are checked at start', () => {
+  const plugin = definePlugin({
+    name: 'test-options',
+    extensions: [
+      {
+        point: 'loadbalance',
+        name: 'picky',
+        optionsSchema: { type: 'object', additionalProperties: false, required: ['given'], properties: { given: { type: 'string' }, mode: { enum: ['a', 'b'] } } },
+        create: () => ({ select: (invokers: readonly unknown[]) => invokers[0] }),
+      },
+    ],
+  });
+
+  async function startWithOptions(options: Record<string, unknown>) {
+    const app = Plexus.create({ ...base, protocols: [{ name: 'injvm' }], registry: { type: 'none' }, extensions: { loadbalance: { picky: options } } as never });
+    app.use(plugin);
+    try {
+      await app.start();
+      return undefined;
+    } catch (err) {
+      return err as PlexusError;
+    } finally {
+      await app.stop().catch(() => undefined);
+    }
+  }
+
+  it('a misspelt option fails start() naming the key, before any call creates the extension', async () => {
+    const err = await startWithOptions({ giv: 'x' });
+    expect(err?.code).toBe('PLEXUS_ERR_EXTENSION_OPTIONS');
+    expect(err?.message).toContain('unknown option "giv"');
+  });
+
+  it('a value outside an enum lists the allowed values', async () => {
+    const err = await startWithOptions({ mode: 'c' });
+    expect(err?.message).toContain('/mode must be one of "a", "b"');
+  });
+
+  it('good options start (a required option the kernel may add later is not demanded here)', async () => {
+    expect(await startWithOptions({ mode: 'a' })).toBeUndefined();
+  });
+});

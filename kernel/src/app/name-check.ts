@@ -55,10 +55,13 @@ export class NameCheck {
     if (problems.length > 0) throw ConfigErrors.UNCLAIMED_KEY(problems);
   }
 
-  /** Options given under `extensions.<point>.<name>` name an extension that exists. */
-  extensionOptions(): void {
+  /** Options given under `extensions.<point>.<name>` name an extension that exists, and fit its schema. */
+  extensionOptions(scope: { checkOptions(point: string, name: string): void }): void {
     for (const [point, byName] of Object.entries(this.config.extensions ?? {})) {
-      for (const name of Object.keys(byName ?? {})) this.name(point, name);
+      for (const name of Object.keys(byName ?? {})) {
+        this.name(point, name);
+        scope.checkOptions(point, name);
+      }
     }
   }
 

@@ -364,7 +364,7 @@ export class Plexus {
   private checkNames(): void {
     const check = new NameCheck(this.config, this.loader, this.protocols);
     check.pluginKeys();
-    check.extensionOptions();
+    check.extensionOptions(this.scope);
     check.registries();
     for (const p of this.provided) check.service(p.config, this.exporter);
     for (const cfg of Object.values(this.config.references)) {

@@ -122,6 +122,20 @@ export class ExtensionScope {
     }
   }
 
+  /** Checks the options config gives an extension (`extensions.<point>.<name>`) without creating it: what `start()` runs. */
+  checkOptions(point: string, name: string): void {
+    const def = this.loader.get(point, name);
+    const given = this.configured(point, name);
+    if (given === undefined || !def.optionsSchema) return;
+    let validate = validators.get(def.optionsSchema);
+    if (!validate) validators.set(def.optionsSchema, (validate = ajv.compile(def.optionsSchema)));
+    if (validate({ ...given })) return;
+    // Options the kernel adds when it creates the extension (a registry's address, an executor's
+    // threads) may be missing here: only what the config itself gets wrong is reported now.
+    const problems = (validate.errors ?? []).filter((e) => e.keyword !== 'required').map(describeProblem);
+    if (problems.length > 0) throw ExtensionErrors.OPTIONS(def.point, def.name, problems.join('; '));
+  }
+
   private validate(def: ExtensionDefinition, options: Record<string, unknown>): Record<string, unknown> {
     if (!def.optionsSchema) return options;
     let validate = validators.get(def.optionsSchema);
@@ -129,11 +143,19 @@ export class ExtensionScope {
     // A shallow copy: options may hold Buffers or functions (TLS keys, hooks) that must not be cloned.
     const copy = { ...options };
     if (!validate(copy)) {
-      const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '(options)'} ${e.message}`).join('; ');
+      const problems = (validate.errors ?? []).map(describeProblem).join('; ');
       throw ExtensionErrors.OPTIONS(def.point, def.name, problems);
     }
     return copy;
   }
+}
+
+/** One ajv error as a reader needs it: where, what, and the offending key or the allowed values. */
+function describeProblem(e: { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }): string {
+  const where = e.instancePath || '(options)';
+  if (e.keyword === 'additionalProperties') return `${where}: unknown option "${String(e.params.additionalProperty)}"`;
+  if (e.keyword === 'enum' && Array.isArray(e.params.allowedValues)) return `${where} must be one of ${e.params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+  return `${where} ${e.message ?? 'is invalid'}`;
 }
 
 function defaultName(point: string): string {
