@@ -1,6 +1,6 @@
 /** @plexus/filters — filled in by the governance work. */
 export { CircuitBreakerFilter, NodeCircuit, parseCircuitPolicy, isNodeFailure, isNeutral, CIRCUIT_DEFAULTS, CIRCUIT_OPEN_REASON, CircuitConfigError, type CircuitBreakerPolicy, type CircuitState } from './circuitbreaker-filter';
-export { MockFilter, parseMock, checkMockConfig, MockConfigError, MOCK_THROW_REASON, MOCK_DEADLINE_REASON, MOCK_DEADLINE_MARGIN_MS, type MockSpec, type MockWhen } from './mock-filter';
+export { MockFilter, parseMock, checkMockConfig, MockConfigError, MOCK_THROW_REASON, type MockSpec, type MockWhen } from './mock-filter';
 export { AccessLogFilter, AccessLogFile, AccessLogFileError, ACCESSLOG_DROPPED, ACCESSLOG_LIMITS, type AccessLogLimits } from './accesslog-filter';
 export { HealthFilter, parseHealthPolicy, HealthConfigError, HEALTH_DEFAULTS, HEALTH_SUSPENDED, type HealthPolicy } from './health-filter';
 export { RateLimitFilter, type RateLimitOptions } from './ratelimit-filter';

@@ -28,8 +28,6 @@ const ECHO = '$echo';
 
 /** The `reason` of the error a `throw` mock fails a call with. */
 export const MOCK_THROW_REASON = 'PLEXUS_ERR_MOCK_THROW';
-/** The `reason` of the TIMEOUT the mock filter cancels a call with when it answers ahead of the deadline. */
-export const MOCK_DEADLINE_REASON = 'PLEXUS_ERR_MOCK_DEADLINE';
 
 /** When a mock applies. */
 export type MockWhen = 'failure' | 'any' | 'force';
@@ -66,21 +64,16 @@ export function parseMock(raw: string, where: string): MockSpec {
   }
 }
 
-
-/**
- * Time the mock answers ahead of a call's deadline (at most this many ms, at most a tenth of the
- * budget), so that the fallback, not the kernel's TIMEOUT, reaches the caller: the kernel's deadline
- * wheel settles calls up to 10 ms after their deadline.
- */
-export const MOCK_DEADLINE_MARGIN_MS = 15;
-
 /**
  * Mock and fallback (consumer, outermost of the cluster stage, so it sees the outcome after
  * retries; Dubbo's MockClusterInvoker). For a method with `mock` set, or a reference given a
  * `fallback` function in code (`app.reference(id, { fallback })`), a call that fails with anything
  * but a business error (`SERVICE_ERROR`) or the caller's own cancel gets the mock's answer instead;
  * `any:` includes business errors; `force:` never calls the provider. A `mock` in config wins over
- * the code fallback. For methods with neither it passes the call on after one WeakMap lookup.
+ * the code fallback. At the call's deadline the kernel cancels the call with TIMEOUT; the mock
+ * hears the cancel and answers through `invocation.recover`, so the caller gets the mock's answer
+ * instead of the TIMEOUT (a code fallback that throws at once leaves the TIMEOUT). For methods
+ * with neither it passes the call on after one WeakMap lookup.
  * Scope: one instance per reference; called concurrently.
  */
 export class MockFilter implements Filter {
@@ -107,42 +100,23 @@ export class MockFilter implements Filter {
       return answer(s, fallback, invocation, RpcError.from(err));
     };
     if (invocation.deadline <= 0) return next.invoke(invocation).then(undefined, onError);
-    return this.aheadOfDeadline(next, invocation, onError);
-  }
-
-  /** Runs the call, answering with the mock shortly before the deadline if the call is still out then. */
-  private aheadOfDeadline(next: Invoker, invocation: Invocation, onError: (err: unknown) => Promise<Result>): Promise<Result> {
-    return new Promise<Result>((resolve, reject) => {
-      let settled = false;
-      const budget = invocation.deadline - Date.now();
-      const margin = Math.min(MOCK_DEADLINE_MARGIN_MS, Math.floor(budget / 10));
-      const timer = setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        const err = new RpcError(
-          `${invocation.service}.${invocation.method} did not answer within its timeout; the mock answered instead`,
-          RpcCode.TIMEOUT,
-          { reason: MOCK_DEADLINE_REASON },
-        );
-        // The call is given up: its pending request and the provider's signal stop.
-        invocation.cancel(err);
-        onError(err).then(resolve, reject);
-      }, Math.max(0, budget - margin));
-      next.invoke(invocation).then(
-        (result) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          resolve(result);
-        },
-        (err: unknown) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          onError(err).then(resolve, reject);
-        },
-      );
-    });
+    const running = next.invoke(invocation);
+    // Listening after `next` started: a cluster policy that answers failures itself (failsafe,
+    // failback) has registered its own listener by then, and its answer wins, as it does before the deadline.
+    const atDeadline = new DeadlineAnswer(s, fallback, invocation, this.logger);
+    invocation.addCancelListener(atDeadline);
+    return running.then(
+      (result) => {
+        invocation.removeCancelListener(atDeadline);
+        return result;
+      },
+      (err: unknown) => {
+        invocation.removeCancelListener(atDeadline);
+        // Answered at the deadline already (here or by the cluster policy): the caller has its
+        // answer, and the fallback does not run a second time for nobody.
+        return invocation.recovered ?? onError(err);
+      },
+    );
   }
 
   private mockFor(invocation: Invocation): MockSpec | null | false | RpcError {
@@ -160,6 +134,65 @@ export class MockFilter implements Filter {
     this.byMethod.set(invocation.settings, mock);
     return mock;
   }
+}
+
+/**
+ * Hears the kernel's TIMEOUT cancel of one call and answers it with the mock (`invocation.recover`).
+ * Per call, made only for calls that have a mock or fallback and a deadline.
+ */
+class DeadlineAnswer {
+  constructor(
+    private readonly spec: MockSpec | undefined,
+    private readonly fallback: Fallback | undefined,
+    private readonly invocation: Invocation,
+    private readonly logger: Logger,
+  ) {}
+
+  onCancel(reason: RpcError): void {
+    // Only the deadline: a caller's abort wants no answer, and other cancels are not failures of the provider.
+    // An inner layer (failsafe, failback) that answered first keeps its answer, and no fallback runs.
+    if (reason.code !== RpcCode.TIMEOUT || this.invocation.recovered !== undefined) return;
+    const result = answerNow(this.spec, this.fallback, this.invocation, reason, this.logger);
+    if (result !== undefined) this.invocation.recover(result);
+  }
+}
+
+/**
+ * The mock's answer as a Result the kernel can hand the caller at once: the value, or a promise
+ * the caller's call adopts (an async fallback; a `throw` mock as a rejected promise, so the caller
+ * gets the same error as before the deadline). Undefined when a code fallback throws at once:
+ * the caller then gets the TIMEOUT.
+ */
+function answerNow(spec: MockSpec | undefined, fallback: Fallback | undefined, invocation: Invocation, error: RpcError, logger: Logger): Result | undefined {
+  if (spec !== undefined) {
+    if (spec.action === 'return') return { value: spec.value };
+    return { value: handled(Promise.reject(new RpcError(String(spec.value), RpcCode.SERVICE_ERROR, { retryable: false, reason: MOCK_THROW_REASON, cause: error }))) };
+  }
+  let value: unknown;
+  try {
+    value = fallback!(invocation, error);
+  } catch (thrown) {
+    // Logged under the TIMEOUT's code: the caller sees only the TIMEOUT, not why no fallback answered.
+    const message = thrown instanceof Error ? thrown.message : String(thrown);
+    logger.warn(`the fallback of ${invocation.serviceKey || invocation.service}.${invocation.method} threw at the deadline (${message}); the caller gets the TIMEOUT`, {
+      code: error.reason ?? RpcCode.TIMEOUT,
+      service: invocation.serviceKey || invocation.service,
+      method: invocation.method,
+    });
+    return undefined;
+  }
+  if (!isThenable(value)) return { value };
+  return { value: handled(Promise.resolve(value).then(undefined, (thrown: unknown) => Promise.reject(RpcError.from(thrown, RpcCode.SERVICE_ERROR)))) };
+}
+
+/** `p`, marked handled: the caller's call adopts it; nothing is reported as unhandled if none does. */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
 function applies(spec: MockSpec | undefined, err: unknown): boolean {

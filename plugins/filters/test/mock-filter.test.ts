@@ -73,17 +73,78 @@ describe('mock', () => {
     expect(node.calls).toBe(0);
   });
 
-  it('answers ahead of the deadline when the provider does not, and cancels the call', async () => {
-    const t = withMock('return "fallback"');
-    const hanging = new FakeInvoker('plexus://10.0.0.1:1/demo.Greeter', { handler: () => new Promise(() => undefined) });
-    const inv = invocationOf(t.settings, Date.now() + 200);
-    const started = Date.now();
-    await expect(t.filter.invoke(hanging, inv)).resolves.toEqual({ value: 'fallback' });
-    const took = Date.now() - started;
-    expect(took).toBeGreaterThanOrEqual(170);
-    expect(took).toBeLessThan(200);
-    expect(inv.cancelled?.code).toBe(RpcCode.TIMEOUT);
-    expect(inv.cancelled?.reason).toBe('PLEXUS_ERR_MOCK_DEADLINE');
+  it('answers through invocation.recover when the deadline cancels the call with TIMEOUT, and runs no fallback twice', async () => {
+    const seen: string[] = [];
+    const filter = new MockFilter(new MemoryLogger(), { fallback: (_inv, err) => (seen.push(err.code), 'fallback') });
+    const inv = invocationOf(methodSettings(), Date.now() + 60_000);
+    // The provider rejects with the cancel reason once cancelled, as a protocol does.
+    const hanging = new FakeInvoker('plexus://10.0.0.1:1/demo.Greeter', {
+      handler: (i) => new Promise((_, reject) => i.addCancelListener({ onCancel: reject })),
+    });
+    const running = filter.invoke(hanging, inv);
+    expect(inv.recovered).toBeUndefined();
+    // What the kernel's deadline does: cancel with TIMEOUT, then read what a listener recovered.
+    inv.cancel(new RpcError('timed out', RpcCode.TIMEOUT));
+    expect(inv.recovered).toEqual({ value: 'fallback' });
+    await expect(running).resolves.toEqual({ value: 'fallback' });
+    expect(seen).toEqual([RpcCode.TIMEOUT]);
+  });
+
+  it('recovers a return mock with its value and a throw mock with a promise that rejects as before the deadline', async () => {
+    const ret = withMock('return "n/a"');
+    const inv = invocationOf(ret.settings, Date.now() + 60_000);
+    void ret.filter.invoke(answering('late'), inv).catch(() => undefined);
+    inv.cancel(new RpcError('timed out', RpcCode.TIMEOUT));
+    expect(inv.recovered).toEqual({ value: 'n/a' });
+
+    const thrown = withMock('throw try later');
+    const inv2 = invocationOf(thrown.settings, Date.now() + 60_000);
+    void thrown.filter.invoke(answering('late'), inv2).catch(() => undefined);
+    inv2.cancel(new RpcError('timed out', RpcCode.TIMEOUT));
+    const err = await rejectionOf(inv2.recovered!.value as Promise<unknown>);
+    expect([err.message, err.code, err.reason]).toEqual(['try later', RpcCode.SERVICE_ERROR, 'PLEXUS_ERR_MOCK_THROW']);
+  });
+
+  it('does not recover a cancel that is not the deadline, a fallback that throws at once, or a call an inner layer answered', async () => {
+    const t = withMock('return 1');
+    const aborted = invocationOf(t.settings, Date.now() + 60_000);
+    void t.filter.invoke(answering(0), aborted).catch(() => undefined);
+    aborted.cancel(new RpcError('aborted', RpcCode.CANCELLED));
+    expect(aborted.recovered).toBeUndefined();
+
+    const logger = new MemoryLogger();
+    const broken = new MockFilter(logger, {
+      fallback: () => {
+        throw new Error('fallback broke');
+      },
+    });
+    const inv = invocationOf(methodSettings(), Date.now() + 60_000);
+    void broken.invoke(answering(0), inv).catch(() => undefined);
+    inv.cancel(new RpcError('timed out', RpcCode.TIMEOUT, { reason: 'PLEXUS_ERR_CALL_TIMEOUT' }));
+    expect(inv.recovered).toBeUndefined();
+    expect(logger.entries.find((e) => e.level === 'warn')).toMatchObject({ fields: { code: 'PLEXUS_ERR_CALL_TIMEOUT' } });
+    expect(logger.entries[0].message).toContain('fallback broke');
+
+    let called = 0;
+    const inner = new MockFilter(new MemoryLogger(), { fallback: () => ++called });
+    const inv3 = invocationOf(methodSettings(), Date.now() + 60_000);
+    // An inner layer (the cluster policy) registered first and answers the deadline itself.
+    const policy = new FakeInvoker('plexus://10.0.0.1:1/demo.Greeter', {
+      handler: (i) =>
+        new Promise((_, reject) =>
+          i.addCancelListener({
+            onCancel: (r) => {
+              i.recover({ value: 'from the policy' });
+              reject(r);
+            },
+          }),
+        ),
+    });
+    const running = inner.invoke(policy, inv3);
+    inv3.cancel(new RpcError('timed out', RpcCode.TIMEOUT));
+    expect(inv3.recovered).toEqual({ value: 'from the policy' });
+    await expect(running).resolves.toEqual({ value: 'from the policy' });
+    expect(called).toBe(0);
   });
 
   it('a code fallback gets the invocation and the error; a mock in config wins over it', async () => {
