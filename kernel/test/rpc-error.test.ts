@@ -133,3 +133,15 @@ describe('RpcError.fromThrown / from: whatever was thrown becomes a coded error,
     expect(RpcError.fromThrown({ message: 'm', code: NaN }).data).toBeUndefined();
   });
 });
+
+describe('retryable across the wire', () => {
+  it('carries a retryable flag that differs from the code default, never for a business error', () => {
+    const limited = new RpcError('too many', RpcCode.LIMIT_EXCEEDED, { retryable: true });
+    const wire = limited.toWire();
+    expect(wire.retryable).toBe(true);
+    expect(RpcError.fromWire(JSON.parse(JSON.stringify(wire))).retryable).toBe(true);
+    expect(new RpcError('slow', RpcCode.TIMEOUT).toWire().retryable).toBeUndefined();
+    expect(RpcError.fromWire({ code: RpcCode.SERVICE_ERROR, message: 'boom', retryable: true }).retryable).toBe(false);
+    expect(RpcError.fromWire({ code: RpcCode.LIMIT_EXCEEDED, message: 'x', retryable: 'yes' }).retryable).toBe(false);
+  });
+});

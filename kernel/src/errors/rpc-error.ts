@@ -44,6 +44,9 @@ export type RpcCode = (typeof RpcCode)[keyof typeof RpcCode];
 
 const RETRYABLE_BY_DEFAULT: ReadonlySet<RpcCode> = new Set<RpcCode>([
   RpcCode.TIMEOUT,
+  // The provider's own timeout passed: another node may answer within what is left of the call's
+  // budget (the cluster never starts an attempt past the deadline, nor retries idempotent: false).
+  RpcCode.SERVER_TIMEOUT,
   RpcCode.NETWORK,
   RpcCode.EXECUTOR_EXHAUSTED,
   RpcCode.SHUTTING_DOWN,
@@ -71,6 +74,8 @@ export interface RpcErrorWire {
   reason?: string;
   data?: Record<string, unknown>;
   stack?: string;
+  /** Sent only when it differs from the code's default (a provider's retryable LIMIT_EXCEEDED). */
+  retryable?: boolean;
 }
 
 /**
@@ -150,6 +155,7 @@ export class RpcError extends Error {
     if (this.reason !== undefined) wire.reason = this.reason;
     if (this.data !== undefined) wire.data = this.data;
     if (withStack && this.stack) wire.stack = this.stack;
+    if (this.retryable !== RETRYABLE_BY_DEFAULT.has(this.code)) wire.retryable = this.retryable;
     return wire;
   }
 
@@ -162,6 +168,8 @@ export class RpcError extends Error {
       reason: typeof w.reason === 'string' ? w.reason : undefined,
       data: typeof w.data === 'object' && w.data !== null ? w.data : undefined,
       remote,
+      // A business error is never retryable, whatever a peer says: failover must not repeat it.
+      retryable: typeof w.retryable === 'boolean' && code !== RpcCode.SERVICE_ERROR ? w.retryable : undefined,
     });
     if (typeof w.name === 'string') err.remoteName = w.name;
     if (typeof w.stack === 'string') err.stack = `${err.stack}\n    --- remote stack ---\n${w.stack}`;
