@@ -264,15 +264,7 @@ describe('the cluster layer from packed tarballs, three providers behind the loc
   /*
    * The provider c hangs on work(); its own `timeout` (300 ms) answers SERVER_TIMEOUT. Failover
    * must hide it: a retry on a or b would answer well within the consumer's 3 s budget.
-   *
-   * KNOWN FAILURE (kernel, reported to the lead; not skipped on purpose): this fails today on
-   * `noFailure(r.failover)` — the 18 calls that reached c fail with SERVER_TIMEOUT /
-   * PLEXUS_ERR_CALL_SERVER_TIMEOUT after ~330 ms, because SERVER_TIMEOUT is not in
-   * RETRYABLE_BY_DEFAULT (kernel/src/errors/rpc-error.ts), so failover passes it through. A
-   * consumer-side TIMEOUT cannot be retried either (`timeout` is the whole call's budget), so no
-   * provider that times out can be hidden by failover. Fix: add RpcCode.SERVER_TIMEOUT to
-   * RETRYABLE_BY_DEFAULT (and its "retryable" column in docs/reference/errors.md and
-   * docs/reference/protocol.md); a SERVER_TIMEOUT caused by the consumer's own budget running out
+   * SERVER_TIMEOUT is retryable; a SERVER_TIMEOUT caused by the consumer's own budget running out
    * is still not retried, because the cluster starts no attempt after the call's deadline.
    */
   it('failover hides a provider that times out (no failed call); failfast surfaces the timeout with its code', async () => {
