@@ -68,8 +68,13 @@ export abstract class AbstractClusterInvoker implements Invoker {
     return this.directory.isAvailable();
   }
 
+  /**
+   * Called by the kernel when the reference is destroyed (for every invoker a cluster joined),
+   * before it destroys the directory itself: the directory is the reference's, shared by every
+   * policy the reference joined, so it is not destroyed here. Policies that hold work override this.
+   */
   destroy(): Promise<void> {
-    return this.directory.destroy();
+    return Promise.resolve();
   }
 
   /** The policy. May throw (NO_PROVIDER from `list`, a failing router): `invoke` turns it into `onThrown`. */

@@ -3,6 +3,7 @@ import {
   RpcCode,
   RpcError,
   RpcInvocation,
+  type CancelListener,
   type Cluster,
   type ClusterSupport,
   type Directory,
@@ -11,7 +12,7 @@ import {
   type Result,
 } from '@plexus/kernel/spi';
 import { AbstractClusterInvoker, EMPTY_RESULT, type ClusterOptions } from './abstract-cluster-invoker';
-import { ClusterErrors, describe, failbackFullError, isRetryable } from './errors';
+import { ClusterErrors, describe, FAILBACK_FULL_REASON, failbackFullError, isRetryable } from './errors';
 
 /**
  * Calls held for retry per reference, default 1000: enough to ride out a burst of notifications
@@ -150,7 +151,24 @@ export class FailbackClusterInvoker extends AbstractClusterInvoker {
     const invokers = this.list(invocation);
     const lb = this.support.loadBalance(invocation);
     const invoker = this.select(lb, invokers, invocation);
-    return this.attempt(lb, invoker, invocation).then(undefined, (err: unknown) => this.failed(err, invocation, invoker));
+    if (invocation.deadline <= 0) return this.attempt(lb, invoker, invocation).then(undefined, (err: unknown) => this.failed(err, invocation, invoker));
+    const atDeadline = new QueueAtDeadline(this, invocation, invoker);
+    invocation.addCancelListener(atDeadline);
+    return this.attempt(lb, invoker, invocation).then(
+      (result) => {
+        invocation.removeCancelListener(atDeadline);
+        return result;
+      },
+      (err: unknown) => {
+        invocation.removeCancelListener(atDeadline);
+        // Decided at the deadline (queued, or left to the TIMEOUT): the attempt's late failure changes nothing.
+        if (atDeadline.heard) {
+          if (atDeadline.queued) return EMPTY_RESULT;
+          throw err;
+        }
+        return this.failed(err, invocation, invoker);
+      },
+    );
   }
 
   /** NO_PROVIDER (and a failing router) land here: queued like any other retryable failure. */
@@ -162,8 +180,8 @@ export class FailbackClusterInvoker extends AbstractClusterInvoker {
     }
   }
 
-  /** Queues a failed call and answers the caller, or throws what the caller must see. */
-  private failed(err: unknown, invocation: Invocation, invoker: Invoker | undefined): Result {
+  /** @internal Queues a failed call and answers the caller, or throws what the caller must see. */
+  failed(err: unknown, invocation: Invocation, invoker: Invoker | undefined): Result {
     if (!isRetryable(err) || invocation.settings.idempotent === false || this.closed) throw err;
     // The consumer aborted the call: it does not want it delivered later.
     if (invocation.cancelled !== undefined && invocation.cancelled.code === RpcCode.CANCELLED) throw err;
@@ -194,6 +212,11 @@ export class FailbackClusterInvoker extends AbstractClusterInvoker {
     this.logger?.warn(e.message, { code: e.code, count });
   }
 
+  /**
+   * The kernel destroys the invokers a reference joined when the reference is destroyed: what is
+   * still queued is reported (PLEXUS_ERR_CLUSTER_FAILBACK_ABANDONED), the timer stops, and this
+   * invoker leaves its cluster's set. A failure after this reaches the caller (nothing retries it).
+   */
   override async destroy(): Promise<void> {
     this.abandon('the reference was destroyed');
     this.cluster.forget(this);
@@ -267,6 +290,42 @@ export class FailbackClusterInvoker extends AbstractClusterInvoker {
   private drop(entry: Entry, why: string): void {
     const e = ClusterErrors.FAILBACK_DROPPED(entry.invocation, entry.retries, why);
     this.logger?.error(e.message, { code: e.code, service: entry.invocation.serviceKey || entry.invocation.service, method: entry.invocation.method });
+  }
+}
+
+/**
+ * Hears the kernel's TIMEOUT cancel of one call: the call is queued for retry like any other
+ * retryable failure and the caller gets the empty result (`invocation.recover`). A full queue
+ * answers with its coded LIMIT_EXCEEDED, as before the deadline; a call that may not be queued
+ * (`idempotent: false`, the reference destroyed) leaves the caller the TIMEOUT.
+ */
+class QueueAtDeadline implements CancelListener {
+  heard = false;
+  queued = false;
+
+  constructor(
+    private readonly owner: FailbackClusterInvoker,
+    private readonly invocation: Invocation,
+    private readonly invoker: Invoker,
+  ) {}
+
+  onCancel(reason: RpcError): void {
+    // The caller's own abort wants no answer and no delivery later.
+    if (reason.code !== RpcCode.TIMEOUT) return;
+    this.heard = true;
+    let result: Result;
+    try {
+      result = this.owner.failed(reason, this.invocation, this.invoker);
+    } catch (err) {
+      if (!RpcError.is(err) || err.reason !== FAILBACK_FULL_REASON) return;
+      const full = Promise.reject(err);
+      // Handled here; the caller's call adopts it and sees the rejection.
+      full.catch(() => undefined);
+      this.invocation.recover({ value: full });
+      return;
+    }
+    this.queued = true;
+    this.invocation.recover(result);
   }
 }
 

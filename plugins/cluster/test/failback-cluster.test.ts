@@ -235,14 +235,77 @@ describe('FailbackCluster', () => {
     await expect(invoker.invoke(fakeInvocation())).rejects.toMatchObject({ code: RpcCode.NETWORK });
   });
 
-  it('reports what was queued when its reference is destroyed', async () => {
+  it('destroy (the kernel destroying the reference) reports what was queued, stops the timer and leaves the cluster, but not the directory', async () => {
     const logger = new MemoryLogger();
     const directory = fakeDirectory([new FakeInvoker(url(1), { error: network() })]);
     const cluster = failback({ retryInterval: 60_000, logger });
-    const invoker = cluster.join(directory, fakeClusterSupport());
+    const invoker = cluster.join(directory, fakeClusterSupport()) as FailbackClusterInvoker;
+    const other = cluster.join(fakeDirectory([new FakeInvoker(url(2), { error: network() })]), fakeClusterSupport());
     await invoker.invoke(fakeInvocation());
-    await invoker.destroy?.();
-    expect(directory.destroyed).toBe(true);
-    expect(logger.entries.find((e) => e.fields?.code === 'PLEXUS_ERR_CLUSTER_FAILBACK_ABANDONED')?.message).toContain('the reference was destroyed');
+    await invoker.invoke(fakeInvocation());
+    await other.invoke(fakeInvocation());
+    expect(cluster.pending()).toBe(3);
+    await invoker.destroy();
+    // The directory is the reference's: the kernel destroys it after its cluster invokers.
+    expect(directory.destroyed).toBe(false);
+    expect((invoker as unknown as { timer: NodeJS.Timeout | undefined }).timer).toBeUndefined();
+    const reports = logger.entries.filter((e) => e.fields?.code === 'PLEXUS_ERR_CLUSTER_FAILBACK_ABANDONED');
+    expect(reports).toHaveLength(1);
+    expect(reports[0].message).toContain('2 failed calls of demo.Greeter were still queued');
+    expect(reports[0].message).toContain('the reference was destroyed');
+    // Only the other reference's call is left, and closing the cluster reports only that one.
+    expect(cluster.pending()).toBe(1);
+    cluster.close();
+    expect(logger.entries.filter((e) => e.fields?.code === 'PLEXUS_ERR_CLUSTER_FAILBACK_ABANDONED').map((e) => e.fields?.count)).toEqual([2, 1]);
+  });
+
+  describe('at the deadline (the kernel cancels with TIMEOUT)', () => {
+    const timeout = () => new RpcError('timed out', RpcCode.TIMEOUT, { reason: 'PLEXUS_ERR_CALL_TIMEOUT' });
+    /** A provider that hangs until its call is cancelled, then rejects with the reason, as a protocol does. */
+    const hanging = (i: number, then?: () => Result) => {
+      let n = 0;
+      return new FakeInvoker(url(i), {
+        handler: (inv: Invocation) =>
+          n++ === 0 ? new Promise<Result>((_, reject) => inv.addCancelListener({ onCancel: reject })) : (then?.() ?? { value: 'delivered' }),
+      });
+    };
+
+    it('queues the call, recovers the caller with the empty result, and delivers it later (queued once)', async () => {
+      const provider = hanging(1);
+      const cluster = failback({ retryInterval: 5 });
+      const inv = fakeInvocation({ deadline: Date.now() + 60_000 });
+      const running = cluster.join(fakeDirectory([provider]), fakeClusterSupport()).invoke(inv);
+      inv.cancel(timeout());
+      expect(inv.recovered).toEqual({ value: undefined });
+      expect(cluster.pending()).toBe(1);
+      await expect(running).resolves.toEqual({ value: undefined });
+      await waitFor(() => provider.calls === 2 && cluster.pending() === 0, 5000, 'the retry delivered');
+      await new Promise((r) => setTimeout(r, 30));
+      expect(provider.calls).toBe(2);
+    });
+
+    it('a full queue answers with its coded LIMIT_EXCEEDED; idempotent: false and a caller abort are left alone', async () => {
+      const cluster = failback({ queueSize: 1, retryInterval: 60_000 });
+      const invoker = cluster.join(fakeDirectory([hanging(1), hanging(2)]), fakeClusterSupport());
+      const first = fakeInvocation({ deadline: Date.now() + 60_000 });
+      void invoker.invoke(first);
+      first.cancel(timeout());
+      const second = fakeInvocation({ deadline: Date.now() + 60_000 });
+      void invoker.invoke(second).catch(() => undefined);
+      second.cancel(timeout());
+      const err = (await rejectionOf(second.recovered!.value as Promise<unknown>)) as RpcError;
+      expect([err.code, err.reason]).toEqual([RpcCode.LIMIT_EXCEEDED, FAILBACK_FULL_REASON]);
+
+      const roomy = failback({ retryInterval: 60_000 });
+      const once = roomy.join(fakeDirectory([hanging(3), hanging(4)]), fakeClusterSupport());
+      const notIdempotent = fakeInvocation({ deadline: Date.now() + 60_000, settings: { idempotent: false } });
+      void once.invoke(notIdempotent).catch(() => undefined);
+      notIdempotent.cancel(timeout());
+      const aborted = fakeInvocation({ deadline: Date.now() + 60_000 });
+      void once.invoke(aborted).catch(() => undefined);
+      aborted.cancel(new RpcError('aborted', RpcCode.CANCELLED));
+      await new Promise((r) => setTimeout(r, 10));
+      expect([notIdempotent.recovered, aborted.recovered, roomy.pending()]).toEqual([undefined, undefined, 0]);
+    });
   });
 });

@@ -201,12 +201,15 @@ describe('FailoverCluster', () => {
     await expect(invoker.invoke(fakeInvocation())).rejects.toMatchObject({ message: 'router broke' });
   });
 
-  it('reports availability and destroys through its directory', async () => {
+  it('reports availability through its directory, and leaves the directory to the reference when destroyed', async () => {
     const directory = fakeDirectory([ok(A)]);
     const invoker = new FailoverCluster().join(directory, fakeClusterSupport());
     expect(invoker.isAvailable?.()).toBe(true);
+    directory.invokers = [];
+    expect(invoker.isAvailable?.()).toBe(false);
+    // The kernel destroys each joined invoker, then the directory itself (shared by every policy of the reference).
     await invoker.destroy?.();
-    expect(directory.destroyed).toBe(true);
+    expect(directory.destroyed).toBe(false);
   });
 });
 

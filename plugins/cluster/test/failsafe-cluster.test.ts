@@ -1,5 +1,5 @@
 import { clusterContract, fakeClusterSupport, fakeDirectory, fakeExtensionContext, fakeInvocation, FakeInvoker, MemoryLogger } from '@plexus/kernel/testing';
-import { RpcCode, RpcError } from '@plexus/kernel/spi';
+import { RpcCode, RpcError, type Invocation, type Result } from '@plexus/kernel/spi';
 import plugin, { FailsafeCluster } from '../src/failsafe-cluster';
 
 clusterContract('failsafe', () => new FailsafeCluster(), { swallowsErrors: true });
@@ -46,5 +46,26 @@ describe('FailsafeCluster', () => {
     const value = { id: 7 };
     const invoker = new FailsafeCluster().join(fakeDirectory([new FakeInvoker(A, { value })]), fakeClusterSupport());
     expect((await invoker.invoke(fakeInvocation())).value).toBe(value);
+  });
+
+  it('at the deadline (the kernel cancels with TIMEOUT) recovers the caller with the empty result and logs the TIMEOUT once', async () => {
+    const logger = new MemoryLogger();
+    // Hangs until cancelled, then rejects with the reason, as a protocol does.
+    const a = new FakeInvoker(A, { handler: (inv: Invocation) => new Promise<Result>((_, reject) => inv.addCancelListener({ onCancel: reject })) });
+    const invoker = new FailsafeCluster({ logger }).join(fakeDirectory([a]), fakeClusterSupport());
+    const inv = fakeInvocation({ deadline: Date.now() + 60_000 });
+    const running = invoker.invoke(inv);
+    inv.cancel(new RpcError('timed out', RpcCode.TIMEOUT));
+    expect(inv.recovered).toEqual({ value: undefined });
+    await expect(running).resolves.toEqual({ value: undefined });
+    expect(logger.entries).toHaveLength(1);
+    expect(logger.entries[0]).toMatchObject({ level: 'warn', fields: { code: 'PLEXUS_ERR_CLUSTER_FAILSAFE_IGNORED' } });
+    expect(logger.entries[0].message).toContain('TIMEOUT: timed out');
+
+    // A caller's abort is not answered: it gets CANCELLED from the kernel.
+    const aborted = fakeInvocation({ deadline: Date.now() + 60_000 });
+    void invoker.invoke(aborted);
+    aborted.cancel(new RpcError('aborted', RpcCode.CANCELLED));
+    expect(aborted.recovered).toBeUndefined();
   });
 });
