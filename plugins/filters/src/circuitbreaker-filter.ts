@@ -1,4 +1,5 @@
 import {
+  EVENTS,
   NODE_AVAILABILITY,
   RpcCode,
   RpcError,
@@ -238,9 +239,17 @@ interface MethodCircuits {
   readonly holder: string;
 }
 
-/** Test seams. */
+/** Where the breaker tells the application of state changes: the kernel's `AppEvents` (token `EVENTS`). */
+export interface CircuitEventSink {
+  emit(type: string, fields: Record<string, unknown>): void;
+}
+
+/** What the breaker may be given besides availability and logger. */
 export interface CircuitBreakerDeps {
+  /** Test seam: the clock. Default `Date.now`. */
   now?: () => number;
+  /** Receives `circuit:open` / `circuit:close` (fields `service`, `method`, `address`, `reason`). Default: none. */
+  events?: CircuitEventSink;
 }
 
 /**
@@ -249,11 +258,13 @@ export interface CircuitBreakerDeps {
  * call on after one WeakMap lookup. An open circuit fails calls at once with `LIMIT_EXCEEDED`
  * (retryable, reason `PLEXUS_ERR_CIRCUIT_OPEN`), and the node leaves the rotation of every
  * reference of the application for `openMs` (through `NodeAvailability`), so balancers pick other
- * nodes; then probes decide. Scope: one instance per reference; called concurrently.
+ * nodes; then probes decide. Each change is told to the application as a `circuit:open` /
+ * `circuit:close` event (`app.on`). Scope: one instance per reference; called concurrently.
  */
 export class CircuitBreakerFilter implements Filter {
   private readonly byMethod = new WeakMap<MethodSettings, MethodCircuits | null | RpcError>();
   private readonly now: () => number;
+  private readonly events: CircuitEventSink | undefined;
   /** Each filter (reference) holds its own suspensions: one reference's closed circuit does not undo another's open one. */
   private readonly id = ++instances;
 
@@ -263,6 +274,7 @@ export class CircuitBreakerFilter implements Filter {
     deps: CircuitBreakerDeps = {},
   ) {
     this.now = deps.now ?? Date.now;
+    this.events = deps.events;
   }
 
   invoke(next: Invoker, invocation: Invocation): Promise<Result> {
@@ -319,6 +331,7 @@ export class CircuitBreakerFilter implements Filter {
         method: invocation.method,
       });
       this.availability?.suspend(c.address, `circuit open: ${invocation.service}.${invocation.method}`, m.policy.openMs, m.holder);
+      this.events?.emit('circuit:open', { service: invocation.serviceKey || invocation.service, method: invocation.method, address: c.address, reason: why });
     } else if (moved === 'closed') {
       this.logger.info(`circuit closed: ${invocation.service}.${invocation.method} on ${c.address} (${m.policy.probes} probes succeeded)`, {
         event: 'circuit:close',
@@ -327,6 +340,12 @@ export class CircuitBreakerFilter implements Filter {
         method: invocation.method,
       });
       this.availability?.restore(c.address, m.holder);
+      this.events?.emit('circuit:close', {
+        service: invocation.serviceKey || invocation.service,
+        method: invocation.method,
+        address: c.address,
+        reason: `${m.policy.probes} probes succeeded`,
+      });
     }
   }
 
@@ -364,7 +383,8 @@ export default definePlugin({
       name: 'circuitbreaker',
       keys: ['circuitbreaker'],
       activate: { side: ['consumer'], order: 200, stage: 'invoker', keys: ['circuitbreaker'] },
-      create: (ctx: ExtensionContext) => new CircuitBreakerFilter(optional<NodeAvailability>(ctx, NODE_AVAILABILITY), ctx.logger),
+      create: (ctx: ExtensionContext) =>
+        new CircuitBreakerFilter(optional<NodeAvailability>(ctx, NODE_AVAILABILITY), ctx.logger, { events: optional<CircuitEventSink>(ctx, EVENTS) }),
     },
   ],
 });
