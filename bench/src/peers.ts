@@ -56,6 +56,13 @@ export const PEERS: readonly PeerSpec[] = [
   },
   { name: 'plexus', script: 'plexus', description: 'Plexus full pipeline, plexus protocol, msgpack, direct URL', largePayload: true },
   {
+    name: 'plexus-governed',
+    script: 'plexus',
+    options: { governed: true },
+    description: 'plexus with the governance filters of @plexus/filters on both sides, configured but never hit (tps, actives, executes, circuit breaker)',
+    largePayload: false,
+  },
+  {
     name: 'plexus-registry',
     script: 'plexus-registry',
     description: 'plexus, but the client finds the server through the embedded local registry (no URL)',

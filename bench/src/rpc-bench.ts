@@ -193,6 +193,12 @@ export const RAW_TARGETS: Readonly<Record<number, number>> = { 1: 0.8, 100: 0.6 
  */
 export const REGISTRY_TARGET = 0.97;
 
+/**
+ * plexus-governed/plexus throughput goal (issue 10): the governance filters, configured with
+ * limits never reached, may cost at most a tenth of the calls per second.
+ */
+export const GOVERNED_TARGET = 0.9;
+
 /** The peer issue 7's goals are measured against: the floor for an RPC that must serialize. */
 export const TARGET_PEER = 'raw-msgpack';
 
@@ -385,10 +391,11 @@ function ratios(
   if (!peers.some((p) => p.name === 'plexus')) return [];
   const pairs: Array<{ subject: string; peer: string; target: (c: number) => number | undefined }> = [];
   for (const spec of peers) {
-    if (spec.name === 'plexus' || spec.name === 'plexus-registry') continue;
+    if (spec.name === 'plexus' || spec.name === 'plexus-registry' || spec.name === 'plexus-governed') continue;
     pairs.push({ subject: 'plexus', peer: spec.name, target: (c) => (spec.name === 'raw' ? RAW_TARGETS[c] : undefined) });
   }
   if (peers.some((p) => p.name === 'plexus-registry')) pairs.push({ subject: 'plexus-registry', peer: 'plexus', target: () => REGISTRY_TARGET });
+  if (peers.some((p) => p.name === 'plexus-governed')) pairs.push({ subject: 'plexus-governed', peer: 'plexus', target: () => GOVERNED_TARGET });
   const rate = (peer: string, c: number, round: number) =>
     ms.find((m) => m.peer === peer && m.concurrency === c && m.round === round)?.callsPerSec;
   const out: RpcRatio[] = [];

@@ -11,11 +11,14 @@ hostClient(async (args) => {
   const payload = benchValue(args.payload);
   // A consumer-only app needs no start(): the reference connects on first use (DESIGN §6).
   const app = Plexus.create({ application: { name: 'bench-client' } });
+  const governed = args.options?.governed === true;
   const echo = app.refer<BenchEcho>({
     ...ECHO_SERVICE,
     url: `plexus://127.0.0.1:${args.port}`,
     timeout: 5000,
     serializer: 'msgpack',
+    // plexus-governed: limits and a breaker that are configured but never reached.
+    ...(governed ? ({ tps: 1e9, actives: 1e6, circuitbreaker: { errorRate: 50 } } as never) : {}),
   });
   const once = () => echo.echo(payload);
   await verify(once, payload);

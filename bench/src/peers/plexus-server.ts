@@ -6,10 +6,13 @@ import { Plexus } from '@plexus/kernel';
 import { hostServer } from '../peer-host';
 import { ECHO_SERVICE, type BenchEcho } from './plexus-service';
 
-hostServer(async () => {
+hostServer(async (args) => {
+  // plexus-governed: limits that are configured but never reached, so every governance filter runs.
+  const governed = args.options?.governed === true;
   const app = Plexus.create({
     application: { name: 'bench-server' },
     protocol: { name: 'plexus', host: '127.0.0.1', port: 0, serializer: 'msgpack' },
+    ...(governed ? { provider: { tps: 1e9, executes: 1e6 } as never } : {}),
   });
   const implementation: BenchEcho = {
     echo(value: unknown) {
