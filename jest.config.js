@@ -1,7 +1,7 @@
 /** One jest run for the whole monorepo: unit tests beside each package, cross-package tests in test/. */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/kernel', '<rootDir>/plugins', '<rootDir>/test'],
+  roots: ['<rootDir>/kernel', '<rootDir>/plugins', '<rootDir>/cli', '<rootDir>/test'],
   testMatch: ['**/test/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   transform: {
