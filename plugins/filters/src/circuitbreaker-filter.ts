@@ -1,4 +1,5 @@
 import {
+  loopNow,
   EVENTS,
   NODE_AVAILABILITY,
   RpcCode,
@@ -273,7 +274,7 @@ export class CircuitBreakerFilter implements Filter {
     private readonly logger: Logger,
     deps: CircuitBreakerDeps = {},
   ) {
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? loopNow;
     this.events = deps.events;
   }
 

@@ -1,4 +1,5 @@
 import {
+  loopNow,
   NODE_AVAILABILITY,
   RpcCode,
   RpcError,
@@ -136,7 +137,7 @@ export class HealthFilter implements Filter {
     private readonly logger: Logger,
     deps: HealthDeps = {},
   ) {
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? loopNow;
   }
 
   invoke(next: Invoker, invocation: Invocation): Promise<Result> {

@@ -1,3 +1,5 @@
+import { loopNow } from '@plexus/kernel/spi';
+
 /** A clock in milliseconds; tests pass their own. */
 export type Clock = () => number;
 
@@ -14,7 +16,7 @@ export class TokenBucket {
   constructor(
     readonly rate: number,
     readonly burst: number,
-    private readonly clock: Clock = Date.now,
+    private readonly clock: Clock = loopNow,
   ) {
     this.tokens = burst;
     this.last = clock();

@@ -1,4 +1,5 @@
 import {
+  loopNow,
   CONFIG,
   definePlugin,
   type ExtensionContext,
@@ -83,7 +84,7 @@ export class RateLimitFilter implements Filter {
 
   constructor(
     private readonly ctx: ExtensionContext,
-    private readonly clock: Clock = Date.now,
+    private readonly clock: Clock = loopNow,
   ) {
     this.logger = ctx.logger;
     this.config = optional(ctx, CONFIG);
