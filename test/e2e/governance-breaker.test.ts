@@ -129,6 +129,8 @@ describe('circuit breaker across processes', () => {
     // The only node is out of rotation: the cluster finds no provider (with other nodes, they take the calls).
     expect(fast.error!.code).toBe(RpcCode.NO_PROVIDER);
     expect(fast.error!.retryable).toBe(true);
+    // ... and says why: the one listed provider is out of rotation, and who took it out.
+    expect(fast.error!.message).toMatch(/1 listed provider is out of rotation: 127\.0\.0\.1:\d+ \(/);
 
     // Still slow when openMs has passed: the probe times out and the circuit opens again.
     await new Promise((r) => setTimeout(r, 1050));

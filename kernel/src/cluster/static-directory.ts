@@ -92,6 +92,17 @@ export abstract class AbstractDirectory implements Directory {
     return this.inRotation.some((i) => (i.isAvailable ? i.isAvailable() : true));
   }
 
+  suspended(): ReadonlyArray<{ address: string; reason: string }> {
+    const a = this.availability;
+    if (a === undefined || a.empty) return [];
+    const out: Array<{ address: string; reason: string }> = [];
+    for (const i of this.all_) {
+      const s = a.suspensionOf(i.url.address);
+      if (s !== undefined) out.push({ address: i.url.address, reason: s.reason });
+    }
+    return out;
+  }
+
   /** The routers in the order they run (the reference's and those created for rules). */
   routerList(): readonly Router[] {
     return this.routers;

@@ -13,5 +13,10 @@ export interface Directory {
   /** All providers before routing. */
   all(): readonly Invoker[];
   isAvailable(): boolean;
+  /**
+   * Optional: the providers listed but taken out of rotation (a circuit breaker, a health check),
+   * with why — what a NO_PROVIDER error should mention when they are the reason the list is empty.
+   */
+  suspended?(): ReadonlyArray<{ readonly address: string; readonly reason: string }>;
   destroy(): Promise<void>;
 }

@@ -57,12 +57,14 @@ export const ClusterErrors = {
 } as const;
 
 /** The NO_PROVIDER error for a call, with what to check. */
-export function noProviderError(consumer: string, invocation: Invocation, detail = ''): RpcError {
+export function noProviderError(consumer: string, invocation: Invocation, detail = '', suspended = false): RpcError {
   const key = invocation.serviceKey || invocation.service;
+  const hint = suspended
+    ? '\n  hint: a circuit breaker or health check took them out; they return by themselves once probes succeed (see the circuitbreaker and health sections of the @plexus/filters README).'
+    : `\n  hint: check that a provider of ${key} is running and registered in the registry this consumer uses, ` +
+      'that its version and group match the reference, and that a direct `url:` points at the right host and port.';
   return new RpcError(
-    `No provider available for ${key} (method ${invocation.method}) from consumer ${consumer}${detail}` +
-      `\n  hint: check that a provider of ${key} is running and registered in the registry this consumer uses, ` +
-      'that its version and group match the reference, and that a direct `url:` points at the right host and port.',
+    `No provider available for ${key} (method ${invocation.method}) from consumer ${consumer}${detail}` + hint,
     RpcCode.NO_PROVIDER,
     { reason: NO_PROVIDER_REASON },
   );

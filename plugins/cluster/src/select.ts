@@ -5,7 +5,12 @@ export { NO_PROVIDER_REASON } from './errors';
 
 /** The NO_PROVIDER error for a call through `directory`, with what to check. */
 export function noProviderError(directory: Directory, invocation: Invocation, detail?: string): RpcError {
-  return noProvider(directory.url.toString(), invocation, detail);
+  const out = directory.suspended?.() ?? [];
+  if (out.length === 0) return noProvider(directory.url.toString(), invocation, detail);
+  // Providers are listed but out of rotation: say so, not "is a provider running?".
+  const shown = out.slice(0, 5).map((s) => `${s.address} (${s.reason})`).join(', ');
+  const more = out.length > 5 ? ` and ${out.length - 5} more` : '';
+  return noProvider(directory.url.toString(), invocation, `${detail ?? ''}: ${out.length} listed provider${out.length === 1 ? ' is' : 's are'} out of rotation: ${shown}${more}`, true);
 }
 
 /** False only for a provider that says it is unusable (closed connection, shutting down). */
