@@ -1,0 +1,474 @@
+import * as http from 'node:http';
+import type { Socket } from 'node:net';
+import {
+  RpcCode,
+  RpcError,
+  serviceKey,
+  type CallReply,
+  type Invocation,
+  type Result,
+  type ServiceInvoker,
+} from '@plexus/kernel/spi';
+import { BodyReader } from './body-reader';
+import { HttpErrors, rpcError } from './errors';
+import type { HttpCore } from './http-core';
+import { statusOfCode } from './status';
+
+/** Header names (lowercase, as Node gives them). */
+export const H = {
+  VERSION: 'plexus-version',
+  GROUP: 'plexus-group',
+  TIMEOUT: 'plexus-timeout',
+  ATTACHMENT: 'plexus-attachment-',
+} as const;
+
+const ATTACHMENT_PREFIX_LENGTH = H.ATTACHMENT.length;
+const JSON_TYPE = 'application/json';
+/** Methods every service answers besides its table (the kernel's built-in liveness probe). */
+const BUILT_IN_METHODS = ['$echo'];
+
+/** A stalled-writer mark kept on a socket by the sweep. */
+interface StallMark {
+  at: number;
+  length: number;
+}
+const STALL = Symbol('plexus.http.stall');
+type TrackedSocket = Socket & { [STALL]?: StallMark };
+
+/**
+ * One listening HTTP server and the services routed through it by service key. Scope: per listen
+ * address; shared by every service exported there. Calls are `POST /<interface>/<method>` with a
+ * JSON array of arguments; everything is checked in the order that costs least: path, service and
+ * method, headers, declared length — and only then is the body read, bounded, and decoded.
+ */
+export class HttpEndpoint {
+  readonly services = new Map<string, ServiceInvoker>();
+  readonly server: http.Server;
+  /** Settles when the server listens (rejects when it cannot). */
+  listening: Promise<number> | undefined;
+  private readonly sockets = new Set<TrackedSocket>();
+  private sweep: NodeJS.Timeout | undefined;
+  private addressText = '(not listening)';
+
+  constructor(private readonly core: HttpCore) {
+    const o = core.options;
+    const requestTimeout = o.requestTimeout;
+    this.server = http.createServer({
+      maxHeaderSize: o.maxHeaderSize,
+      keepAlive: true,
+      requestTimeout,
+      // Node requires headersTimeout ≤ requestTimeout.
+      headersTimeout: Math.min(o.headersTimeout, requestTimeout),
+      // Node checks both timeouts on this period (default 30 s); short timeouts need it shorter.
+      connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(Math.min(o.headersTimeout, requestTimeout) / 4))),
+    });
+    this.server.keepAliveTimeout = o.keepAliveTimeout;
+    this.server.maxConnections = o.maxConnections;
+    this.server.on('request', this.onRequest);
+    this.server.on('connection', (socket: TrackedSocket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      // Node's own answers: 400 for a malformed request, 431 for an oversized head, 408 on timeouts.
+      if (!socket.writable) return socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    });
+  }
+
+  /** `host:port` the server is bound to. */
+  get address(): string {
+    return this.addressText;
+  }
+
+  listen(host: string | undefined, port: number): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        const a = this.server.address();
+        const bound = typeof a === 'object' && a !== null ? a.port : port;
+        this.addressText = `${host?.includes(':') ? `[${host}]` : (host ?? '0.0.0.0')}:${bound}`;
+        this.startSweep();
+        resolve(bound);
+      });
+    });
+  }
+
+  /** Closes the server and every connection (calls still running lose their answer). */
+  async close(): Promise<void> {
+    if (this.sweep !== undefined) clearInterval(this.sweep);
+    this.sweep = undefined;
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  /** Connections currently open (for tests and drain). */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  /**
+   * A client that never reads its response: Node stops parsing that connection's next requests
+   * while a response is unsent, so the memory is bounded already; this takes the socket back
+   * once nothing of the response moved for `writeTimeout`. One sweep per endpoint, nothing per call.
+   */
+  private startSweep(): void {
+    const limit = this.core.options.writeTimeout;
+    this.sweep = setInterval(() => {
+      const now = Date.now();
+      for (const socket of this.sockets) {
+        const pending = socket.writableLength;
+        if (pending === 0) {
+          socket[STALL] = undefined;
+          continue;
+        }
+        const mark = socket[STALL];
+        if (mark === undefined || pending < mark.length) {
+          socket[STALL] = { at: now, length: pending };
+        } else if (now - mark.at >= limit) {
+          const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+          const err = HttpErrors.WRITE_STALLED(remote, now - mark.at, pending);
+          this.core.logger.warn(err.message, { code: err.code, remote });
+          socket.destroy(err);
+        }
+      }
+    }, Math.max(10, Math.floor(limit / 4)));
+    this.sweep.unref();
+  }
+
+  private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const method = req.method;
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    if (method === 'POST') {
+      this.call(req, res, path);
+      return;
+    }
+    if (path === '/' && (method === 'GET' || method === 'HEAD')) {
+      this.list(res, method === 'HEAD');
+      return;
+    }
+    const callLike = /^\/[^/]+\/[^/]+$/.test(path);
+    if (callLike) {
+      res.setHeader('allow', 'POST');
+      this.fail(res, 405, rpcError(HttpErrors.METHOD_NOT_ALLOWED, RpcCode.BAD_REQUEST, method ?? '?', clip(path)));
+    } else {
+      this.fail(res, 404, rpcError(HttpErrors.ROUTE, RpcCode.BAD_REQUEST, method ?? '?', clip(path)));
+    }
+  };
+
+  private list(res: http.ServerResponse, head: boolean): void {
+    const services = [...this.services.values()].map((s) => {
+      const params = s.url?.params ?? {};
+      return { interface: s.url?.path ?? s.serviceKey, version: params.version ?? '', group: params.group ?? '', methods: [...s.methods, ...BUILT_IN_METHODS] };
+    });
+    const body = Buffer.from(JSON.stringify({ address: this.address, services }));
+    res.writeHead(200, ['content-type', JSON_TYPE, 'content-length', String(body.length)]);
+    res.end(head ? undefined : body);
+  }
+
+  private call(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
+    const core = this.core;
+    const slash = path.indexOf('/', 1);
+    if (slash < 0 || slash === path.length - 1 || path.indexOf('/', slash + 1) >= 0 || path.length < 4) {
+      this.fail(res, 404, rpcError(HttpErrors.ROUTE, RpcCode.BAD_REQUEST, 'POST', clip(path)));
+      return;
+    }
+    let iface: string;
+    let methodName: string;
+    try {
+      iface = decodeURIComponent(path.slice(1, slash));
+      methodName = decodeURIComponent(path.slice(slash + 1));
+    } catch {
+      this.fail(res, 404, rpcError(HttpErrors.ROUTE, RpcCode.BAD_REQUEST, 'POST', clip(path)));
+      return;
+    }
+    if (core.draining) {
+      this.fail(res, 503, rpcError(HttpErrors.SHUTTING_DOWN, RpcCode.SHUTTING_DOWN, this.address), true);
+      return;
+    }
+    const headers = req.headers;
+    const type = headers['content-type'];
+    if (type !== undefined && !isJsonType(type)) {
+      this.fail(res, 415, rpcError(HttpErrors.MEDIA_TYPE, RpcCode.BAD_REQUEST, clip(type)), true);
+      return;
+    }
+    const version = headers[H.VERSION];
+    const group = headers[H.GROUP];
+    const key = serviceKey(iface, typeof version === 'string' ? version : undefined, typeof group === 'string' ? group : undefined);
+    const service = this.services.get(key);
+    if (service === undefined) {
+      const known = [...this.services.keys()].join(', ') || '(none)';
+      this.fail(res, 404, rpcError(HttpErrors.SERVICE_NOT_FOUND, RpcCode.SERVICE_NOT_FOUND, clip(key), this.address, clip(known, 2000)));
+      return;
+    }
+    if (!hasMethod(service, methodName)) {
+      this.fail(res, 404, methodNotFound(service, methodName));
+      return;
+    }
+    let timeout = 0;
+    const t = headers[H.TIMEOUT];
+    if (t !== undefined) {
+      timeout = typeof t === 'string' && /^\d{1,10}$/.test(t) ? Number(t) : -1;
+      if (timeout < 0) {
+        this.fail(res, 400, rpcError(HttpErrors.BAD_HEADER, RpcCode.BAD_REQUEST, H.TIMEOUT, `"${clip(String(t))}" is not a whole number of milliseconds`));
+        return;
+      }
+    }
+    const attachments = readAttachments(req.rawHeaders, core.options.maxAttachments);
+    if (attachments === undefined) {
+      this.fail(res, 400, rpcError(HttpErrors.BAD_HEADER, RpcCode.BAD_REQUEST, `${H.ATTACHMENT}*`, `more than ${core.options.maxAttachments} attachments (maxAttachments)`), true);
+      return;
+    }
+    const limit = core.options.payload;
+    const declaredText = headers['content-length'];
+    const declared = declaredText === undefined ? -1 : Number(declaredText);
+    if (declared > limit) {
+      // Refused before one byte of it is read; the connection closes rather than drain it.
+      this.fail(res, 413, rpcError(HttpErrors.PAYLOAD_TOO_LARGE, RpcCode.PAYLOAD_TOO_LARGE, `the body of ${key}.${methodName}`, String(declared), limit), true);
+      return;
+    }
+    const call = new HttpCall(this, core, service, methodName, req, res, attachments, timeout, new BodyReader(limit, declared));
+    req.on('data', call.onData);
+    req.on('end', call.onEnd);
+    req.on('error', call.onAbort);
+  }
+
+  /** @internal Answers an error: `{ code, reason, message }` with the status of its code unless given. */
+  fail(res: http.ServerResponse, status: number | undefined, err: RpcError, close = false): void {
+    if (res.headersSent || res.destroyed) return;
+    const wire = err.toWire(this.core.options.sendStack);
+    const { code, reason, message, ...rest } = wire;
+    const body = Buffer.from(JSON.stringify({ code, reason: reason ?? null, message, ...rest }));
+    const headers = ['content-type', JSON_TYPE, 'content-length', String(body.length)];
+    if (close || this.core.draining) headers.push('connection', 'close');
+    res.writeHead(status ?? statusOfCode(err.code), headers);
+    res.end(body);
+  }
+
+  /** @internal Answers a result. */
+  succeed(res: http.ServerResponse, body: Uint8Array): void {
+    if (res.destroyed) return;
+    const headers = ['content-type', JSON_TYPE, 'content-length', String(body.length)];
+    if (this.core.draining) headers.push('connection', 'close');
+    res.writeHead(200, headers);
+    res.end(body);
+  }
+}
+
+/**
+ * One request from its body to its answer: reads the body bounded, decodes it, runs the call and
+ * answers it, exactly once. Its handlers are arrow fields, bound once per call.
+ */
+class HttpCall implements CallReply {
+  private inv: Invocation | undefined = undefined;
+  private done = false;
+
+  constructor(
+    private readonly endpoint: HttpEndpoint,
+    private readonly core: HttpCore,
+    private readonly service: ServiceInvoker,
+    private readonly method: string,
+    private readonly req: http.IncomingMessage,
+    private readonly res: http.ServerResponse,
+    private readonly attachments: Record<string, string>,
+    private readonly timeout: number,
+    private readonly body: BodyReader,
+  ) {}
+
+  readonly onData = (chunk: Buffer): void => {
+    if (this.done) return;
+    if (!this.body.push(chunk)) {
+      this.done = true;
+      const limit = this.core.options.payload;
+      this.endpoint.fail(
+        this.res,
+        413,
+        rpcError(HttpErrors.PAYLOAD_TOO_LARGE, RpcCode.PAYLOAD_TOO_LARGE, `the body of ${this.service.serviceKey}.${this.method}`, `more than ${limit}`, limit),
+        true,
+      );
+      // Stop reading: the socket closes once the answer is out.
+      this.req.pause();
+    }
+  };
+
+  readonly onAbort = (): void => {
+    this.done = true;
+  };
+
+  readonly onEnd = (): void => {
+    if (this.done) return;
+    const what = `${this.service.serviceKey}.${this.method}`;
+    const bytes = this.body.bytes();
+    let args: unknown;
+    if (bytes.length === 0) args = [];
+    else {
+      try {
+        args = this.core.json().deserialize(bytes);
+      } catch (err) {
+        const e = RpcError.from(err);
+        this.done = true;
+        // A decode limit keeps its own reason; a syntax error says where (the parser's position).
+        this.endpoint.fail(
+          this.res,
+          400,
+          e.reason === 'PLEXUS_ERR_SERIALIZER_DECODE' ? rpcError(HttpErrors.BAD_JSON, RpcCode.BAD_REQUEST, what, causeOf(e)) : e,
+        );
+        return;
+      }
+    }
+    if (!Array.isArray(args)) {
+      this.done = true;
+      this.endpoint.fail(this.res, 400, rpcError(HttpErrors.BAD_BODY, RpcCode.BAD_REQUEST, what, describe(args)));
+      return;
+    }
+    const socket = this.req.socket;
+    let inv: Invocation;
+    try {
+      inv = this.service.createInvocation({
+        method: this.method,
+        args,
+        attachments: this.attachments,
+        remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
+        timeout: this.timeout,
+        // An HTTP client sends no cancel: the provider holds the call to the caller's budget itself.
+        callerWatches: false,
+      });
+    } catch (err) {
+      this.done = true;
+      this.endpoint.fail(this.res, undefined, RpcError.from(err, RpcCode.BAD_REQUEST));
+      return;
+    }
+    this.inv = inv;
+    this.core.requestStarted();
+    this.res.once('close', this.onClose);
+    const service = this.service;
+    if (service.dispatch !== undefined) {
+      service.dispatch(inv, this);
+      return;
+    }
+    let running: Promise<Result>;
+    try {
+      running = service.invoke(inv);
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    running.then(this.resolved, this.rejected);
+  };
+
+  /** The connection closed: an answer nobody can read; the call's signal aborts. */
+  private readonly onClose = (): void => {
+    if (this.done) return;
+    const socket = this.req.socket;
+    this.inv?.cancel(rpcError(HttpErrors.CONNECTION_LOST, RpcCode.NETWORK, `${socket.remoteAddress}:${socket.remotePort}`));
+  };
+
+  readonly resolved = (result: Result): void => {
+    if (this.done) return;
+    this.done = true;
+    try {
+      let body: Uint8Array;
+      try {
+        body = this.core.json().serialize(result?.value ?? null);
+      } catch (err) {
+        this.endpoint.fail(this.res, 500, RpcError.from(err, RpcCode.SERIALIZATION));
+        return;
+      }
+      const limit = this.core.options.payload;
+      if (body.length > limit) {
+        this.endpoint.fail(
+          this.res,
+          500,
+          rpcError(HttpErrors.PAYLOAD_TOO_LARGE, RpcCode.PAYLOAD_TOO_LARGE, `the result of ${this.service.serviceKey}.${this.method}`, String(body.length), limit),
+        );
+        return;
+      }
+      this.endpoint.succeed(this.res, body);
+    } finally {
+      this.core.requestFinished();
+    }
+  };
+
+  readonly rejected = (error: unknown): void => {
+    if (this.done) return;
+    this.done = true;
+    try {
+      this.endpoint.fail(this.res, undefined, RpcError.from(error, RpcCode.SERVER_ERROR));
+    } finally {
+      this.core.requestFinished();
+    }
+  };
+}
+
+/** `application/json`, with parameters (`; charset=utf-8`) or a `+json` suffix. */
+function isJsonType(type: string): boolean {
+  const semi = type.indexOf(';');
+  const base = (semi < 0 ? type : type.slice(0, semi)).trim().toLowerCase();
+  return base === JSON_TYPE || (base.startsWith('application/') && base.endsWith('+json'));
+}
+
+/**
+ * The `plexus-attachment-<key>` headers as attachments (keys lowercase, as HTTP makes them;
+ * values percent-decoded when they decode, else kept as sent). Undefined past `max`.
+ */
+function readAttachments(raw: readonly string[], max: number): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length <= ATTACHMENT_PREFIX_LENGTH || (name.charCodeAt(0) | 0x20) !== 0x70) continue; // 'p'
+    const lower = name.toLowerCase();
+    if (!lower.startsWith(H.ATTACHMENT)) continue;
+    if (++count > max) return undefined;
+    const value = raw[i + 1];
+    let decoded = value;
+    if (value.includes('%')) {
+      try {
+        decoded = decodeURIComponent(value);
+      } catch {
+        // not percent-encoding: the value as sent
+      }
+    }
+    const key = lower.slice(ATTACHMENT_PREFIX_LENGTH);
+    // A null-prototype record: no header name reaches a prototype.
+    (out ??= Object.create(null) as Record<string, string>)[key] = decoded;
+  }
+  return out ?? {};
+}
+
+/** Whether the service can be called with `method` (through the kernel's `hasMethod` when it has one). */
+function hasMethod(service: ServiceInvoker, method: string): boolean {
+  const hooks = service as ServiceInvoker & { hasMethod?(m: string): boolean };
+  if (typeof hooks.hasMethod === 'function') return hooks.hasMethod(method);
+  return service.methods.includes(method) || BUILT_IN_METHODS.includes(method);
+}
+
+/** The kernel's METHOD_NOT_FOUND wording and reason, answered before the body is read. */
+function methodNotFound(service: ServiceInvoker, method: string): RpcError {
+  return new RpcError(`Service ${service.serviceKey} has no method "${clip(method)}". Declared: ${service.methods.join(', ')}.`, RpcCode.METHOD_NOT_FOUND, {
+    reason: 'PLEXUS_ERR_SERVICE_METHOD_NOT_FOUND',
+  });
+}
+
+/** The parser's own words from a serializer error (they say where the JSON broke). */
+function causeOf(e: RpcError): string {
+  const m = /\((.*)\)/.exec(e.message);
+  return m ? m[1] : e.message;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return `a ${typeof value} (${clip(JSON.stringify(value) ?? String(value), 40)})`;
+}
+
+/** Bounds text a peer chose before it goes into a message or a log. */
+function clip(text: string, max = 200): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
