@@ -23,7 +23,9 @@ export const CLI_APPLICATION = 'plexus-cli';
 export async function openApp(target: TargetOptions, allowUrl = true): Promise<Plexus> {
   const given = (['url', 'registry', 'config'] as const).filter((k) => target[k] !== undefined);
   if (given.length > 1) throw CliErrors.BAD_TARGET(`--${given.join(' and --')} were both given; give one of them`);
-  const base: PlexusConfigInput = { application: { name: CLI_APPLICATION, handleSignals: false, handleErrors: false } };
+  // A command's answer goes to stdout; the app's info lines (connected, stopped) would only be noise on stderr.
+  const quiet: PlexusConfigInput = process.env.PLEXUS_LOG_LEVEL === undefined ? { logLevel: 'warn' } : {};
+  const base: PlexusConfigInput = { ...quiet, application: { name: CLI_APPLICATION, handleSignals: false, handleErrors: false } };
   if (target.url !== undefined) {
     if (!allowUrl) throw CliErrors.BAD_TARGET('--url cannot list or change anything: this command reads a registry');
     checkUrlOption(target.url);
@@ -35,7 +37,7 @@ export async function openApp(target: TargetOptions, allowUrl = true): Promise<P
   if (target.config !== undefined) {
     const file = path.resolve(target.config);
     if (!fs.existsSync(file)) throw CliErrors.BAD_TARGET(`--config ${target.config}: no such file`);
-    return Plexus.fromConfig(file);
+    return Plexus.fromConfig(file, { ...quiet, application: { handleSignals: false, handleErrors: false } });
   }
   return Plexus.create({ ...base, registry: { type: 'local', snapshot: false } });
 }

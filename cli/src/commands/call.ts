@@ -24,6 +24,7 @@ const CALL_HINTS: Record<string, string> = {
   NO_PROVIDER: 'the registry lists no provider for this interface, version and group: check `plexus ls`',
   TIMEOUT: 'the provider did not answer in time: raise --timeout, or check the provider',
   SERVICE_NOT_FOUND: 'no service with that interface, version and group at the provider: check --version and --group (`plexus ls`)',
+  SERVICE_ERROR: 'the implementation threw this error: it is the service\'s answer, not a failure of the call',
   METHOD_NOT_FOUND: 'the service has no such method: check the spelling',
 };
 

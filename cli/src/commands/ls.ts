@@ -116,7 +116,10 @@ async function readRegistries(app: Plexus): Promise<LsReport> {
     }
   }
   const services = [...byInterface.values()].sort((a, b) => (a.interface < b.interface ? -1 : a.interface > b.interface ? 1 : 0));
-  return { registries: manager.registries.map((r) => r.address), services, ...(omitted ? { omitted } : {}) };
+  const dir = app.config.registry?.dir;
+  // The local registry's address is its folder, which the manager does not know when given as `dir`.
+  const shown = (address: string) => (address === 'local://' ? `local://${typeof dir === 'string' ? dir : '(default folder)'}` : address);
+  return { registries: manager.registries.map((r) => shown(r.address)), services, ...(omitted ? { omitted } : {}) };
 }
 
 function addEntry(list: LsEntry[], url: URL): void {
