@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The real servers the test suite uses (DESIGN §9): ZooKeeper, etcd and Redis from Debian's
+ * The real servers the test suite uses (DESIGN §9): ZooKeeper, etcd, Redis and Prometheus from Debian's
  * packages. `node scripts/servers.js install` installs whatever is missing (one apt-get run, with
  * `apt-get update` first when the package lists are stale or absent) and is what jest's global
  * setup and `.ci/run` call. Tests start and stop their own servers, on ports of their own and by
@@ -14,6 +14,7 @@ const SERVERS = {
   zookeeper: { module: require('./servers/zookeeper'), package: 'zookeeperd', binary: '/usr/share/java/zookeeper.jar' },
   etcd: { module: require('./servers/etcd'), package: 'etcd-server', binary: '/usr/bin/etcd' },
   redis: { module: require('./servers/redis'), package: 'redis-server', binary: '/usr/bin/redis-server' },
+  prometheus: { module: require('./servers/prometheus'), package: 'prometheus', binary: '/usr/bin/prometheus' },
 };
 
 function aptGet(args) {
@@ -48,7 +49,7 @@ if (require.main === module) {
   const command = process.argv[2];
   if (command === 'install') {
     install();
-    process.stderr.write('[servers] ZooKeeper, etcd and Redis are installed\n');
+    process.stderr.write('[servers] ZooKeeper, etcd, Redis and Prometheus are installed\n');
   } else {
     process.stderr.write('usage: node scripts/servers.js install\n');
     process.exit(2);
