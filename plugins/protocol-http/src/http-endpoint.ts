@@ -11,6 +11,7 @@ import {
 } from '@plexus/kernel/spi';
 import { BodyReader } from './body-reader';
 import { HttpErrors, rpcError } from './errors';
+import { describeOffset, jsonErrorOffset } from './json-position';
 import type { HttpCore } from './http-core';
 import { statusOfCode } from './status';
 
@@ -318,7 +319,7 @@ class HttpCall implements CallReply {
         this.endpoint.fail(
           this.res,
           400,
-          e.reason === 'PLEXUS_ERR_SERIALIZER_DECODE' ? rpcError(HttpErrors.BAD_JSON, RpcCode.BAD_REQUEST, what, causeOf(e)) : e,
+          e.reason === 'PLEXUS_ERR_SERIALIZER_DECODE' ? rpcError(HttpErrors.BAD_JSON, RpcCode.BAD_REQUEST, what, whereJsonBreaks(bytes, e)) : e,
         );
         return;
       }
@@ -456,10 +457,13 @@ function methodNotFound(service: ServiceInvoker, method: string): RpcError {
   });
 }
 
-/** The parser's own words from a serializer error (they say where the JSON broke). */
-function causeOf(e: RpcError): string {
-  const m = /\((.*)\)/.exec(e.message);
-  return m ? m[1] : e.message;
+/** Where the JSON broke, and the parser's own words. */
+function whereJsonBreaks(bytes: Buffer, e: RpcError): string {
+  const text = bytes.toString('utf8');
+  const at = jsonErrorOffset(text);
+  const cause = e.cause instanceof Error ? e.cause.message : e.message;
+  const near = JSON.stringify(text.slice(Math.max(0, at - 10), at + 10));
+  return `${at >= text.length ? 'it ends too early' : `at ${describeOffset(text, at)}`}, near ${near} (${clip(cause)})`;
 }
 
 function describe(value: unknown): string {
