@@ -33,6 +33,8 @@ import { ServiceExporter } from './service-exporter';
 import { RULE_BOOK, Rules } from './rules';
 import { TOKENS } from './tokens';
 import { AppEvents, type PlexusEventListener } from './events';
+import { AppAdmin } from './admin';
+import { ADMIN } from '../spi/qos';
 
 export { TOKENS } from './tokens';
 
@@ -71,6 +73,8 @@ export class Plexus {
   private stopping?: Promise<void>;
   private rules_?: Rules;
   private stopRequested = false;
+  /** The admin view of this application (DESIGN §11); it runs the `qos` server when configured. */
+  private readonly admin: AppAdmin;
 
   private constructor(config: PlexusConfig) {
     this.config = config;
@@ -102,6 +106,19 @@ export class Plexus {
     c.registerSingleton(Protocols);
     c.registerSingleton(ServiceExporter);
     c.registerSingleton(ReferenceFactory);
+    this.admin = new AppAdmin({
+      config,
+      logger: this.logger,
+      events: this.events,
+      exporter: c.resolve(ServiceExporter),
+      registered: this.registered,
+      registries: () => this.registries(),
+      references: () => this.references.values(),
+      rules: () => this.rules,
+      appReady: () => this.ready,
+      stopping: () => this.stopRequested,
+    });
+    c.register(ADMIN, { useValue: this.admin });
     this.protocols = c.resolve(Protocols);
     this.exporter = c.resolve(ServiceExporter);
     this.factory = c.resolve(ReferenceFactory);
@@ -250,6 +267,7 @@ export class Plexus {
     try {
       await this.loader.loadPendingEsm();
       this.checkNames();
+      await this.admin.start(this.scope);
       for (const p of this.provided) {
         await this.exporter.export(p);
         if (this.stopRequested) return this.abandonStart();
@@ -349,6 +367,7 @@ export class Plexus {
     await this.exporter.close();
     await Promise.all([...this.references.values()].map((r) => r.destroy()));
     await this.registryManager?.close();
+    await this.admin.close();
     await this.scope.close();
     this.signals.remove();
     this.state = 'stopped';
@@ -407,7 +426,7 @@ export class Plexus {
       this.exporter.services.map(async (service) => {
         const delay = Number(service.config.delay ?? 0);
         if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-        if (this.stopRequested) return;
+        if (this.stopRequested || this.admin.isOffline(service.serviceKey)) return;
         for (const url of this.exporter.exportedUrls(service)) {
           await manager.register(url);
           this.registered.push(url);

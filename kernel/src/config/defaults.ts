@@ -31,6 +31,8 @@ export const CONFIG_DEFAULTS = {
     /** How long stop() lets in-flight calls finish (DESIGN §8). */
     shutdownTimeout: 10_000,
   },
+  /** The admin server, when `qos:` is configured: loopback only, since it can take services offline. */
+  qos: { host: '127.0.0.1' },
   consumer: {
     timeout: 1000,
     retries: 2,

@@ -335,6 +335,7 @@ function normalise(merger: ConfigMerger, file: string | undefined): void {
   merger.setDefault(['services'], []);
   merger.setDefault(['references'], {});
   merger.setDefault(['extensions'], {});
+  if (isPlainObject(data.qos)) merger.setDefault(['qos', 'host'], CONFIG_DEFAULTS.qos.host);
 
   const lists = (level: unknown, at: KeyPath, keys: readonly string[]) => {
     if (!isPlainObject(level)) return;
@@ -376,7 +377,7 @@ function assemble(merger: ConfigMerger, loaded: LoadedFile | undefined, baseDir:
     if (where) origins[key] = where;
   }
   const config: Record<string, unknown> = {};
-  for (const key of ['application', 'logLevel', 'plugins', 'registry', 'registries', 'protocols', 'provider', 'consumer', 'services', 'references', 'extensions']) {
+  for (const key of ['application', 'logLevel', 'plugins', 'registry', 'registries', 'qos', 'protocols', 'provider', 'consumer', 'services', 'references', 'extensions']) {
     if (data[key] !== undefined) config[key] = data[key];
   }
   config.baseDir = baseDir !== undefined ? path.resolve(baseDir) : loaded ? path.dirname(loaded.path) : process.cwd();

@@ -184,6 +184,17 @@ export const configSchema: ConfigSchemaNode = deepFreeze({
     plugins: { type: 'array', items: name('a package name or a path to a local module'), description: 'extra plugins' },
     registry,
     registries: { type: 'array', items: registry, description: 'several registries at once; providers register with all, consumers merge their lists' },
+    qos: {
+      type: 'object',
+      description: 'the admin HTTP server and console (@plexus/qos); off when absent',
+      properties: {
+        host: name('interface the admin server listens on (default 127.0.0.1: it can take services offline)'),
+        port: { type: 'integer', minimum: 0, maximum: 65535, description: 'TCP port of the admin server; 0 picks a free one' },
+        token: { type: 'string', minLength: 1, description: 'when set, POST /offline, /online and /weight want Authorization: Bearer <token>' },
+      },
+      required: ['port'],
+      additionalProperties: false,
+    },
     protocol: {
       type: 'object',
       description: 'one protocol (shorthand for protocols: [ ... ])',

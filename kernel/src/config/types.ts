@@ -2,6 +2,7 @@
  * The configuration model: what `plexus.yaml`, `PLEXUS_*` variables and code produce after
  * normalisation. Keys follow Dubbo's names so Dubbo users feel at home.
  */
+import type { QosConfig } from '../spi/qos';
 
 /** Keys that may stand at provider/consumer defaults, service/reference and method level. */
 export interface CallKeys {
@@ -88,6 +89,8 @@ export interface PlexusConfig {
   /** Further registries (`registries:`); entries may also be URLs. */
   registries?: Array<RegistryConfig | string>;
   protocols: ProtocolConfig[];
+  /** The admin server (`@plexus/qos`): off when absent; `host` defaults to 127.0.0.1. */
+  qos?: QosConfig;
   provider: CallKeys & { executor?: string; threads?: number; queues?: number };
   consumer: CallKeys & { check?: boolean; router?: string[] };
   services: ServiceConfig[];

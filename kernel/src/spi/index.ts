@@ -17,6 +17,7 @@ export * from './transport';
 export * from './registry';
 export * from '../registry/layout';
 export * from './executor';
+export * from './qos';
 export * from './logger';
 export * from './points';
 export * from './tokens';

@@ -3,6 +3,7 @@ import { DEFAULT_COMPRESSOR } from './compressor';
 import { DEFAULT_EXECUTOR } from './executor';
 import { DEFAULT_LOADBALANCE } from './loadbalance';
 import { DEFAULT_PROTOCOL } from './protocol';
+import { DEFAULT_QOS } from './qos';
 import { DEFAULT_REGISTRY } from './registry';
 import { DEFAULT_SERIALIZER } from './serializer';
 import { DEFAULT_TRANSPORT } from './transport';
@@ -24,6 +25,7 @@ export const EXTENSION_POINTS = {
   router: { default: undefined, singleton: false },
   filter: { default: undefined, singleton: false },
   executor: { default: DEFAULT_EXECUTOR, singleton: false },
+  qos: { default: DEFAULT_QOS, singleton: true },
 } as const satisfies Record<string, { default: string | undefined; singleton: boolean }>;
 
 export type ExtensionPoint = keyof typeof EXTENSION_POINTS;
