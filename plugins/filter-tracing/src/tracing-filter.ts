@@ -55,6 +55,8 @@ export const TRACING_OPTIONS_SCHEMA = {
   },
 } as const;
 
+const ECHO = '$echo';
+
 /** Attribute names beyond OpenTelemetry's RPC conventions. */
 export const ATTR_CODE = 'rpc.plexus.code';
 export const ATTR_REASON = 'rpc.plexus.reason';
@@ -126,6 +128,8 @@ export class TracingFilter implements Filter {
   }
 
   invoke(next: Invoker, invocation: Invocation): Promise<Result> {
+    // The kernel's liveness probe (start checks, health probes) is not the application's traffic.
+    if (invocation.method === ECHO) return next.invoke(invocation);
     // The kernel does not tell a filter its side: provider-side invocations carry the caller's address.
     return invocation.remoteAddress === undefined ? this.client(next, invocation) : this.server(next, invocation);
   }
