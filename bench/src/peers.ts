@@ -63,6 +63,13 @@ export const PEERS: readonly PeerSpec[] = [
     largePayload: false,
   },
   {
+    name: 'plexus-metrics',
+    script: 'plexus',
+    options: { metrics: true },
+    description: 'plexus with filter: [metrics] of @plexus/filter-metrics on both sides (prom-client\'s global registry, never scraped)',
+    largePayload: false,
+  },
+  {
     name: 'plexus-registry',
     script: 'plexus-registry',
     description: 'plexus, but the client finds the server through the embedded local registry (no URL)',

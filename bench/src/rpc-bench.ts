@@ -199,6 +199,12 @@ export const REGISTRY_TARGET = 0.97;
  */
 export const GOVERNED_TARGET = 0.9;
 
+/**
+ * plexus-metrics/plexus throughput goal (issue 12): `filter: [metrics]` on both sides may cost at
+ * most a twentieth of the calls per second.
+ */
+export const METRICS_TARGET = 0.95;
+
 /** The peer issue 7's goals are measured against: the floor for an RPC that must serialize. */
 export const TARGET_PEER = 'raw-msgpack';
 
@@ -391,11 +397,12 @@ function ratios(
   if (!peers.some((p) => p.name === 'plexus')) return [];
   const pairs: Array<{ subject: string; peer: string; target: (c: number) => number | undefined }> = [];
   for (const spec of peers) {
-    if (spec.name === 'plexus' || spec.name === 'plexus-registry' || spec.name === 'plexus-governed') continue;
+    if (spec.name === 'plexus' || spec.name === 'plexus-registry' || spec.name === 'plexus-governed' || spec.name === 'plexus-metrics') continue;
     pairs.push({ subject: 'plexus', peer: spec.name, target: (c) => (spec.name === 'raw' ? RAW_TARGETS[c] : undefined) });
   }
   if (peers.some((p) => p.name === 'plexus-registry')) pairs.push({ subject: 'plexus-registry', peer: 'plexus', target: () => REGISTRY_TARGET });
   if (peers.some((p) => p.name === 'plexus-governed')) pairs.push({ subject: 'plexus-governed', peer: 'plexus', target: () => GOVERNED_TARGET });
+  if (peers.some((p) => p.name === 'plexus-metrics')) pairs.push({ subject: 'plexus-metrics', peer: 'plexus', target: () => METRICS_TARGET });
   const rate = (peer: string, c: number, round: number) =>
     ms.find((m) => m.peer === peer && m.concurrency === c && m.round === round)?.callsPerSec;
   const out: RpcRatio[] = [];

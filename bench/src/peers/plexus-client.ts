@@ -12,6 +12,7 @@ hostClient(async (args) => {
   // A consumer-only app needs no start(): the reference connects on first use (DESIGN §6).
   const app = Plexus.create({ application: { name: 'bench-client' } });
   const governed = args.options?.governed === true;
+  const metrics = args.options?.metrics === true;
   const echo = app.refer<BenchEcho>({
     ...ECHO_SERVICE,
     url: `plexus://127.0.0.1:${args.port}`,
@@ -19,6 +20,8 @@ hostClient(async (args) => {
     serializer: 'msgpack',
     // plexus-governed: limits and a breaker that are configured but never reached.
     ...(governed ? ({ tps: 1e9, actives: 1e6, circuitbreaker: { errorRate: 50 } } as never) : {}),
+    // plexus-metrics: the metrics filter on every call.
+    ...(metrics ? ({ filter: ['metrics'] } as never) : {}),
   });
   const once = () => echo.echo(payload);
   await verify(once, payload);

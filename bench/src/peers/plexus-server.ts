@@ -9,10 +9,13 @@ import { ECHO_SERVICE, type BenchEcho } from './plexus-service';
 hostServer(async (args) => {
   // plexus-governed: limits that are configured but never reached, so every governance filter runs.
   const governed = args.options?.governed === true;
+  // plexus-metrics: the metrics filter on every call.
+  const metrics = args.options?.metrics === true;
   const app = Plexus.create({
     application: { name: 'bench-server' },
     protocol: { name: 'plexus', host: '127.0.0.1', port: 0, serializer: 'msgpack' },
     ...(governed ? { provider: { tps: 1e9, executes: 1e6 } as never } : {}),
+    ...(metrics ? { provider: { filter: ['metrics'] } as never } : {}),
   });
   const implementation: BenchEcho = {
     echo(value: unknown) {
