@@ -268,7 +268,8 @@ it('app.ready is false before start and during start, true once started, false a
 
   // Calls held 1.5 s keep the provider draining long enough to ask it during its stop.
   const consumer = await procs.consumer({ registry: { ...registry, snapshot: false }, iface: IFACE, concurrency: 4, delayMs: 1500, retries: 0 });
-  await until(async () => (await providerState(provider.proc)).inFlight > 0, 20_000, 'calls in flight on the provider');
+  // Every caller has a call in flight (they start staggered over 1.5 s), give or take one between two calls.
+  await until(async () => (await providerState(provider.proc)).inFlight >= 3, 20_000, 'calls of every caller in flight on the provider');
   const sentAt = Date.now();
   provider.proc.signal('SIGTERM');
   const stopping = await provider.proc.message<{ ready: boolean }>((m) => m.phase === 'stopping', 10_000, 'the stopping report');
