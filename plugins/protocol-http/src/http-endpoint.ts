@@ -34,7 +34,19 @@ interface StallMark {
   length: number;
 }
 const STALL = Symbol('plexus.http.stall');
-type TrackedSocket = Socket & { [STALL]?: StallMark };
+const GATE = Symbol('plexus.http.gate');
+
+/**
+ * Calls of one connection: HTTP/1.1 answers in order, and Node buffers in memory every answer
+ * that waits behind an unfinished one. So a connection runs one call at a time; pipelined requests
+ * wait (already parsed, small) until the answer before them left, and a client that pipelines
+ * fifty calls for large answers and reads none costs one answer, not fifty.
+ */
+interface Gate {
+  running: boolean;
+  waiting: HttpCall[] | undefined;
+}
+type TrackedSocket = Socket & { [STALL]?: StallMark; [GATE]?: Gate };
 
 /**
  * One listening HTTP server and the services routed through it by service key. Scope: per listen
@@ -347,6 +359,18 @@ class HttpCall implements CallReply {
       return;
     }
     this.inv = inv;
+    const gate = ((socket as TrackedSocket)[GATE] ??= { running: false, waiting: undefined });
+    if (gate.running) {
+      (gate.waiting ??= []).push(this);
+      return;
+    }
+    gate.running = true;
+    this.start();
+  };
+
+  /** Runs the call (its connection's turn came). */
+  private start(): void {
+    const inv = this.inv!;
     this.core.requestStarted();
     this.res.once('close', this.onClose);
     const service = this.service;
@@ -361,13 +385,24 @@ class HttpCall implements CallReply {
       running = Promise.reject(err);
     }
     running.then(this.resolved, this.rejected);
-  };
+  }
 
-  /** The connection closed: an answer nobody can read; the call's signal aborts. */
+  /**
+   * The answer left (or the connection closed: then the call's signal aborts). Either way the
+   * connection's next waiting call may run; a closed connection's waiting calls never run.
+   */
   private readonly onClose = (): void => {
-    if (this.done) return;
-    const socket = this.req.socket;
-    this.inv?.cancel(rpcError(HttpErrors.CONNECTION_LOST, RpcCode.NETWORK, `${socket.remoteAddress}:${socket.remotePort}`));
+    const socket = this.req.socket as TrackedSocket;
+    if (!this.done) this.inv?.cancel(rpcError(HttpErrors.CONNECTION_LOST, RpcCode.NETWORK, `${socket.remoteAddress}:${socket.remotePort}`));
+    const gate = socket[GATE];
+    if (gate === undefined) return;
+    const next = socket.destroyed ? undefined : gate.waiting?.shift();
+    if (next === undefined) {
+      gate.running = false;
+      if (socket.destroyed) gate.waiting = undefined;
+      return;
+    }
+    next.start();
   };
 
   readonly resolved = (result: Result): void => {
