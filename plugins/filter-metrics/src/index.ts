@@ -7,7 +7,8 @@ export {
   MetricNameTakenError,
   MetricsRegistryError,
   MetricsBucketsError,
+  METRICS_BUCKETS_IGNORED,
   type MetricsOptions,
 } from './metrics-filter';
 export { MetricSet, MethodSeries, METRIC_NAMES, DEFAULT_BUCKETS, OTHER_METHOD, type ProviderSource } from './metric-series';
-export { ProviderTracker, MAX_LISTED_METHODS, type EventSource } from './provider-tracker';
+export { ProviderTracker, MAX_LISTED_METHODS, METRICS_METHODS_CAPPED, type EventSource } from './provider-tracker';

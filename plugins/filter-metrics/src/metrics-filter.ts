@@ -39,6 +39,9 @@ export const MetricsBucketsError = defineError(
   'List the histogram\'s upper bounds in seconds, smallest first, e.g. [0.001, 0.01, 0.1, 1]; +Inf is added by itself.',
 );
 
+/** A warning: a registry's histogram already had other buckets; the ones asked for are not used. */
+export const METRICS_BUCKETS_IGNORED = 'PLEXUS_ERR_METRICS_BUCKETS_IGNORED';
+
 /** Options of the filter, under `extensions.filter.metrics`. */
 export interface MetricsOptions {
   /**
@@ -180,7 +183,9 @@ export function metricSetFor(registry: Registry, buckets: readonly number[], log
     set = new MetricSet(buckets);
     set.register(registry);
   } else if (!sameBounds(set.bounds, buckets)) {
-    logger.warn(`metrics: the registry's histogram already has buckets [${set.bounds.join(', ')}]; the buckets [${buckets.join(', ')}] asked for here are not used`);
+    logger.warn(`metrics: the registry's histogram already has buckets [${set.bounds.join(', ')}]; the buckets [${buckets.join(', ')}] asked for here are not used`, {
+      code: METRICS_BUCKETS_IGNORED,
+    });
   }
   sets.set(registry, set);
   return set;

@@ -13,6 +13,9 @@ export interface EventSource {
  */
 export const MAX_LISTED_METHODS = 1024;
 
+/** A warning: a provider listed more than {@link MAX_LISTED_METHODS} methods; the rest count as `other`. */
+export const METRICS_METHODS_CAPPED = 'PLEXUS_ERR_METRICS_METHODS_CAPPED';
+
 interface Listed {
   /** How many `provider:up` without a `provider:down` this URL has (two references of one service each report it). */
   refs: number;
@@ -106,7 +109,9 @@ function listedMethods(url: string, logger: Logger): readonly string[] {
   if (raw === undefined || raw === '') return [];
   const names = raw.split(',').filter((m) => m !== '');
   if (names.length > MAX_LISTED_METHODS) {
-    logger.warn(`metrics: provider ${url.slice(0, 200)} lists ${names.length} methods; the first ${MAX_LISTED_METHODS} get their own label, the rest count as "other"`);
+    logger.warn(`metrics: provider ${url.slice(0, 200)} lists ${names.length} methods; the first ${MAX_LISTED_METHODS} get their own label, the rest count as "other"`, {
+      code: METRICS_METHODS_CAPPED,
+    });
     return names.slice(0, MAX_LISTED_METHODS);
   }
   return names;

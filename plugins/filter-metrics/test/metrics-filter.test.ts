@@ -187,6 +187,25 @@ describe('metrics filter', () => {
     expect(() => createMetricsFilter(ctx({ registry: taken }))).toThrow(expect.objectContaining({ code: 'PLEXUS_ERR_METRICS_NAME_TAKEN' }));
   });
 
+  it('warns with a code when a registry already has other buckets, and when a provider lists too many methods', async () => {
+    const warnings: Array<{ message: string; code?: unknown }> = [];
+    const logger = { ...silent, warn: (message: string, fields?: { code?: unknown }) => warnings.push({ message, code: fields?.code }) } as unknown as ExtensionContext['logger'];
+    const registry = new Registry();
+    const events = new AppEvents(silent);
+    createMetricsFilter(ctx({ registry, buckets: [0.1, 1] }, { events }));
+    const second = createMetricsFilter({ ...ctx({ registry, buckets: [0.2, 2] }, { events: new AppEvents(silent) }), logger });
+    expect(second.set.bounds).toEqual([0.1, 1]);
+    expect(warnings).toEqual([expect.objectContaining({ code: 'PLEXUS_ERR_METRICS_BUCKETS_IGNORED' })]);
+    const many = Array.from({ length: 1100 }, (_, i) => `m${i}`).join(',');
+    const withLogger = new AppEvents(silent);
+    const f = createMetricsFilter({ ...ctx({ registry: new Registry() }, { events: withLogger }), logger });
+    withLogger.emit('provider:up', { service: 'demo.Greeter:1.0.0', address: '127.0.0.1:1', url: `plexus://127.0.0.1:1/demo.Greeter?version=1.0.0&methods=${many}` });
+    expect(warnings[1]).toMatchObject({ code: 'PLEXUS_ERR_METRICS_METHODS_CAPPED' });
+    await f.invoke(ok, call('m5'));
+    await f.invoke(ok, call('m1050'));
+    expect([...f.set.series.values()].map((x) => x.labels.method)).toEqual(['m5', OTHER_METHOD]);
+  });
+
   it('registry.resetMetrics() zeroes counts and histograms', async () => {
     const registry = new Registry();
     const f = createMetricsFilter(ctx({ registry }));
