@@ -15,6 +15,8 @@ const SERVERS = {
   etcd: { module: require('./servers/etcd'), package: 'etcd-server', binary: '/usr/bin/etcd' },
   redis: { module: require('./servers/redis'), package: 'redis-server', binary: '/usr/bin/redis-server' },
   prometheus: { module: require('./servers/prometheus'), package: 'prometheus', binary: '/usr/bin/prometheus' },
+  // Not a server: the browser the console test drives (playwright-core, DESIGN §9); nothing to start.
+  chromium: { module: { ensureInstalled() {} }, package: 'chromium', binary: '/usr/bin/chromium' },
 };
 
 function aptGet(args) {
