@@ -70,6 +70,25 @@ export const PEERS: readonly PeerSpec[] = [
     largePayload: false,
   },
   {
+    name: 'plexus-http',
+    script: 'http-plexus',
+    description: 'Plexus full pipeline over the http protocol (JSON over HTTP/1.1, keep-alive agent), direct http:// URL',
+    largePayload: false,
+  },
+  {
+    name: 'node-http',
+    script: 'http-node',
+    description: 'bare node:http JSON echo server, client POSTs over a keep-alive http.Agent: the floor for plexus-http',
+    largePayload: false,
+  },
+  {
+    name: 'plexus-observed',
+    script: 'plexus',
+    options: { observed: true },
+    description: 'plexus with filter: [metrics, tracing] on both sides and a registered no-op tracer (no SDK: spans are not recorded)',
+    largePayload: false,
+  },
+  {
     name: 'plexus-registry',
     script: 'plexus-registry',
     description: 'plexus, but the client finds the server through the embedded local registry (no URL)',

@@ -205,6 +205,12 @@ export const GOVERNED_TARGET = 0.9;
  */
 export const METRICS_TARGET = 0.95;
 
+/**
+ * plexus-http/node-http throughput goal (issue 11): the http protocol through the whole Plexus
+ * pipeline reaches at least 0.8× a bare `node:http` JSON echo with a keep-alive agent.
+ */
+export const HTTP_TARGET = 0.8;
+
 /** The peer issue 7's goals are measured against: the floor for an RPC that must serialize. */
 export const TARGET_PEER = 'raw-msgpack';
 
@@ -385,7 +391,8 @@ function summarize(
 
 /**
  * Plexus ÷ each other peer, per concurrency, and plexus-registry ÷ plexus (the same pipeline
- * with discovery). Plexus/raw and plexus-registry/plexus carry targets.
+ * with discovery). Plexus/raw and plexus-registry/plexus carry targets; so does plexus-http ÷
+ * node-http, computed whenever both run (with or without plexus).
  */
 function ratios(
   peers: readonly PeerSpec[],
@@ -394,15 +401,18 @@ function ratios(
   ms: readonly RpcMeasurement[],
   withTargets: boolean,
 ): RpcRatio[] {
-  if (!peers.some((p) => p.name === 'plexus')) return [];
+  const withPlexus = peers.some((p) => p.name === 'plexus');
+  const httpPair = peers.some((p) => p.name === 'plexus-http') && peers.some((p) => p.name === 'node-http');
+  if (!withPlexus && !httpPair) return [];
   const pairs: Array<{ subject: string; peer: string; target: (c: number) => number | undefined }> = [];
-  for (const spec of peers) {
-    if (spec.name === 'plexus' || spec.name === 'plexus-registry' || spec.name === 'plexus-governed' || spec.name === 'plexus-metrics') continue;
+  for (const spec of withPlexus ? peers : []) {
+    if (spec.name === 'plexus' || spec.name === 'plexus-registry' || spec.name === 'plexus-governed' || spec.name === 'plexus-metrics' || spec.name === 'plexus-http') continue;
     pairs.push({ subject: 'plexus', peer: spec.name, target: (c) => (spec.name === 'raw' ? RAW_TARGETS[c] : undefined) });
   }
-  if (peers.some((p) => p.name === 'plexus-registry')) pairs.push({ subject: 'plexus-registry', peer: 'plexus', target: () => REGISTRY_TARGET });
-  if (peers.some((p) => p.name === 'plexus-governed')) pairs.push({ subject: 'plexus-governed', peer: 'plexus', target: () => GOVERNED_TARGET });
-  if (peers.some((p) => p.name === 'plexus-metrics')) pairs.push({ subject: 'plexus-metrics', peer: 'plexus', target: () => METRICS_TARGET });
+  if (withPlexus && peers.some((p) => p.name === 'plexus-registry')) pairs.push({ subject: 'plexus-registry', peer: 'plexus', target: () => REGISTRY_TARGET });
+  if (withPlexus && peers.some((p) => p.name === 'plexus-governed')) pairs.push({ subject: 'plexus-governed', peer: 'plexus', target: () => GOVERNED_TARGET });
+  if (withPlexus && peers.some((p) => p.name === 'plexus-metrics')) pairs.push({ subject: 'plexus-metrics', peer: 'plexus', target: () => METRICS_TARGET });
+  if (httpPair) pairs.push({ subject: 'plexus-http', peer: 'node-http', target: () => HTTP_TARGET });
   const rate = (peer: string, c: number, round: number) =>
     ms.find((m) => m.peer === peer && m.concurrency === c && m.round === round)?.callsPerSec;
   const out: RpcRatio[] = [];
