@@ -206,6 +206,12 @@ export const GOVERNED_TARGET = 0.9;
 export const METRICS_TARGET = 0.95;
 
 /**
+ * plexus-observed/plexus throughput goal (issue 12): `filter: [metrics, tracing]` on both sides,
+ * with a registered no-op tracer, may cost at most 15% of the calls per second.
+ */
+export const OBSERVED_TARGET = 0.85;
+
+/**
  * plexus-http/node-http throughput goal (issue 11): the http protocol through the whole Plexus
  * pipeline reaches at least 0.8× a bare `node:http` JSON echo with a keep-alive agent.
  */
@@ -406,12 +412,13 @@ function ratios(
   if (!withPlexus && !httpPair) return [];
   const pairs: Array<{ subject: string; peer: string; target: (c: number) => number | undefined }> = [];
   for (const spec of withPlexus ? peers : []) {
-    if (spec.name === 'plexus' || spec.name === 'plexus-registry' || spec.name === 'plexus-governed' || spec.name === 'plexus-metrics' || spec.name === 'plexus-http') continue;
+    if (spec.name === 'plexus' || spec.name === 'plexus-registry' || spec.name === 'plexus-governed' || spec.name === 'plexus-metrics' || spec.name === 'plexus-observed' || spec.name === 'plexus-http') continue;
     pairs.push({ subject: 'plexus', peer: spec.name, target: (c) => (spec.name === 'raw' ? RAW_TARGETS[c] : undefined) });
   }
   if (withPlexus && peers.some((p) => p.name === 'plexus-registry')) pairs.push({ subject: 'plexus-registry', peer: 'plexus', target: () => REGISTRY_TARGET });
   if (withPlexus && peers.some((p) => p.name === 'plexus-governed')) pairs.push({ subject: 'plexus-governed', peer: 'plexus', target: () => GOVERNED_TARGET });
   if (withPlexus && peers.some((p) => p.name === 'plexus-metrics')) pairs.push({ subject: 'plexus-metrics', peer: 'plexus', target: () => METRICS_TARGET });
+  if (withPlexus && peers.some((p) => p.name === 'plexus-observed')) pairs.push({ subject: 'plexus-observed', peer: 'plexus', target: () => OBSERVED_TARGET });
   if (httpPair) pairs.push({ subject: 'plexus-http', peer: 'node-http', target: () => HTTP_TARGET });
   const rate = (peer: string, c: number, round: number) =>
     ms.find((m) => m.peer === peer && m.concurrency === c && m.round === round)?.callsPerSec;

@@ -2,6 +2,7 @@
  * Plexus peer, client process: a reference to `bench.Echo` with a direct URL, so every call goes
  * through the proxy, cluster, filters, protocol invoker, msgpack codec and TCP transport.
  */
+import { ProxyTracerProvider, trace } from '@opentelemetry/api';
 import { Plexus } from '@plexus/kernel';
 import { hostClient, promiseCaller, verify } from '../peer-host';
 import { benchValue } from '../payload';
@@ -13,6 +14,9 @@ hostClient(async (args) => {
   const app = Plexus.create({ application: { name: 'bench-client' } });
   const governed = args.options?.governed === true;
   const metrics = args.options?.metrics === true;
+  const observed = args.options?.observed === true;
+  // plexus-observed: a tracer provider with no SDK behind it, so every span is the API's no-op span.
+  if (observed) trace.setGlobalTracerProvider(new ProxyTracerProvider());
   const echo = app.refer<BenchEcho>({
     ...ECHO_SERVICE,
     url: `plexus://127.0.0.1:${args.port}`,
@@ -22,6 +26,8 @@ hostClient(async (args) => {
     ...(governed ? ({ tps: 1e9, actives: 1e6, circuitbreaker: { errorRate: 50 } } as never) : {}),
     // plexus-metrics: the metrics filter on every call.
     ...(metrics ? ({ filter: ['metrics'] } as never) : {}),
+    // plexus-observed: metrics and tracing on every call.
+    ...(observed ? ({ filter: ['metrics', 'tracing'] } as never) : {}),
   });
   const once = () => echo.echo(payload);
   await verify(once, payload);

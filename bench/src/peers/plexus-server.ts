@@ -2,6 +2,7 @@
  * Plexus peer, server process: a Plexus application exporting `bench.Echo` on the `plexus`
  * protocol (msgpack, TCP transport) through the full provider pipeline.
  */
+import { ProxyTracerProvider, trace } from '@opentelemetry/api';
 import { Plexus } from '@plexus/kernel';
 import { hostServer } from '../peer-host';
 import { ECHO_SERVICE, type BenchEcho } from './plexus-service';
@@ -11,11 +12,15 @@ hostServer(async (args) => {
   const governed = args.options?.governed === true;
   // plexus-metrics: the metrics filter on every call.
   const metrics = args.options?.metrics === true;
+  // plexus-observed: metrics and tracing on every call, a tracer provider with no SDK behind it (no-op tracers).
+  const observed = args.options?.observed === true;
+  if (observed) trace.setGlobalTracerProvider(new ProxyTracerProvider());
   const app = Plexus.create({
     application: { name: 'bench-server' },
     protocol: { name: 'plexus', host: '127.0.0.1', port: 0, serializer: 'msgpack' },
     ...(governed ? { provider: { tps: 1e9, executes: 1e6 } as never } : {}),
     ...(metrics ? { provider: { filter: ['metrics'] } as never } : {}),
+    ...(observed ? { provider: { filter: ['metrics', 'tracing'] } as never } : {}),
   });
   const implementation: BenchEcho = {
     echo(value: unknown) {
