@@ -201,6 +201,33 @@ function textOf(value: unknown): string | undefined {
 const DESCRIBE_MEMBERS = 64;
 const DESCRIBE_CHARS = 200;
 
+/** A plain copy of `value` holding at most `budget.left` members in all, four levels deep. */
+function boundedView(value: unknown, budget: { left: number; seen?: Set<object> }, depth: number): unknown {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function' || typeof value === 'symbol') return undefined;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= 4) return '…';
+  const seen = (budget.seen ??= new Set());
+  if (seen.has(value)) return '[circular]';
+  seen.add(value);
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    for (let i = 0; i < value.length && budget.left > 0; i++) {
+      budget.left--;
+      out.push(boundedView(readSafely(value, String(i)), budget, depth + 1));
+    }
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const key in value) {
+    if (budget.left <= 0) break;
+    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+    budget.left--;
+    out[key] = boundedView(readSafely(value, key), budget, depth + 1);
+  }
+  return out;
+}
+
 /** A readable, bounded description of a thrown value that has no message; never throws. */
 function describeThrown(value: unknown): string {
   switch (typeof value) {
@@ -221,14 +248,11 @@ function describeThrown(value: unknown): string {
     default:
       if (value === null) return 'null';
       try {
-        let members = 0;
-        // Stops descending after a few members, so a huge object costs no more than a small one.
-        const json = JSON.stringify(value, (_key, v: unknown) =>
-          ++members > DESCRIBE_MEMBERS ? undefined : typeof v === 'bigint' ? `${v}n` : v,
-        );
+        // At most DESCRIBE_MEMBERS members are read, however large the object: its cost is bounded.
+        const json = JSON.stringify(boundedView(value, { left: DESCRIBE_MEMBERS }, 0));
         if (typeof json === 'string' && json !== '{}') return json.length > DESCRIBE_CHARS ? `${json.slice(0, DESCRIBE_CHARS)}…` : json;
       } catch {
-        // circular, a throwing getter or toJSON, a Proxy
+        // a throwing getter or ownKeys trap (a Proxy)
       }
       return 'a thrown object without a message';
   }
