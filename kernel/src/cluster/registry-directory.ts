@@ -108,6 +108,7 @@ export class RegistryDirectory extends AbstractDirectory {
       this.logger.warn(`unsubscribe failed: ${(err as Error).message}`);
     }
     await Promise.all(this.rawInvokers().map((i) => i.destroy?.()));
+    for (const [key, inv] of this.byUrl) this.events?.emit('provider:down', { service: this.url.serviceKey, address: inv.url.address, url: key });
     this.byUrl.clear();
     this.setInvokers([]);
   }
