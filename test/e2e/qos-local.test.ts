@@ -54,7 +54,7 @@ describe('qos from packed tarballs, behind the local registry', () => {
   let browser: Browser | undefined;
 
   function startProvider(name: string): Promise<QosProvider> {
-    const child = fork(path.join(project, 'qos-provider.js'), [JSON.stringify({ registry, iface: IFACE, name })], {
+    const child = fork(path.join(project, 'qos-provider.js'), [JSON.stringify({ registry, iface: IFACE, name, filter: ['metrics', 'tracing'] })], {
       cwd: project,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, PLEXUS_LOG_LEVEL: 'warn' },
@@ -100,6 +100,16 @@ describe('qos from packed tarballs, behind the local registry', () => {
     }
     fs.rmSync(dir, { recursive: true, force: true });
     if (project) fs.rmSync(project, { recursive: true, force: true });
+  });
+
+  it('/metrics shows the per-method counters and histograms of filter: [metrics, tracing]', async () => {
+    await consumer.waitCalls(20, 10_000, 'calls before the scrape');
+    const res = await get(a.qosPort, 'GET', '/metrics');
+    expect(res.status).toBe(200);
+    const lines = res.body.split('\n').filter((l) => l.startsWith('plexus_requests_total{'));
+    const who = lines.filter((l) => ['side="provider"', `service="${IFACE}:1.0.0"`, 'method="who"', 'code="OK"'].every((label) => l.includes(label)));
+    expect({ who, sample: lines.slice(0, 3) }).toEqual({ who: [expect.stringMatching(/\} [1-9]\d*$/)], sample: expect.anything() });
+    expect(res.body).toContain('plexus_request_duration_seconds_bucket');
   });
 
   it('/live and /ready answer; POST /offline takes a provider out of rotation and /ready turns 503; POST /online brings it back', async () => {
@@ -150,6 +160,9 @@ describe('qos from packed tarballs, behind the local registry', () => {
     expect(text).toContain(`plexus://127.0.0.1:${a.port}/${IFACE}`);
     expect(text).toContain('online');
     await until(async () => (await page.locator('#ready').textContent()) === 'yes', 5000, 'the console showing ready');
+    // Call rates come from two reads of /metrics, 2 s apart: the consumer keeps calling.
+    await until(async () => Number((await row.locator('td').nth(5).textContent()) ?? 'NaN') > 0, 8000, 'the console showing calls per second');
+    expect(await page.locator('#metrics-note').textContent()).toBe('');
 
     await row.locator('button[data-action="offline"]').click();
     await until(async () => (await get(a.qosPort, 'GET', '/ready')).status === 503, 5000, '/ready 503 after the click');
