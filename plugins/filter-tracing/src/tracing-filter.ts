@@ -1,5 +1,6 @@
 import {
   context,
+  isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
   SpanKind,
@@ -57,6 +58,14 @@ export const TRACING_OPTIONS_SCHEMA = {
 
 const ECHO = '$echo';
 
+/** Methods whose span shape is kept per target; a service has far fewer, generic callers may invent more. */
+const MAX_SHAPES_PER_TARGET = 256;
+
+interface Shape {
+  readonly name: string;
+  readonly attributes: Attributes;
+}
+
 /** Attribute names beyond OpenTelemetry's RPC conventions. */
 export const ATTR_CODE = 'rpc.plexus.code';
 export const ATTR_REASON = 'rpc.plexus.reason';
@@ -98,6 +107,8 @@ export class TracingFilter implements Filter {
   private readonly getter: TextMapGetter<Record<string, string>>;
   private readonly maxValueLength: number;
   private readonly warnEveryMs: number;
+  /** Span names and fixed attributes, per target URL (stable per invoker) and method. */
+  private readonly shapes = new WeakMap<URL, Map<string, Shape>>();
   /** The caller of the extraction under way (extraction is synchronous). */
   private caller = '';
   private unreported = 0;
@@ -136,7 +147,10 @@ export class TracingFilter implements Filter {
 
   private client(next: Invoker, inv: Invocation): Promise<Result> {
     const parent = parentContext();
-    const span = this.tracer.startSpan(spanName(inv), { kind: SpanKind.CLIENT, attributes: attributes(inv, next.url) }, parent);
+    const shape = this.shapeOf(inv, next.url);
+    const span = this.tracer.startSpan(shape.name, { kind: SpanKind.CLIENT, attributes: shape.attributes }, parent);
+    // Nothing to record and nothing to pass on (no SDK, no incoming trace): the call goes on as it is.
+    if (parent === ROOT_CONTEXT && !span.isRecording() && !isSpanContextValid(span.spanContext())) return next.invoke(inv);
     const ctx = trace.setSpan(parent, span);
     (propagation.fields().length > 0 ? propagation : this.fallback).inject(ctx, inv.attachments, setter);
     return run(span, inv, ctx, next);
@@ -145,13 +159,27 @@ export class TracingFilter implements Filter {
   private server(next: Invoker, inv: Invocation): Promise<Result> {
     this.caller = inv.remoteAddress ?? '';
     const parent = (propagation.fields().length > 0 ? propagation : this.fallback).extract(ROOT_CONTEXT, inv.attachments, this.getter);
-    const attrs = attributes(inv, next.url);
-    peerAttributes(attrs, inv.remoteAddress!);
-    const span = this.tracer.startSpan(spanName(inv), { kind: SpanKind.SERVER, attributes: attrs }, parent);
+    const shape = this.shapeOf(inv, next.url);
+    const span = this.tracer.startSpan(shape.name, { kind: SpanKind.SERVER, attributes: shape.attributes }, parent);
+    if (span.isRecording()) peerAttributes(span, inv.remoteAddress!);
+    else if (parent === ROOT_CONTEXT && !isSpanContextValid(span.spanContext())) return next.invoke(inv);
     const ctx = trace.setSpan(parent, span);
     servedByCall.set(inv, ctx);
     servedContexts.add(ctx);
     return run(span, inv, ctx, next);
+  }
+
+  /** The span name and the attributes fixed per target and method, built once and shared (frozen). */
+  private shapeOf(inv: Invocation, url: URL): Shape {
+    let byMethod = this.shapes.get(url);
+    if (byMethod === undefined) this.shapes.set(url, (byMethod = new Map()));
+    let shape = byMethod.get(inv.method);
+    if (shape === undefined) {
+      shape = { name: `${inv.service}/${inv.method}`, attributes: Object.freeze(attributes(inv, url)) };
+      // Generic calls may name any method: past the bound, shapes are built per call instead of kept.
+      if (byMethod.size < MAX_SHAPES_PER_TARGET) byMethod.set(inv.method, shape);
+    }
+    return shape;
   }
 
   /** Counts an unusable header from a caller; warns at most once per `warnEveryMs`. */
@@ -176,12 +204,10 @@ function parentContext(): Context {
   const call = Plexus.currentContext();
   if (call === undefined) return active;
   const served = servedByCall.get(call);
-  if (served === undefined || active === served) return active;
-  return active === ROOT_CONTEXT || servedContexts.has(active) ? served : active;
-}
-
-function spanName(inv: Invocation): string {
-  return `${inv.service}/${inv.method}`;
+  if (active === served) return active;
+  // Another call's SERVER context leaked in: this call's own, or none when this call has none.
+  if (servedContexts.has(active)) return served ?? ROOT_CONTEXT;
+  return served !== undefined && active === ROOT_CONTEXT ? served : active;
 }
 
 function attributes(inv: Invocation, url: URL): Attributes {
@@ -198,14 +224,14 @@ function attributes(inv: Invocation, url: URL): Attributes {
 }
 
 /** `network.peer.*` from the caller's `host:port` (`[v6]:port` too); a socket path or `injvm` as it is. */
-function peerAttributes(attrs: Attributes, remote: string): void {
+function peerAttributes(span: Span, remote: string): void {
   const colon = remote.lastIndexOf(':');
   const port = colon > 0 ? Number(remote.slice(colon + 1)) : NaN;
   if (Number.isInteger(port) && port > 0 && port < 65536) {
     const host = remote.slice(0, colon);
-    attrs['network.peer.address'] = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-    attrs['network.peer.port'] = port;
-  } else attrs['network.peer.address'] = remote;
+    span.setAttribute('network.peer.address', host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host);
+    span.setAttribute('network.peer.port', port);
+  } else span.setAttribute('network.peer.address', remote);
 }
 
 /** Runs the rest of the chain with `ctx` active and ends `span` with the outcome. */
