@@ -7,8 +7,9 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { Plexus } from '@plexus/kernel';
 import { ADMIN, PlexusError, type Admin } from '@plexus/kernel/spi';
-import { MemoryRegistry, memoryRegistryPlugin, waitFor } from '@plexus/kernel/testing';
+import { MemoryRegistry, memoryRegistryPlugin } from '@plexus/kernel/testing';
 import qosPlugin from '../src';
+import { until } from './support/until';
 
 const IFACE = 'qos.Greeter';
 const OTHER = 'qos.Other';
@@ -189,7 +190,7 @@ describe('qos endpoints', () => {
 
     const res = await request(port, 'POST', `/weight?interface=${IFACE}&address=${address}&weight=7`);
     expect(res).toMatchObject({ status: 200, json: { override: expect.stringMatching(/^qos-weight-/) } });
-    await waitFor(async () => (await request(cport, 'GET', '/ls')).json.references[0].providers[0]?.weight === 7, 5000, 'the consumer applying weight 7');
+    await until(async () => (await request(cport, 'GET', '/ls')).json.references[0].providers[0]?.weight === 7, 5000, 'the consumer applying weight 7');
 
     for (const bad of ['weight=-1', 'weight=1000001', 'weight=abc', 'weight=1.5']) {
       const r = await request(port, 'POST', `/weight?interface=${IFACE}&address=${address}&${bad}`);
