@@ -265,8 +265,11 @@ describe('qos limits', () => {
     const answer = await new Promise<string>((resolve) => {
       let text = '';
       socket.on('data', (d) => (text += d.toString()));
-      socket.on('close', () => resolve(text));
-      setTimeout(() => socket.destroy(), 5000);
+      const timer = setTimeout(() => socket.destroy(), 5000);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(text);
+      });
     });
     expect(Date.now() - started).toBeLessThan(4000);
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
@@ -279,9 +282,12 @@ describe('qos limits', () => {
     await new Promise((r) => setTimeout(r, 100));
     const extra = net.connect(port, '127.0.0.1');
     const closed = await new Promise<boolean>((resolve) => {
-      extra.on('close', () => resolve(true));
+      const timer = setTimeout(() => resolve(false), 3000);
+      extra.on('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
       extra.on('error', () => undefined);
-      setTimeout(() => resolve(false), 3000);
     });
     expect(closed).toBe(true);
     held.forEach((s) => s.destroy());
@@ -324,6 +330,24 @@ describe('qos lifecycle', () => {
     await expect(inFlight).resolves.toBe('slept 800');
     expect({ ready: during.status, live: live.status }).toEqual({ ready: 503, live: 200 });
     await expect(request(port, 'GET', '/live')).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('listens on 127.0.0.1 by default (source: default); PLEXUS_QOS_TOKEN sets the token', async () => {
+    process.env.PLEXUS_QOS_TOKEN = 'from-env';
+    let started;
+    try {
+      started = await provider();
+    } finally {
+      delete process.env.PLEXUS_QOS_TOKEN;
+    }
+    const { app, port, admin } = started;
+    expect(admin.address()).toEqual({ host: '127.0.0.1', port });
+    expect(app.config.sources['qos.host']).toBe('default');
+    expect(app.config.sources['qos.token']).toBe('env');
+    expect((await request(port, 'POST', '/offline')).status).toBe(401);
+    expect((await request(port, 'POST', '/offline', { authorization: 'Bearer from-env' })).status).toBe(200);
+    const head = await request(port, 'HEAD', '/ready');
+    expect({ status: head.status, text: head.text }).toEqual({ status: 503, text: '' });
   });
 
   it('is off without qos:, and qos options are checked', async () => {
