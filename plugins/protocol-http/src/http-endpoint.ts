@@ -43,7 +43,8 @@ const GATE = Symbol('plexus.http.gate');
  * fifty calls for large answers and reads none costs one answer, not fifty.
  */
 interface Gate {
-  running: boolean;
+  /** The call running now (until its answer is handed to the socket). */
+  current: HttpCall | undefined;
   waiting: HttpCall[] | undefined;
 }
 type TrackedSocket = Socket & { [STALL]?: StallMark; [GATE]?: Gate };
@@ -80,7 +81,15 @@ export class HttpEndpoint {
     this.server.on('request', this.onRequest);
     this.server.on('connection', (socket: TrackedSocket) => {
       this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
+      socket.once('close', () => {
+        this.sockets.delete(socket);
+        // Nobody is left to answer: the running call's signal aborts; the waiting ones never run.
+        const gate = socket[GATE];
+        if (gate === undefined) return;
+        gate.waiting = undefined;
+        gate.current?.connectionLost();
+        gate.current = undefined;
+      });
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       // Node's own answers: 400 for a malformed request, 431 for an oversized head, 408 on timeouts.
@@ -206,15 +215,13 @@ export class HttpEndpoint {
       this.fail(res, 503, rpcError(HttpErrors.SHUTTING_DOWN, RpcCode.SHUTTING_DOWN, this.address), true);
       return;
     }
-    const headers = req.headers;
-    const type = headers['content-type'];
+    const head = readHead(req.rawHeaders, core.options.maxAttachments);
+    const type = head.contentType;
     if (type !== undefined && !isJsonType(type)) {
       this.fail(res, 415, rpcError(HttpErrors.MEDIA_TYPE, RpcCode.BAD_REQUEST, clip(type)), true);
       return;
     }
-    const version = headers[H.VERSION];
-    const group = headers[H.GROUP];
-    const key = serviceKey(iface, typeof version === 'string' ? version : undefined, typeof group === 'string' ? group : undefined);
+    const key = serviceKey(iface, head.version, head.group);
     const service = this.services.get(key);
     if (service === undefined) {
       const known = [...this.services.keys()].join(', ') || '(none)';
@@ -226,22 +233,21 @@ export class HttpEndpoint {
       return;
     }
     let timeout = 0;
-    const t = headers[H.TIMEOUT];
+    const t = head.timeout;
     if (t !== undefined) {
-      timeout = typeof t === 'string' && /^\d{1,10}$/.test(t) ? Number(t) : -1;
+      timeout = /^\d{1,10}$/.test(t) ? Number(t) : -1;
       if (timeout < 0) {
-        this.fail(res, 400, rpcError(HttpErrors.BAD_HEADER, RpcCode.BAD_REQUEST, H.TIMEOUT, `"${clip(String(t))}" is not a whole number of milliseconds`));
+        this.fail(res, 400, rpcError(HttpErrors.BAD_HEADER, RpcCode.BAD_REQUEST, H.TIMEOUT, `"${clip(t)}" is not a whole number of milliseconds`));
         return;
       }
     }
-    const attachments = readAttachments(req.rawHeaders, core.options.maxAttachments);
+    const attachments = head.attachments;
     if (attachments === undefined) {
       this.fail(res, 400, rpcError(HttpErrors.BAD_HEADER, RpcCode.BAD_REQUEST, `${H.ATTACHMENT}*`, `more than ${core.options.maxAttachments} attachments (maxAttachments)`), true);
       return;
     }
     const limit = core.options.payload;
-    const declaredText = headers['content-length'];
-    const declared = declaredText === undefined ? -1 : Number(declaredText);
+    const declared = head.contentLength === undefined ? -1 : Number(head.contentLength);
     if (declared > limit) {
       // Refused before one byte of it is read; the connection closes rather than drain it.
       this.fail(res, 413, rpcError(HttpErrors.PAYLOAD_TOO_LARGE, RpcCode.PAYLOAD_TOO_LARGE, `the body of ${key}.${methodName}`, String(declared), limit), true);
@@ -359,20 +365,19 @@ class HttpCall implements CallReply {
       return;
     }
     this.inv = inv;
-    const gate = ((socket as TrackedSocket)[GATE] ??= { running: false, waiting: undefined });
-    if (gate.running) {
+    const gate = ((socket as TrackedSocket)[GATE] ??= { current: undefined, waiting: undefined });
+    if (gate.current !== undefined) {
       (gate.waiting ??= []).push(this);
       return;
     }
-    gate.running = true;
+    gate.current = this;
     this.start();
   };
 
-  /** Runs the call (its connection's turn came). */
-  private start(): void {
+  /** Runs the call (its connection's turn came). @internal */
+  start(): void {
     const inv = this.inv!;
     this.core.requestStarted();
-    this.res.once('close', this.onClose);
     const service = this.service;
     if (service.dispatch !== undefined) {
       service.dispatch(inv, this);
@@ -387,23 +392,35 @@ class HttpCall implements CallReply {
     running.then(this.resolved, this.rejected);
   }
 
+  /** @internal The connection closed while the call ran: an answer nobody can read; its signal aborts. */
+  connectionLost(): void {
+    if (this.done) return;
+    const socket = this.req.socket;
+    this.inv?.cancel(rpcError(HttpErrors.CONNECTION_LOST, RpcCode.NETWORK, `${socket.remoteAddress}:${socket.remotePort}`));
+  }
+
   /**
-   * The answer left (or the connection closed: then the call's signal aborts). Either way the
-   * connection's next waiting call may run; a closed connection's waiting calls never run.
+   * The answer was handed to the socket: the connection's next waiting call may run — at once
+   * while the socket's buffer is under its high-water mark, else when it drains (a client that
+   * does not read holds its connection's calls, not the server's memory).
    */
-  private readonly onClose = (): void => {
+  private nextTurn(): void {
     const socket = this.req.socket as TrackedSocket;
-    if (!this.done) this.inv?.cancel(rpcError(HttpErrors.CONNECTION_LOST, RpcCode.NETWORK, `${socket.remoteAddress}:${socket.remotePort}`));
     const gate = socket[GATE];
-    if (gate === undefined) return;
-    const next = socket.destroyed ? undefined : gate.waiting?.shift();
-    if (next === undefined) {
-      gate.running = false;
-      if (socket.destroyed) gate.waiting = undefined;
+    if (gate === undefined || gate.current !== this) return;
+    if (socket.writableLength > socket.writableHighWaterMark) {
+      socket.once('drain', () => this.passTurn(gate));
       return;
     }
-    next.start();
-  };
+    this.passTurn(gate);
+  }
+
+  private passTurn(gate: Gate): void {
+    if (gate.current !== this) return;
+    const next = gate.waiting?.shift();
+    gate.current = next;
+    next?.start();
+  }
 
   readonly resolved = (result: Result): void => {
     if (this.done) return;
@@ -428,6 +445,7 @@ class HttpCall implements CallReply {
       this.endpoint.succeed(this.res, body);
     } finally {
       this.core.requestFinished();
+      this.nextTurn();
     }
   };
 
@@ -438,6 +456,7 @@ class HttpCall implements CallReply {
       this.endpoint.fail(this.res, undefined, RpcError.from(error, RpcCode.SERVER_ERROR));
     } finally {
       this.core.requestFinished();
+      this.nextTurn();
     }
   };
 }
@@ -449,33 +468,55 @@ function isJsonType(type: string): boolean {
   return base === JSON_TYPE || (base.startsWith('application/') && base.endsWith('+json'));
 }
 
+/** What the server reads of a request head. */
+interface Head {
+  contentType: string | undefined;
+  contentLength: string | undefined;
+  version: string | undefined;
+  group: string | undefined;
+  timeout: string | undefined;
+  /** Undefined when there were more than `maxAttachments`. */
+  attachments: Record<string, string> | undefined;
+}
+
 /**
- * The `plexus-attachment-<key>` headers as attachments (keys lowercase, as HTTP makes them;
- * values percent-decoded when they decode, else kept as sent). Undefined past `max`.
+ * One pass over the raw header list for what the server reads (cheaper than Node's lazily built
+ * `req.headers` object): the first of each named header, and the `plexus-attachment-<key>` headers
+ * as attachments (keys lowercase, as HTTP makes them; values percent-decoded when they decode,
+ * else kept as sent), in a null-prototype record.
  */
-function readAttachments(raw: readonly string[], max: number): Record<string, string> | undefined {
-  let out: Record<string, string> | undefined;
+function readHead(raw: readonly string[], maxAttachments: number): Head {
+  const head: Head = { contentType: undefined, contentLength: undefined, version: undefined, group: undefined, timeout: undefined, attachments: undefined };
+  let attachments: Record<string, string> | undefined;
   let count = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
-    if (name.length <= ATTACHMENT_PREFIX_LENGTH || (name.charCodeAt(0) | 0x20) !== 0x70) continue; // 'p'
+    const n = name.length;
+    if (n !== 12 && n !== 14 && n <= ATTACHMENT_PREFIX_LENGTH) continue;
     const lower = name.toLowerCase();
-    if (!lower.startsWith(H.ATTACHMENT)) continue;
-    if (++count > max) return undefined;
     const value = raw[i + 1];
-    let decoded = value;
-    if (value.includes('%')) {
-      try {
-        decoded = decodeURIComponent(value);
-      } catch {
-        // not percent-encoding: the value as sent
+    if (n === 12) {
+      if (lower === 'content-type') head.contentType ??= value;
+      else if (lower === H.GROUP) head.group ??= value;
+    } else if (n === 14) {
+      if (lower === 'content-length') head.contentLength ??= value;
+      else if (lower === H.VERSION) head.version ??= value;
+      else if (lower === H.TIMEOUT) head.timeout ??= value;
+    } else if (lower.startsWith(H.ATTACHMENT)) {
+      if (++count > maxAttachments) return head;
+      let decoded = value;
+      if (value.includes('%')) {
+        try {
+          decoded = decodeURIComponent(value);
+        } catch {
+          // not percent-encoding: the value as sent
+        }
       }
+      (attachments ??= Object.create(null) as Record<string, string>)[lower.slice(ATTACHMENT_PREFIX_LENGTH)] = decoded;
     }
-    const key = lower.slice(ATTACHMENT_PREFIX_LENGTH);
-    // A null-prototype record: no header name reaches a prototype.
-    (out ??= Object.create(null) as Record<string, string>)[key] = decoded;
   }
-  return out ?? {};
+  head.attachments = attachments ?? {};
+  return head;
 }
 
 /** Whether the service can be called with `method` (through the kernel's `hasMethod` when it has one). */

@@ -1,4 +1,6 @@
 import * as http from 'node:http';
+import type * as net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { loopNow, RpcCode, RpcError, type CancelListener, type Invocation, type Invoker, type Result, type URL } from '@plexus/kernel/spi';
 import { BodyReader } from './body-reader';
 import { HttpErrors, rpcError } from './errors';
@@ -9,6 +11,8 @@ import { codeOfStatus } from './status';
 /** A header name HTTP accepts (RFC 9110 token). */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const MAX_CACHED_PATHS = 1024;
+/** Set on a socket of ours once it connected: a failure before that is a connect failure (the call never left). */
+const CONNECTED = Symbol('plexus.http.connected');
 
 /** The keep-alive agent of one provider address, shared by every reference to it. @internal */
 export class AgentHandle {
@@ -33,6 +37,19 @@ export class AgentHandle {
       timeout: Math.max(1000, o.keepAliveTimeout - 1000),
       scheduling: 'lifo',
     });
+    // A connect timeout on new sockets only: nothing per call on a kept-alive one.
+    const connectTimeout = o.connectTimeout;
+    const create = this.agent.createConnection.bind(this.agent);
+    this.agent.createConnection = ((options: net.NetConnectOpts, callback?: (err: Error | null, stream: Duplex) => void) => {
+      const socket = create(options, callback) as net.Socket;
+      const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`no connection within ${connectTimeout} ms`), { code: 'ETIMEDOUT' })), connectTimeout);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        (socket as net.Socket & { [CONNECTED]?: boolean })[CONNECTED] = true;
+      });
+      socket.once('close', () => clearTimeout(timer));
+      return socket;
+    }) as typeof this.agent.createConnection;
   }
 
   /** Closes the agent once no call is in flight (now when none is). */
@@ -172,20 +189,6 @@ class HttpRequest implements CancelListener {
     }
     const req = http.request({ agent: handle.agent, host: handle.host, port: handle.port, method: 'POST', path: this.path, headers: this.headers });
     this.req = req;
-    let connected = false;
-    req.on('socket', (socket) => {
-      if (!socket.connecting) {
-        connected = true;
-        return;
-      }
-      const connectTimeout = this.invoker.options.connectTimeout;
-      const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no connection within ${connectTimeout} ms`), { code: 'ETIMEDOUT' })), connectTimeout);
-      socket.once('connect', () => {
-        connected = true;
-        clearTimeout(timer);
-      });
-      socket.once('close', () => clearTimeout(timer));
-    });
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (this.settled) return;
       // A kept-alive socket the server closed as this call went out: once more on a fresh one.
@@ -194,6 +197,8 @@ class HttpRequest implements CancelListener {
         return;
       }
       const address = handle.address;
+      // Connected once the request reached a socket that connected (a kept-alive one always did).
+      const connected = req.reusedSocket || (req.socket as (net.Socket & { [CONNECTED]?: boolean }) | null)?.[CONNECTED] === true;
       this.fail(
         connected
           ? rpcError(HttpErrors.DISCONNECTED, RpcCode.NETWORK, this.call, address, err.message)
@@ -229,8 +234,8 @@ class HttpRequest implements CancelListener {
         res.destroy();
       }
     });
-    res.on('error', () => undefined); // reported through the request's 'error' or the close below
-    res.on('aborted', () => this.fail(rpcError(HttpErrors.DISCONNECTED, RpcCode.NETWORK, this.call, address, 'the answer was cut short')));
+    // The connection closed in the middle of the answer.
+    res.on('error', (err: Error) => this.fail(rpcError(HttpErrors.DISCONNECTED, RpcCode.NETWORK, this.call, address, `the answer was cut short (${err.message})`)));
     res.on('end', () => {
       if (this.settled) return;
       const bytes = reader.bytes();
