@@ -93,11 +93,15 @@ export function runImplementation(table: MethodTable, inv: Invocation): Promise<
 class ExecutorInvoker implements Invoker {
   private readonly task: (inv: Invocation) => Promise<Result>;
   constructor(
-    readonly url: URL,
+    private readonly runtime: { readonly url: URL },
     private readonly executor: Executor,
     table: MethodTable,
   ) {
     this.task = (inv) => runImplementation(table, inv);
+  }
+  /** The service's URL as exported (the bound port once the protocol listens). */
+  get url(): URL {
+    return this.runtime.url;
   }
   invoke(invocation: Invocation): Promise<Result> {
     return this.executor.execute(invocation, this.task);
@@ -140,7 +144,7 @@ export class ServiceRuntime implements ServiceInvoker {
     for (const m of [...table.names, ECHO]) {
       this.settings.set(m, resolveMethodSettings(m, [...levels, config.methods?.[m]]));
     }
-    this.chain = buildFilterChain(new ExecutorInvoker(url, executor, table), filters);
+    this.chain = buildFilterChain(new ExecutorInvoker(this, executor, table), filters);
     this.inline = filters.length === 0 ? executor.inline : undefined;
   }
 

@@ -41,5 +41,10 @@ export function runInCallContext<R>(context: CallContext, fn: () => R): R {
   return callStorage.run(context, fn);
 }
 
+/** The provider call running now (in this async context), or undefined: `Plexus.currentContext()` for plugins. */
+export function currentCallContext(): CallContext | undefined {
+  return callStorage.getStore();
+}
+
 /** Options set by `Plexus.withCallOptions` for calls made inside its callback. */
 export const outgoingStorage = new AsyncLocalStorage<CallOptions>();

@@ -38,7 +38,7 @@ export { invokerWeight } from '../cluster/weight';
 export { NodeAvailability, type Suspension } from '../cluster/node-availability';
 /** tsyringe's decorators, re-exported so plugins share the kernel's one copy of the container library. */
 export { inject, injectable } from 'tsyringe';
-export { runInCallContext, type CallContext } from '../pipeline/call-context';
+export { runInCallContext, currentCallContext, type CallContext } from '../pipeline/call-context';
 export { MethodTable, type BoundMethod } from '../pipeline/method-table';
 export { serviceError } from '../errors/service-error';
 export { loopNow } from '../deadline/clock';

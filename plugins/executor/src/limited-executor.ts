@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { definePlugin, RpcCode, RpcError, type Executor, type Invocation, type Result } from '@plexus/kernel/spi';
 import { ActiveCalls } from './active-calls';
 import { exhaustedError, integerOption, QUEUE_TIMEOUT_REASON, shuttingDownError } from './errors';
@@ -78,7 +79,9 @@ export class LimitedExecutor implements Executor {
     if (this.waiting < this.queues) {
       this.admitted.enter();
       return new Promise<Result>((resolve, reject) => {
-        this.queue.push({ invocation, task, resolve, reject });
+        // Bound to this call's async context: a queued call starts from whichever call finished,
+        // and must not run in that call's context (AsyncLocalStorage users: Plexus.context, OTel).
+        this.queue.push({ invocation, task: AsyncResource.bind(task), resolve, reject });
       });
     }
     return Promise.reject(exhaustedError('limited', this.running, this.waiting));

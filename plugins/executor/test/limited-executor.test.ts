@@ -148,3 +148,26 @@ describe('LimitedExecutor', () => {
     expect([ex.threads, ex.queues]).toEqual([8, 16]);
   });
 });
+
+describe('limited executor: async context of queued calls', () => {
+  it('a queued call runs in its own async context, not in that of the call whose end started it', async () => {
+    const { AsyncLocalStorage } = await import('node:async_hooks');
+    const als = new AsyncLocalStorage<string>();
+    const ex = new LimitedExecutor({ threads: 1, queues: 4 });
+    let release!: () => void;
+    const seen: Array<string | undefined> = [];
+    const inv = fakeInvocation();
+    const first = als.run('A', () =>
+      ex.execute(inv, () => new Promise<Result>((r) => (release = () => r({ value: 'a' })))),
+    );
+    const second = als.run('B', () =>
+      ex.execute(inv, async () => {
+        seen.push(als.getStore());
+        return { value: 'b' };
+      }),
+    );
+    als.run('C', () => release());
+    await Promise.all([first, second]);
+    expect(seen).toEqual(['B']);
+  });
+});
