@@ -1,6 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import * as hdr from 'hdr-histogram-js';
 
+/** Completions between turns of the event loop (see runLoad). */
+const YIELD_EVERY = 2000;
+
 /** One measurement's plan. */
 export interface LoadPlan {
   /** Calls kept in flight. */
@@ -52,6 +55,15 @@ export function runLoad(call: () => Promise<unknown>, plan: LoadPlan): Promise<L
     let ticker: NodeJS.Timeout | undefined;
     let drainTimer: NodeJS.Timeout | undefined;
     let done = false;
+    // Calls that settle without I/O (a failing reference answers NO_PROVIDER at once) chain through
+    // microtasks only and would starve the window's timers; every YIELD_EVERY completions the
+    // callers take one turn of the event loop.
+    let sinceYield = 0;
+    let yielding = false;
+    const endYield = () => {
+      yielding = false;
+      sinceYield = 0;
+    };
 
     const finish = () => {
       if (done) return;
@@ -90,7 +102,12 @@ export function runLoad(call: () => Promise<unknown>, plan: LoadPlan): Promise<L
           if (inFlight === 0) finish();
           return;
         }
-        issue();
+        if (!yielding && ++sinceYield >= YIELD_EVERY) {
+          yielding = true;
+          setImmediate(endYield);
+        }
+        if (yielding) setImmediate(issue);
+        else issue();
       };
       const ok = () => settle(false);
       const fail = (err: unknown) => settle(true, err);

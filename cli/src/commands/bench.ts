@@ -31,6 +31,8 @@ export interface BenchReport {
   errors: number;
   rate: number;
   latencyMs: LoadResult['latencyMs'];
+  /** Calls still unanswered when the drain after the window gave up (--timeout + 1 s). */
+  stuck: number;
   firstError?: string;
 }
 
@@ -120,6 +122,7 @@ export async function runBench(iface: string, method: string, argsJson: string |
       errors: result.errors,
       rate: Math.round(result.rate),
       latencyMs: result.latencyMs,
+      stuck: result.stuck,
       ...(result.firstError !== undefined ? { firstError: errorLine(result.firstError) } : {}),
     };
   } finally {
@@ -135,6 +138,7 @@ export function formatBench(r: BenchReport): string {
     `rate      ${r.rate} calls/s`,
     `latency   p50 ${ms(r.latencyMs.p50)}   p90 ${ms(r.latencyMs.p90)}   p99 ${ms(r.latencyMs.p99)}   max ${ms(r.latencyMs.max)}`,
   ];
+  if (r.stuck > 0) lines.push(`${r.stuck} call(s) still unanswered after the window`);
   if (r.firstError) lines.push(`first error: ${r.firstError}`);
   return lines.join('\n');
 }
