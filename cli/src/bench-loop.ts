@@ -72,14 +72,16 @@ export function runLoad(call: () => Promise<unknown>, plan: LoadPlan): Promise<L
       clearTimeout(drainTimer);
       const elapsedMs = windowEnd - windowStart;
       const any = histogram.totalCount > 0;
-      const at = (p: number) => (any ? histogram.getValueAtPercentile(p) / 1000 : 0);
+      const max = any ? histogram.maxValue / 1000 : 0;
+      // HDR answers a bucket's upper edge; no percentile is above the largest value recorded.
+      const at = (p: number) => (any ? Math.min(histogram.getValueAtPercentile(p) / 1000, max) : 0);
       resolve({
         calls,
         errors,
         firstError,
         elapsedMs,
         rate: elapsedMs > 0 ? (calls * 1000) / elapsedMs : 0,
-        latencyMs: { p50: at(50), p90: at(90), p99: at(99), max: any ? histogram.maxValue / 1000 : 0, mean: any ? histogram.mean / 1000 : 0 },
+        latencyMs: { p50: at(50), p90: at(90), p99: at(99), max, mean: any ? histogram.mean / 1000 : 0 },
         stuck: inFlight,
       });
     };
