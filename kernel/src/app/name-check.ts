@@ -96,8 +96,8 @@ export class NameCheck {
       this.name('loadbalance', settings.loadbalance);
       // In-process calls pass arguments by reference: no codec is needed, so none is required.
       if (!remote) return;
-      this.name('serializer', settings.serializer);
-      this.name('compressor', settings.compressor);
+      this.name('serializer', settings.serializer || undefined);
+      this.name('compressor', settings.compressor || undefined);
     };
     check(resolveMethodSettings('*', levels));
     for (const [m, level] of Object.entries(cfg.methods ?? {})) check(resolveMethodSettings(m, [...levels, level]));
@@ -129,8 +129,8 @@ export class NameCheck {
 
   private codecs(levels: Level[], methods: ServiceConfig['methods']): void {
     const check = (settings: ReturnType<typeof resolveMethodSettings>) => {
-      this.name('serializer', settings.serializer);
-      this.name('compressor', settings.compressor);
+      this.name('serializer', settings.serializer || undefined);
+      this.name('compressor', settings.compressor || undefined);
     };
     check(resolveMethodSettings('*', levels));
     for (const [m, level] of Object.entries(methods ?? {})) check(resolveMethodSettings(m, [...levels, level]));

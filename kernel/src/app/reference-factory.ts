@@ -63,7 +63,11 @@ export class ReferenceFactory {
 
   /** The config levels of a reference, least specific first: protocol, consumer defaults, reference. */
   levelsOf(cfg: ReferenceConfig): Level[] {
-    return [this.protocols.configOf(this.protocolOf(cfg)), this.config.consumer, cfg];
+    // The protocol block's serializer and compressor are the protocol's defaults, not the
+    // consumer's choice: a provider's own (on its URL) beats them, as in Dubbo.
+    const protocolLevel = this.protocols.configOf(this.protocolOf(cfg));
+    const { serializer: _s, compressor: _c, ...rest } = (protocolLevel ?? {}) as Record<string, unknown>;
+    return [protocolLevel === undefined ? undefined : rest, this.config.consumer, cfg];
   }
 
   /** The protocol a reference calls with: its own, its URL's, else the first configured one. */

@@ -8,8 +8,9 @@ export const SETTING_DEFAULTS = {
   retries: CONFIG_DEFAULTS.consumer.retries,
   cluster: CONFIG_DEFAULTS.consumer.cluster,
   loadbalance: CONFIG_DEFAULTS.consumer.loadbalance,
-  serializer: CONFIG_DEFAULTS.plexusProtocol.serializer,
-  compressor: CONFIG_DEFAULTS.plexusProtocol.compressor,
+  // Unset means: the provider's choice (its URL), else the protocol's default — the protocol decides.
+  serializer: '',
+  compressor: '',
   compressThreshold: DEFAULT_COMPRESS_THRESHOLD,
   idempotent: true,
   oneWay: false,

@@ -15,7 +15,9 @@ export interface MethodSettings {
   readonly retries: number;
   readonly cluster: string;
   readonly loadbalance: string;
+  /** The serializer this side's config names, or `''`: then the provider's (its URL), else the protocol's default. */
   readonly serializer: string;
+  /** The compressor this side's config names, or `''` (as `serializer`). */
   readonly compressor: string;
   /** Bodies smaller than this many bytes are not compressed. */
   readonly compressThreshold: number;
