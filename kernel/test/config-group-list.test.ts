@@ -12,3 +12,12 @@ describe('group lists', () => {
     expect(() => resolveConfig({ code: { services: [{ interface: 'x.Y', group: ['g1'] as never }] }, env: {} })).toThrow(/services.*group|group/);
   });
 });
+
+describe('provider-only keys on the consumer side', () => {
+  it('refuses delay, weight, warmup and shutdownTimeout under consumer: or a reference, saying why', () => {
+    for (const code of [{ consumer: { weight: 5 } }, { references: { a: { interface: 'x.Y', warmup: 10 } } }]) {
+      expect(() => resolveConfig({ code: code as never, env: {} })).toThrow(/read by providers only/);
+    }
+    expect(() => resolveConfig({ code: { provider: { weight: 5, warmup: 10 } }, env: {} })).not.toThrow();
+  });
+});

@@ -94,6 +94,16 @@ function level(extra: Record<string, ConfigSchemaNode>, description: string, req
   return node;
 }
 
+/** Keys only a provider reads (registration delay, weight, warmup, stop): refused on the consumer side. */
+export const PROVIDER_ONLY: readonly string[] = ['delay', 'weight', 'warmup', 'shutdownTimeout'];
+
+/** A level of the consumer side: the call keys without the provider-only ones, which would do nothing there. */
+function consumerSide(node: ConfigSchemaNode): ConfigSchemaNode {
+  const properties = { ...node.properties };
+  for (const k of PROVIDER_ONLY) delete properties[k];
+  return { ...node, properties };
+}
+
 /** One method's settings: the call keys except those that only make sense for a whole service or reference. */
 function methodLevel(): ConfigSchemaNode {
   const node = level({}, 'settings of one method');
@@ -202,13 +212,15 @@ export const configSchema: ConfigSchemaNode = deepFreeze({
     },
     protocols: { type: 'array', items: protocolEntry, description: 'the protocols this process serves' },
     provider: level(executorKeys, 'defaults of every service'),
-    consumer: level(
-      {
-        check: flag('fail start() when a reference has no provider'),
-        router: names('routers of every reference (router plugins)'),
-        checkTimeout: ms('how long start() waits for a registry to list providers when check is on'),
-      },
-      'defaults of every reference',
+    consumer: consumerSide(
+      level(
+        {
+          check: flag('fail start() when a reference has no provider'),
+          router: names('routers of every reference (router plugins)'),
+          checkTimeout: ms('how long start() waits for a registry to list providers when check is on'),
+        },
+        'defaults of every reference',
+      ),
     ),
     services: {
       type: 'array',
@@ -229,7 +241,7 @@ export const configSchema: ConfigSchemaNode = deepFreeze({
     references: {
       type: 'object',
       description: 'services this process calls, by id',
-      additionalProperties: level(
+      additionalProperties: consumerSide(level(
         {
           interface: name('service name, e.g. demo.Greeter'),
           url: text('direct provider URL(s), comma separated; bypasses the registry'),
@@ -241,7 +253,7 @@ export const configSchema: ConfigSchemaNode = deepFreeze({
         },
         'one reference',
         ['interface'],
-      ),
+      )),
     },
     extensions: {
       type: 'object',
