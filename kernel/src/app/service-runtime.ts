@@ -176,7 +176,9 @@ export class ServiceRuntime implements ServiceInvoker {
       serviceKey: this.serviceKey,
       settings,
       deadline,
-      remoteAddress: request.remoteAddress,
+      // Always set on the provider side (filters tell the sides apart by it): a protocol that gives
+      // none still yields a provider invocation.
+      remoteAddress: request.remoteAddress || 'unknown',
     });
     if (request.callerWatches === true && (own === 0 || (theirs !== 0 && theirs <= own))) inv.watchedDeadline = 0;
     return inv;
