@@ -21,7 +21,9 @@ export function errorLine(err: unknown): string {
 
 function firstLine(text: string): string {
   const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
-  return lines.length <= 1 ? (lines[0] ?? '') : `${lines[0]} … (${lines.length - 1} more line${lines.length > 2 ? 's' : ''}: ${lines.slice(1).join('; ')})`;
+  if (lines.length <= 1) return lines[0] ?? '';
+  // "Invalid configuration (2 problems):" followed by one problem a line: the problems follow the colon.
+  return lines[0].endsWith(':') ? `${lines[0]} ${lines.slice(1).join('; ')}` : lines.join('; ');
 }
 
 /** JSON of a call's result: bigints as strings, binary as base64 `{ $binary }`, undefined as null. */
