@@ -264,7 +264,14 @@ export class HttpEndpoint {
     if (res.headersSent || res.destroyed) return;
     const wire = err.toWire(this.core.options.sendStack);
     const { code, reason, message, ...rest } = wire;
-    const body = Buffer.from(JSON.stringify({ code, reason: reason ?? null, message, ...rest }));
+    let text: string;
+    try {
+      text = JSON.stringify({ code, reason: reason ?? null, message, ...rest });
+    } catch {
+      // `data` JSON cannot hold (a bigint, a cycle): the code and message still get through
+      text = JSON.stringify({ code, reason: reason ?? null, message });
+    }
+    const body = Buffer.from(text);
     const headers = ['content-type', JSON_TYPE, 'content-length', String(body.length)];
     if (close || this.core.draining) headers.push('connection', 'close');
     res.writeHead(status ?? statusOfCode(err.code), headers);

@@ -113,7 +113,12 @@ export class HttpInvoker implements Invoker {
       if (!TOKEN.test(key)) {
         return Promise.reject(this.failure(rpcError(HttpErrors.BAD_HEADER, RpcCode.BAD_REQUEST, `${H.ATTACHMENT}${key}`, 'an attachment key must be an HTTP token (letters, digits, - _ . and the like)')));
       }
-      headers[H.ATTACHMENT + key] = encodeURIComponent(value);
+      try {
+        headers[H.ATTACHMENT + key] = encodeURIComponent(value);
+      } catch {
+        // a lone UTF-16 surrogate has no UTF-8 form
+        return Promise.reject(this.failure(rpcError(HttpErrors.BAD_HEADER, RpcCode.BAD_REQUEST, `${H.ATTACHMENT}${key}`, 'the value is not valid Unicode text')));
+      }
     }
     return new Promise<Result>((resolve, reject) => {
       new HttpRequest(this, inv, call, this.path(inv.service, inv.method), headers, body, resolve, reject).send(true);

@@ -51,6 +51,8 @@ describe('http client', () => {
     expect(await acc.add(40, 2)).toBe(42);
     const ctx = await Plexus.withAttachments({ tenant: 'blue é' }, () => acc.ctx());
     expect(ctx).toMatchObject({ tenant: 'blue é', timeout: 'true' });
+    // a value with no UTF-8 form is refused before it leaves, with a code
+    await expect(Plexus.withAttachments({ bad: '\ud800' }, () => acc.ctx())).rejects.toMatchObject({ code: RpcCode.BAD_REQUEST, reason: 'PLEXUS_ERR_HTTP_BAD_HEADER' });
   });
 
   it('maps coded JSON errors back: business error, unknown method, unknown service', async () => {

@@ -14,6 +14,9 @@ const acc = {
   boom: () => {
     throw Object.assign(new Error('out of stock'), { code: 'E42' });
   },
+  odd: () => {
+    throw new (require('@plexus/kernel/spi').RpcError)('odd data', 'SERVICE_ERROR', { data: { big: 1n } });
+  },
   slow: async (ms: number) => {
     await sleep(ms);
     return 'late';
@@ -134,6 +137,11 @@ describe('http server: statuses', () => {
     expect(r.status).toBe(500);
     expect(r.json).toMatchObject({ code: 'SERVICE_ERROR', message: 'out of stock', data: { code: 'E42' } });
     expect(r.json).not.toHaveProperty('stack');
+    // error data JSON cannot hold: the code and the message still get through, the server lives on
+    const odd = await post(port, '/acc.Echo/odd', '[]');
+    expect(odd.status).toBe(500);
+    expect(odd.json).toEqual({ code: 'SERVICE_ERROR', reason: null, message: 'odd data' });
+    expect((await post(port, '/acc.Echo/add', '[1,2]')).json).toBe(3);
   });
 
   it("504 when the provider's timeout or the caller's plexus-timeout passes first", async () => {
