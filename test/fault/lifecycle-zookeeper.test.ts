@@ -7,6 +7,7 @@ import {
   expectNoFailure,
   lifecycleProject,
   Processes,
+  resetConsumer,
   started,
   stopConsumer,
   until,
@@ -84,9 +85,31 @@ afterAll(async () => {
   for (const d of [project, dataDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
 }, 60_000);
 
-it('ZooKeeper restarted under load: no call fails, the providers register again, and one started during the outage is found', async () => {
-  const [a, b] = await Promise.all([procs.provider({ registry: registry(), iface: IFACE, name: 'lc-zk-a' }), procs.provider({ registry: registry(), iface: IFACE, name: 'lc-zk-b' })]);
-  const consumer = await procs.consumer({ registry: registry(), iface: IFACE, name: 'lc-zk-consumer', concurrency: 20, delayMs: 100 });
+/**
+ * `dataKept`: ZooKeeper comes back on its data folder (a restart; sessions may survive it).
+ * Otherwise on an empty one (a server that lost its data): every entry must be written again by
+ * the providers' registry recovery, so a consumer started afterwards can only find them if they did.
+ */
+async function restartUnderLoad(dataKept: boolean): Promise<void> {
+  const tag = dataKept ? 'kept' : 'lost';
+  // An interface per flow: entries of the other flow's processes (killed, left to their sessions) never mix in.
+  const iface = `${IFACE}.${tag}`;
+  // An earlier flow that failed mid-outage left ZooKeeper down.
+  if (!server) server = await servers.start({ port, dir: dataDir });
+  try {
+    await flow(dataKept, tag, iface);
+  } catch (err) {
+    // What the processes logged (registry warnings with their codes) says which side did not recover.
+    (err as Error).message += `\nprocess output:\n${procs.outputs()}`;
+    throw err;
+  } finally {
+    await procs.killAll();
+  }
+}
+
+async function flow(dataKept: boolean, tag: string, iface: string): Promise<void> {
+  const [a, b] = await Promise.all([procs.provider({ registry: registry(), iface, name: `lc-zk-${tag}-a` }), procs.provider({ registry: registry(), iface, name: `lc-zk-${tag}-b` })]);
+  const consumer = await procs.consumer({ registry: registry(), iface, name: `lc-zk-${tag}-consumer`, concurrency: 20, delayMs: 100 });
   await waitListed(consumer, [a.port, b.port], 30_000, 'both providers in the consumer list');
   await waitCalls(consumer, 200, 30_000, 'calls before the outage');
 
@@ -98,7 +121,7 @@ it('ZooKeeper restarted under load: no call fails, the providers register again,
   const atDown = await consumerStats(consumer);
 
   // A provider started during the outage: its registration cannot succeed yet.
-  const late = procs.launchProvider({ registry: registry(), iface: IFACE, name: 'lc-zk-late' });
+  const late = procs.launchProvider({ registry: registry(), iface, name: `lc-zk-${tag}-late` });
 
   // Calls go on from the cached list for the whole outage, past every session.
   await until(() => Date.now() - downAt >= OUTAGE_MS, OUTAGE_MS + 1000, 'the outage to last its time');
@@ -113,27 +136,45 @@ it('ZooKeeper restarted under load: no call fails, the providers register again,
   expect(atUp.byPort[b.port]).toBeGreaterThan(atDown.byPort[b.port] ?? 0);
   const lateStartedDuringOutage = late.messages.some((m) => m.phase === 'started');
 
-  // ZooKeeper comes back on its data.
+  // ZooKeeper comes back, on its data or on an empty folder.
+  if (!dataKept) {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.mkdirSync(dataDir);
+  }
   server = await servers.start({ port, dir: dataDir });
   const upAt = Date.now();
   const c: StartedProvider = await started(late, 60_000);
   const all = [a.port, b.port, c.port];
-  await waitListed(consumer, all, 30_000, 'the provider started during the outage in the consumer list');
-  const foundMs = Date.now() - upAt;
-  await until(async () => ((await consumerStats(consumer)).byPort[c.port] ?? 0) >= 50, 20_000, 'calls answered by the late provider');
 
-  // Registered again: a consumer started now (no snapshot) finds all three through ZooKeeper alone.
-  const fresh = await procs.consumer({ registry: registry(), iface: IFACE, name: 'lc-zk-fresh', concurrency: 2, delayMs: 0 });
+  // Registered again: a consumer started now (no snapshot) finds all three through ZooKeeper alone
+  // (check: false, as the entries may take a retry period to be written again).
+  const fresh = await procs.consumer({ registry: registry(), iface, name: `lc-zk-${tag}-fresh`, concurrency: 2, delayMs: 0, check: false });
   await waitListed(fresh, all, 30_000, 'all three providers listed by a consumer started after the restart');
   const relistedMs = Date.now() - upAt;
+  // Its calls before the list was filled found no provider (it started with check: false); from now on none may fail.
+  await resetConsumer(fresh);
+  await waitCalls(fresh, 50, 20_000, 'calls of the consumer started after the restart');
   const sf = await stopConsumer(fresh);
   expectNoFailure(sf);
+
+  // The consumer that ran through the outage is told too: its subscription works again.
+  await waitListed(consumer, all, 30_000, 'the provider started during the outage in the running consumer list');
+  const foundMs = Date.now() - upAt;
+  await until(async () => ((await consumerStats(consumer)).byPort[c.port] ?? 0) >= 50, 20_000, 'calls answered by the late provider');
 
   const s: ConsumerStats = await stopConsumer(consumer);
   expectNoFailure(s);
   for (const p of all) expect(s.byPort[p]).toBeGreaterThan(0);
   report(
-    `zookeeper restart: ${duringOutage} calls during a ${OUTAGE_MS} ms outage, 0 failed; late provider ${lateStartedDuringOutage ? 'finished start() during' : 'finished start() only after'} the outage; ` +
-      `found by the running consumer ${foundMs} ms after ZooKeeper returned; a fresh consumer listed all three ${relistedMs} ms after; consumer total ${s.ok} calls, ${s.failed} failed`,
+    `zookeeper restart (data ${tag}): ${duringOutage} calls during a ${OUTAGE_MS} ms outage, 0 failed; late provider ${lateStartedDuringOutage ? 'finished start() during' : 'finished start() only after'} the outage; ` +
+      `a fresh consumer listed all three ${relistedMs} ms after ZooKeeper returned; the running consumer ${foundMs} ms after; consumer total ${s.ok} calls, ${s.failed} failed`,
   );
+}
+
+it('ZooKeeper restarted on its data under load: no call fails, the providers are registered again, and one started during the outage is found', async () => {
+  await restartUnderLoad(true);
+}, 180_000);
+
+it('ZooKeeper back with its data lost, under load: no call fails, every provider writes its entry again, and one started during the outage is found', async () => {
+  await restartUnderLoad(false);
 }, 180_000);
