@@ -66,6 +66,8 @@ export interface ServiceConfig extends CallKeys {
   methods?: Record<string, MethodConfig>;
   /** The allow-list of callable methods; default every own method of the implementation. */
   expose?: string[];
+  /** A `.proto` file (resolved from the config file's folder) declaring the service, for the grpc protocol. */
+  proto?: string;
   executor?: string;
   threads?: number;
   queues?: number;
@@ -79,6 +81,8 @@ export interface ReferenceConfig extends CallKeys {
   check?: boolean;
   /** Routers of this reference, in order. */
   router?: string[];
+  /** A `.proto` file (resolved from the config file's folder) declaring the service, for the grpc protocol. */
+  proto?: string;
   methods?: Record<string, MethodConfig>;
 }
 
