@@ -11,6 +11,8 @@ import { codeOfStatus, GrpcStatus } from './status';
 import { ACCEPT_ENCODING, attachmentsOf, decodeMessage, formatTimeout, frame, GRPC_TYPE, H, putAttachments } from './wire';
 
 const { NGHTTP2_CANCEL } = http2.constants;
+/** How close to this side's deadline a peer's DEADLINE_EXCEEDED counts as this call's timeout (timers and rounding differ). */
+const DEADLINE_SLACK_MS = 50;
 const STATUS_NAMES = Object.fromEntries(Object.entries(GrpcStatus).map(([k, v]) => [v, k])) as Record<number, string>;
 
 /**
@@ -312,6 +314,12 @@ class ClientCall implements CancelListener {
   /** The error a non-OK status stands for: the exact code from a Plexus peer, the mapped one from others. */
   private remoteError(address: string): RpcError {
     const status = this.status!;
+    const deadline = this.inv.deadline;
+    if (status === GrpcStatus.DEADLINE_EXCEEDED && deadline > 0 && deadline - loopNow() <= DEADLINE_SLACK_MS) {
+      // The server enforced the budget this side sent (grpc-timeout) a moment before the kernel's
+      // own timer: it is this call's deadline that passed, so the caller sees the kernel's TIMEOUT.
+      return new RpcError(`call ${this.call} to ${address} timed out: its deadline passed (the server answered DEADLINE_EXCEEDED)`, RpcCode.TIMEOUT, { remote: address, data: { grpcStatus: status } });
+    }
     if (this.plexusCode !== undefined && isRpcCode(this.plexusCode)) {
       return new RpcError(this.statusMessage || `gRPC status ${status}`, this.plexusCode, { reason: this.plexusReason, remote: address, data: { grpcStatus: status } });
     }

@@ -1,0 +1,139 @@
+/**
+ * A Plexus consumer with `url: grpc://127.0.0.1:<port>` calls an unmodified grpc-js server, and
+ * a Plexus grpc provider (proto and json).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { Plexus } from '@plexus/kernel';
+import { RpcCode, RpcError } from '@plexus/kernel/spi';
+import { app, cleanup, GREETER_PROTO, grpcServer, provider, sleep } from './support';
+
+afterEach(cleanup);
+jest.setTimeout(20_000);
+
+interface Greeter {
+  SayHello(req: { name?: string; fail?: boolean }): Promise<{ message: string; seen: Record<string, string> }>;
+  SayHelloSlow(req: { delay_ms: number }): Promise<{ message: string }>;
+  SayHelloStream(req: { name: string }): Promise<unknown>;
+}
+
+async function consumer(port: number, reference: Record<string, unknown> = {}, grpcOptions: Record<string, unknown> = {}): Promise<Greeter> {
+  const c = app('greeter-consumer', { protocols: [{ name: 'grpc', port: 0, ...grpcOptions }] });
+  await c.start();
+  return c.refer<Greeter>({ interface: 'helloworld.Greeter', url: `grpc://127.0.0.1:${port}`, proto: GREETER_PROTO, retries: 0, timeout: 3000, ...reference });
+}
+
+async function rejection(p: Promise<unknown>): Promise<RpcError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as RpcError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe('Plexus consumer → grpc-js server', () => {
+  let seenMetadata: Record<string, unknown> = {};
+  const impl: grpc.UntypedServiceImplementation = {
+    SayHello(call: grpc.ServerUnaryCall<{ name: string; fail: boolean }, unknown>, cb: grpc.sendUnaryData<unknown>) {
+      seenMetadata = call.metadata.getMap();
+      if (call.request.fail) {
+        cb({ code: grpc.status.FAILED_PRECONDITION, details: `cannot greet ${call.request.name}` });
+        return;
+      }
+      const trailer = new grpc.Metadata();
+      trailer.set('served-by', 'grpc-js');
+      cb(null, { message: `Hello ${call.request.name}`, seen: {} }, trailer);
+    },
+    SayHelloSlow(call: grpc.ServerUnaryCall<{ delay_ms: string }, unknown>, cb: grpc.sendUnaryData<unknown>) {
+      setTimeout(() => cb(null, { message: 'late' }), Number(call.request.delay_ms));
+    },
+  };
+
+  it('calls with attachments as metadata and gets the reply', async () => {
+    const port = await grpcServer(impl);
+    const greeter = await consumer(port);
+    const reply = await Plexus.withAttachments({ tenant: 'blue', 'blob-bin': Buffer.from('é').toString('base64') }, () => greeter.SayHello({ name: 'ada' }));
+    expect(reply).toEqual({ message: 'Hello ada', seen: {} });
+    expect(seenMetadata.tenant).toBe('blue');
+    expect(Buffer.from(seenMetadata['blob-bin'] as Buffer).toString()).toBe('é');
+  });
+
+  it('a deadline is a coded TIMEOUT that arrives on time', async () => {
+    const port = await grpcServer(impl);
+    const greeter = await consumer(port, { timeout: 200 });
+    const started = Date.now();
+    const err = await rejection(greeter.SayHelloSlow({ delay_ms: 2000 }));
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.code).toBe(RpcCode.TIMEOUT);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('a gRPC error status arrives coded, with the server message and status', async () => {
+    const port = await grpcServer(impl);
+    const greeter = await consumer(port);
+    const err = await rejection(greeter.SayHello({ name: 'bob', fail: true }));
+    expect(err.code).toBe(RpcCode.SERVICE_ERROR);
+    expect(err.message).toBe('cannot greet bob');
+    expect(err.data).toMatchObject({ grpcStatus: grpc.status.FAILED_PRECONDITION });
+  });
+
+  it('a value that does not match the request type is a coded SERIALIZATION error, sent nowhere', async () => {
+    const port = await grpcServer(impl);
+    const greeter = await consumer(port);
+    const err = await rejection(greeter.SayHello({ name: 42 as unknown as string }));
+    expect(err.code).toBe(RpcCode.SERIALIZATION);
+    expect(err.reason).toBe('PLEXUS_ERR_PROTOBUF_ENCODE');
+    expect(err.message).toMatch(/name must be a string/);
+  });
+
+  it('a streaming method and a missing server are coded errors', async () => {
+    const port = await grpcServer(impl);
+    const greeter = await consumer(port);
+    expect((await rejection(greeter.SayHelloStream({ name: 'x' }))).reason).toBe('PLEXUS_ERR_GRPC_STREAMING');
+    const nobody = await consumer(1, {}, {});
+    const err = await rejection(nobody.SayHello({ name: 'x' }));
+    expect(err.code).toBe(RpcCode.NETWORK);
+    expect(err.reason).toBe('PLEXUS_ERR_GRPC_CONNECT');
+  });
+});
+
+describe('Plexus consumer → Plexus grpc provider', () => {
+  it('keeps the exact RpcCode and reason across, and cancels the provider when the consumer times out', async () => {
+    let signal: AbortSignal | undefined;
+    const { port } = await provider(
+      'helloworld.Greeter',
+      {
+        SayHello: () => {
+          throw new RpcError('too many', RpcCode.LIMIT_EXCEEDED, { reason: 'MY_REASON' });
+        },
+        SayHelloSlow: async () => {
+          signal = Plexus.context().signal;
+          await sleep(1500);
+          return { message: 'late' };
+        },
+      },
+      { proto: GREETER_PROTO },
+    );
+    const greeter = await consumer(port, { timeout: 300 });
+    const err = await rejection(greeter.SayHello({ name: 'x' }));
+    expect(err.code).toBe(RpcCode.LIMIT_EXCEEDED);
+    expect(err.reason).toBe('MY_REASON');
+    expect((await rejection(greeter.SayHelloSlow({ delay_ms: 0 }))).code).toBe(RpcCode.TIMEOUT);
+    await sleep(100);
+    expect(signal?.aborted).toBe(true);
+  });
+
+  it('speaks application/grpc+json without a .proto, several arguments included', async () => {
+    const { port } = await provider('acc.Calc', { add: (a: number, b: number) => a + b, echo: (v: unknown) => v, who: () => Plexus.context().attachments.who });
+    const c = app('calc-consumer');
+    await c.start();
+    const calc = c.refer<{ add(a: number, b: number): Promise<number>; echo(v: unknown): Promise<unknown>; who(): Promise<string> }>({
+      interface: 'acc.Calc',
+      url: `grpc://127.0.0.1:${port}`,
+      retries: 0,
+    });
+    expect(await calc.add(40, 2)).toBe(42);
+    expect(await calc.echo({ a: [1, 'two', null] })).toEqual({ a: [1, 'two', null] });
+    expect(await Plexus.withAttachments({ who: 'ada' }, () => calc.who())).toBe('ada');
+  });
+});
