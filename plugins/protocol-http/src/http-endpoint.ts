@@ -47,7 +47,14 @@ interface Gate {
   current: HttpCall | undefined;
   waiting: HttpCall[] | undefined;
 }
-type TrackedSocket = Socket & { [STALL]?: StallMark; [GATE]?: Gate };
+const REMOTE = Symbol('plexus.http.remote');
+type TrackedSocket = Socket & { [STALL]?: StallMark; [GATE]?: Gate; [REMOTE]?: string };
+
+/** `host:port` of the peer, read from the socket once per connection (each read is a system call's worth). */
+function remoteOf(socket: Socket): string {
+  const s = socket as TrackedSocket;
+  return (s[REMOTE] ??= `${socket.remoteAddress}:${socket.remotePort}`);
+}
 
 /**
  * One listening HTTP server and the services routed through it by service key. Scope: per listen
@@ -153,7 +160,7 @@ export class HttpEndpoint {
         if (mark === undefined || pending < mark.length) {
           socket[STALL] = { at: now, length: pending };
         } else if (now - mark.at >= limit) {
-          const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+          const remote = remoteOf(socket);
           const err = HttpErrors.WRITE_STALLED(remote, now - mark.at, pending);
           this.core.logger.warn(err.message, { code: err.code, remote });
           socket.destroy(err);
@@ -361,7 +368,7 @@ class HttpCall implements CallReply {
         method: this.method,
         args,
         attachments: this.attachments,
-        remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
+        remoteAddress: remoteOf(socket),
         timeout: this.timeout,
         // An HTTP client sends no cancel: the provider holds the call to the caller's budget itself.
         callerWatches: false,
@@ -403,7 +410,7 @@ class HttpCall implements CallReply {
   connectionLost(): void {
     if (this.done) return;
     const socket = this.req.socket;
-    this.inv?.cancel(rpcError(HttpErrors.CONNECTION_LOST, RpcCode.NETWORK, `${socket.remoteAddress}:${socket.remotePort}`));
+    this.inv?.cancel(rpcError(HttpErrors.CONNECTION_LOST, RpcCode.NETWORK, remoteOf(socket)));
   }
 
   /**
