@@ -10,7 +10,7 @@ import type { ServiceCodec } from './service-codec';
 import { GrpcStatus, statusOfError } from './status';
 import { ACCEPT_ENCODING, attachmentsOf, encodeMessage, frame, H, parseTimeout, subtypeOf } from './wire';
 
-const { NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
 /** One service as a grpc endpoint routes to it. @internal */
 export interface ExportedService {
@@ -339,9 +339,9 @@ class ServerCall implements CallReply {
     this.done = true;
     this.reader.stop();
     trailersOnly(this.stream, this.contentType, err);
-    // What the client still sends is not read: flow control bounds it to one window, and the
-    // request timer resets a stream the client never ends.
-    if (!this.ended) this.stream.pause();
+    // The client is still sending: RST_STREAM(NO_ERROR) after the status tells it to stop (RFC 9113
+    // §8.1), and nothing more of it is read or held.
+    if (!this.ended) this.stream.close(NGHTTP2_NO_ERROR);
   }
 
   /**
