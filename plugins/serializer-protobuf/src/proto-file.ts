@@ -131,7 +131,8 @@ export function loadProto(file: string, options: ProtoOptions = {}): ProtoFile {
     root.resolveAll();
   } catch (err) {
     const e = err as Error & { code?: string; path?: string };
-    const detail = e.code === 'ENOENT' ? `no such file ${e.path ?? ''}`.trim() : e.message;
+    // protobufjs names the file in its parse errors: the path is said once, up front.
+    const detail = e.code === 'ENOENT' ? `no such file ${e.path ?? ''}`.trim() : e.message.replace(`(${absolute}, `, '(');
     throw ProtobufErrors.PARSE(absolute, detail);
   }
   const loaded = new ProtoFile(absolute, root, maxMessageSize);
