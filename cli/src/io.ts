@@ -2,12 +2,12 @@
 export interface Io {
   out(text: string): void;
   err(text: string): void;
-  /** True when stderr is a terminal: the bench progress bar draws only there. */
-  readonly tty: boolean;
+  /** Where the bench progress bar draws: stderr when it is a terminal, otherwise nowhere. */
+  readonly progress?: NodeJS.WritableStream;
 }
 
 export const processIo: Io = {
   out: (text) => void process.stdout.write(`${text}\n`),
   err: (text) => void process.stderr.write(`${text}\n`),
-  tty: Boolean(process.stderr.isTTY),
+  progress: process.stderr.isTTY ? process.stderr : undefined,
 };

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { Plexus } from '@plexus/kernel';
 import { main } from '../src/program';
 import { readRuleFile } from '../src/commands/rule';
@@ -9,9 +10,13 @@ import type { Io } from '../src/io';
 
 /** Runs the command line in this process and keeps what it printed. */
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string; ms: number }> {
+  return runWith(undefined, ...argv);
+}
+
+async function runWith(progress: NodeJS.WritableStream | undefined, ...argv: string[]): Promise<{ code: number; out: string; err: string; ms: number }> {
   const out: string[] = [];
   const err: string[] = [];
-  const io: Io = { out: (t) => void out.push(t), err: (t) => void err.push(t), tty: false };
+  const io: Io = { out: (t) => void out.push(t), err: (t) => void err.push(t), progress };
   const started = Date.now();
   const code = await main(argv, io);
   return { code, out: out.join('\n'), err: err.join('\n'), ms: Date.now() - started };
@@ -154,6 +159,27 @@ describe('against a provider in this process', () => {
     expect(report.calls).toBeGreaterThan(10);
     expect(report.latencyMs.p99).toBeGreaterThan(0);
     expect(report.latencyMs.p99).toBeLessThanOrEqual(report.latencyMs.max);
+  });
+
+  it('bench draws its progress bar on a terminal, a few times a second', async () => {
+    const drawn: string[] = [];
+    const terminal = Object.assign(new PassThrough(), { isTTY: true, columns: 120 });
+    terminal.on('data', (d: Buffer) => drawn.push(d.toString()));
+    const r = await runWith(terminal, 'bench', 'acc.Echo', 'add', '[1, 2]', '--url', url, '--version', '1.0.0', '--concurrency', '2', '--duration', '1200', '--warmup', '0');
+    expect(r.code).toBe(0);
+    const frames = drawn.join('').match(/\d+ calls\/s \| 0 failed/g) ?? [];
+    expect(frames.length).toBeGreaterThanOrEqual(2);
+    // Redrawn on a 250 ms timer (and by cli-progress's own throttle), never per call.
+    expect(frames.length).toBeLessThan(50);
+    expect(JSON.parse((await run('bench', 'acc.Echo', 'add', '[1, 2]', '--url', url, '--version', '1.0.0', '--concurrency', '2', '--duration', '300', '--warmup', '0', '--json')).out).calls).toBeGreaterThan(0);
+  });
+
+  it('call and ls read the registry of --config', async () => {
+    const file = path.join(dir, 'consumer.yaml');
+    fs.writeFileSync(file, `application: { name: cli-unit-consumer }\nregistry: { type: local, dir: ${dir}, snapshot: false }\n`);
+    expect(await run('call', 'acc.Echo', 'add', '[2, 3]', '--config', file, '--version', '1.0.0')).toMatchObject({ code: 0, out: '5' });
+    expect(JSON.parse((await run('ls', '--config', file, '--json')).out).services[0].providers[0].address).toBe(url);
+    expect(await run('call', 'acc.Echo', 'add', '[2, 3]', '--config', path.join(dir, 'nope.yaml'))).toMatchObject({ code: 1, err: expect.stringMatching(/^PLEXUS_ERR_CLI_BAD_TARGET: --config .*no such file/) });
   });
 
   it('bench refuses to start when the first call fails', async () => {

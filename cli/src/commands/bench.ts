@@ -94,7 +94,9 @@ export async function runBench(iface: string, method: string, argsJson: string |
     ).catch((err: unknown) => {
       throw RpcError.is(err) ? callFailed(what, err as RpcError) : err;
     });
-    const bar = io.tty ? new SingleBar({ format: ' {bar} {percentage}% | {elapsed}/{total} s | {rate} calls/s | {errors} failed', stream: process.stderr, hideCursor: true, clearOnComplete: true }) : undefined;
+    const bar = io.progress
+      ? new SingleBar({ format: ' {bar} {percentage}% | {elapsed}/{total} s | {rate} calls/s | {errors} failed', stream: io.progress as NodeJS.WriteStream, hideCursor: true, clearOnComplete: true })
+      : undefined;
     bar?.start(Math.ceil(options.duration / 1000), 0, { rate: 0, errors: 0, elapsed: 0 });
     const result = await runLoad(() => service.$invoke(method, args), {
       concurrency: options.concurrency,
