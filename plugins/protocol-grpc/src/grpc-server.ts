@@ -117,8 +117,8 @@ export class GrpcServer {
     const type = headers['content-type'];
     const subtype = subtypeOf(type);
     if (subtype === undefined) {
-      // Not gRPC at all: HTTP's own answer, as grpc-js gives.
-      respondHttp(stream, 415);
+      // Not gRPC at all: HTTP's own answer, as grpc-js gives, with the reason for a human reading it.
+      respondHttp(stream, 415, GrpcErrors.CONTENT_TYPE(clip(String(type ?? '(none)'))).message);
       return;
     }
     const contentType = type!;
@@ -363,9 +363,9 @@ class ServerCall implements CallReply {
 }
 
 /** A plain HTTP answer for a request that is not gRPC. */
-function respondHttp(stream: http2.ServerHttp2Stream, status: number): void {
+function respondHttp(stream: http2.ServerHttp2Stream, status: number, message?: string): void {
   if (stream.headersSent || stream.destroyed) return;
-  stream.respond({ ':status': status }, { endStream: true });
+  stream.respond(message === undefined ? { ':status': status } : { ':status': status, [H.MESSAGE]: encodeMessage(message) }, { endStream: true });
 }
 
 /** An error as gRPC's trailers-only answer: one HEADERS frame with the status, END_STREAM. */

@@ -127,7 +127,9 @@ describe('grpc server limits and hostile input', () => {
   it('answers non-gRPC requests with HTTP statuses', async () => {
     const { port } = await provider('helloworld.Greeter', greeter, { proto: GREETER_PROTO });
     const s = connect(port);
-    expect((await call(s, '/helloworld.Greeter/SayHello', undefined, { 'content-type': 'text/plain' })).status).toBe(415);
+    const plain = await call(s, '/helloworld.Greeter/SayHello', undefined, { 'content-type': 'text/plain' });
+    expect(plain.status).toBe(415);
+    expect(grpcMessage(plain)).toMatch(/text\/plain" is not gRPC/);
     const get = await new Promise<number>((resolve) => {
       const req = s.request({ ':method': 'GET', ':path': '/' });
       req.on('response', (h) => resolve(Number(h[':status'])));
