@@ -23,8 +23,9 @@ export const CLI_APPLICATION = 'plexus-cli';
 export async function openApp(target: TargetOptions, allowUrl = true): Promise<Plexus> {
   const given = (['url', 'registry', 'config'] as const).filter((k) => target[k] !== undefined);
   if (given.length > 1) throw CliErrors.BAD_TARGET(`--${given.join(' and --')} were both given; give one of them`);
-  // A command's answer goes to stdout; the app's info lines (connected, stopped) would only be noise on stderr.
-  const quiet: PlexusConfigInput = process.env.PLEXUS_LOG_LEVEL === undefined ? { logLevel: 'warn' } : {};
+  // A command ends in one line (its answer or its coded error); the app's info lines and the
+  // registry clients' retry warnings would bury it. PLEXUS_LOG_LEVEL=warn shows them.
+  const quiet: PlexusConfigInput = process.env.PLEXUS_LOG_LEVEL === undefined ? { logLevel: 'error' } : {};
   const base: PlexusConfigInput = { ...quiet, application: { name: CLI_APPLICATION, handleSignals: false, handleErrors: false } };
   if (target.url !== undefined) {
     if (!allowUrl) throw CliErrors.BAD_TARGET('--url cannot list or change anything: this command reads a registry');
@@ -56,7 +57,11 @@ export async function within<T>(work: Promise<T>, ms: number, what: string): Pro
   }
 }
 
-/** Stops `app` but gives up after `ms`: a command's answer is already printed by then. */
-export async function closeApp(app: Plexus, ms = 3000): Promise<void> {
+/**
+ * Stops `app` (which unregisters the command's consumer entry) but gives up after `ms`: the answer
+ * is printed by then, and a registry that is down would otherwise hold the command for its own
+ * retry timeouts. An entry left behind goes with its session or lease.
+ */
+export async function closeApp(app: Plexus, ms = 1000): Promise<void> {
   await within(app.stop(), ms, 'stopping').catch(() => undefined);
 }

@@ -211,6 +211,15 @@ describe('an unreachable provider or registry', () => {
     expect(r.ms).toBeLessThan(3000);
   });
 
+  it('a call through a registry nobody serves fails at its deadline, naming the registry as the cause', async () => {
+    const r = await run('call', 'acc.Echo', 'add', '[1, 2]', '--registry', 'redis://127.0.0.1:1', '--timeout', '1000');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^PLEXUS_ERR_CLI_CALL_FAILED: acc\.Echo\.add failed with NO_PROVIDER \(PLEXUS_ERR_APP_REGISTRY_PENDING\): .*\(the registry sent no provider list in time/);
+    expect(r.err.split('\n')).toHaveLength(1);
+    // the call's 1000 ms, then at most 1000 ms to stop the command's app
+    expect(r.ms).toBeLessThan(3500);
+  });
+
   it('a registry nobody serves fails within --timeout', async () => {
     const r = await run('ls', '--registry', 'redis://127.0.0.1:1', '--timeout', '1500');
     expect(r.code).toBe(1);

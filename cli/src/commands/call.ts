@@ -89,10 +89,15 @@ export async function runCall(iface: string, method: string, argsJson: string | 
   }
 }
 
-/** PLEXUS_ERR_CLI_CALL_FAILED for a failed call, with the hint that fits its RpcCode. */
+/** Hints for framework reasons that say more than their RpcCode. */
+const REASON_HINTS: Record<string, string> = {
+  PLEXUS_ERR_APP_REGISTRY_PENDING: 'the registry sent no provider list in time: is it running at that address? (`plexus ls --registry ...` tells)',
+};
+
+/** PLEXUS_ERR_CLI_CALL_FAILED for a failed call, with the hint that fits its reason or RpcCode. */
 export function callFailed(what: string, e: RpcError & { reason?: string }): PlexusError {
   const generic = CliErrors.CALL_FAILED(what, `${e.code}${e.reason ? ` (${e.reason})` : ''}`, e.message.split('\n')[0]);
-  const hint = CALL_HINTS[e.code];
+  const hint = (e.reason !== undefined ? REASON_HINTS[e.reason] : undefined) ?? CALL_HINTS[e.code];
   if (!hint) return generic;
   const message = generic.message.slice(0, generic.message.lastIndexOf('\n  hint: '));
   return new PlexusError(CliErrors.CALL_FAILED.code, message, hint);
