@@ -83,9 +83,10 @@ function collectMethods(target: object): Map<string, BoundMethod> {
 
 /**
  * Built-in modules not loaded to find runtime classes: loading them warns (deprecated or
- * experimental) and no service class extends anything of theirs.
+ * experimental), or changes the process (`domain` makes every EventEmitter check for a domain on
+ * each emit), and no service class extends anything of theirs.
  */
-const SKIPPED_BUILTINS = new Set(['sys', 'punycode', 'wasi', 'constants', 'test', 'sqlite', 'sea']);
+const SKIPPED_BUILTINS = new Set(['sys', 'punycode', 'wasi', 'constants', 'test', 'sqlite', 'sea', 'domain']);
 
 let runtime: WeakSet<object> | undefined;
 
