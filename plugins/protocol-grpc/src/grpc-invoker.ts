@@ -44,7 +44,9 @@ export class SessionHandle {
     const timer = setTimeout(() => {
       session.destroy(Object.assign(new Error(`no connection within ${o.connectTimeout} ms`), { code: 'ETIMEDOUT' }));
     }, o.connectTimeout);
-    session.once('connect', () => {
+    // Connected once the server's SETTINGS arrived: a port that accepts TCP but does not speak
+    // HTTP/2 (or a server that hangs) counts as unreachable after connectTimeout.
+    session.once('remoteSettings', () => {
       clearTimeout(timer);
       (session as { connectedOnce?: boolean }).connectedOnce = true;
       keepAlive(session, o.keepaliveTime, o.keepaliveTimeout, this.address, this.core.logger);

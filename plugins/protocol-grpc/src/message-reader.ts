@@ -1,3 +1,5 @@
+const EMPTY = Buffer.alloc(0);
+
 /** What {@link MessageReader.push} found wrong. */
 export type ReadProblem = { kind: 'too-large'; declared: number } | { kind: 'bad-flag'; flag: number };
 
@@ -71,6 +73,7 @@ export class MessageReader {
   }
 
   private take(n: number): Buffer {
+    if (n === 0) return EMPTY;
     const first = this.chunks[0];
     if (first.length >= n) {
       // Most messages sit in one chunk: a view, no copy.

@@ -30,7 +30,7 @@ export interface GrpcProtocolOptions {
   keepaliveTime: number;
   /** A PING not answered within this many ms closes the connection (default 20000, gRPC's keepalive timeout). */
   keepaliveTimeout: number;
-  /** Client side: connect timeout in ms (default 3000). */
+  /** Client side: time to connect and receive the server's HTTP/2 SETTINGS, in ms (default 3000). */
   connectTimeout: number;
   /** Most connections the server accepts at once (default 4096); more are closed at once. */
   maxConnections: number;
