@@ -7,9 +7,7 @@ import * as path from 'node:path';
  * The `plexus` command as users get it: the kernel, every plugin and the `plexus` package packed
  * with `npm pack`, installed into a fresh project outside the monorepo, and run as real processes
  * on 127.0.0.1. Every process started here is tracked by PID and stopped in afterAll.
- *
- * The http protocol (@plexus/protocol-http) is a skeleton without extensions while this is
- * written, so `start` serves the plexus protocol only.
+ * `start` serves the plexus and http protocols at once.
  */
 const ROOT = path.resolve(__dirname, '..', '..');
 const PACKAGES = ['kernel', ...fs.readdirSync(path.join(ROOT, 'plugins')).map((p) => `plugins/${p}`), 'cli'];
@@ -75,13 +73,15 @@ function start(config: string): Started {
   return new Started(proc);
 }
 
-function provider(name: string, port = 0): string {
+function provider(name: string): string {
   const file = path.join(project, `${name}.yaml`);
   fs.writeFileSync(
     file,
     `application: { name: ${name} }
 registry: { type: local, dir: ${registryDir}, snapshot: false }
-protocol: { name: plexus, host: 127.0.0.1, port: ${port} }
+protocols:
+  - { name: plexus, host: 127.0.0.1, port: 0 }
+  - { name: http, host: 127.0.0.1, port: 0 }
 services:
   - interface: acc.Echo
     version: 1.0.0
@@ -132,6 +132,7 @@ afterAll(async () => {
 describe('plexus from packed tarballs', () => {
   let served: Started;
   let url: string;
+  let httpUrl: string;
 
   it('installs a `plexus` bin whose --help lists the commands', async () => {
     expect(fs.existsSync(path.join(project, 'node_modules', '.bin', 'plexus'))).toBe(true);
@@ -140,26 +141,32 @@ describe('plexus from packed tarballs', () => {
     for (const c of ['start', 'call', 'ls', 'bench', 'config', 'rule']) expect(r.out).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
   });
 
-  it('`plexus start p.yaml` serves', async () => {
+  it('`plexus start p.yaml` serves on the plexus and http protocols at once', async () => {
     served = start(provider('p'));
-    const m = await served.waitFor(/serving acc\.Echo:1\.0\.0 at (plexus:\/\/127\.0\.0\.1:\d+)/, 20_000);
-    url = m[1];
     await served.waitFor(/^started p \(pid \d+\)$/m, 20_000);
+    url = (await served.waitFor(/serving acc\.Echo:1\.0\.0 at (plexus:\/\/127\.0\.0\.1:\d+)/, 1000))[1];
+    httpUrl = (await served.waitFor(/serving acc\.Echo:1\.0\.0 at (http:\/\/127\.0\.0\.1:\d+)/, 1000))[1];
+    // what curl -X POST -H 'plexus-version: 1.0.0' -d '[40,2]' <http>/acc.Echo/add does
+    const res = await fetch(`${httpUrl}/acc.Echo/add`, { method: 'POST', headers: { 'content-type': 'application/json', 'plexus-version': '1.0.0' }, body: '[40,2]' });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('42');
   });
 
   it('`plexus call` works by --url and by --registry local:///dir', async () => {
     expect(await plexus(['call', 'acc.Echo', 'add', '[40,2]', '--url', url, '--version', '1.0.0'])).toMatchObject({ code: 0, out: '42' });
     expect(await plexus(['call', 'acc.Echo', 'add', '[40,2]', '--registry', `local://${registryDir}`, '--version', '1.0.0'])).toMatchObject({ code: 0, out: '42' });
     expect(await plexus(['call', 'acc.Echo', 'echo', '{"a":[1,"x"]}', '--url', url, '--version', '1.0.0'])).toMatchObject({ code: 0, out: '{"a":[1,"x"]}' });
+    expect(await plexus(['call', 'acc.Echo', 'add', '[40,2]', '--url', httpUrl, '--version', '1.0.0'])).toMatchObject({ code: 0, out: '42' });
   });
 
   it('`plexus ls` shows the service and its provider\'s address', async () => {
     const r = await plexus(['ls', '--registry', `local://${registryDir}`]);
     expect(r.code).toBe(0);
-    const row = r.out.split('\n').find((l) => l.startsWith('acc.Echo'));
+    const row = r.out.split('\n').find((l) => l.includes(url));
     expect(row).toMatch(new RegExp(`^acc\\.Echo\\s+provider\\s+${url.replace(/[./]/g, '\\$&')}\\s+1\\.0\\.0\\s+p\\s`));
+    expect(r.out.split('\n').find((l) => l.includes(httpUrl))).toMatch(/^acc\.Echo\s+provider\s+http:/);
     const json = JSON.parse((await plexus(['ls', '--registry', `local://${registryDir}`, '--json'])).out);
-    expect(json.services[0].providers[0].address).toBe(url);
+    expect(json.services[0].providers.map((p: { address: string }) => p.address).sort()).toEqual([httpUrl, url]);
   });
 
   it('a failed call exits non-zero with one coded line, within the timeout', async () => {
@@ -209,7 +216,7 @@ describe('plexus from packed tarballs', () => {
     expect(r.code).toBe(0);
     const lines = r.out.split('\n');
     expect(lines).toContainEqual(expect.stringMatching(/^application\.name = "p" \(file \S*p\.yaml:1:\d+\)$/));
-    expect(lines).toContainEqual(expect.stringMatching(/^services\[0\]\.implementation = "\.\/echo\.js" \(file \S*p\.yaml:7:\d+\)$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^services\[0\]\.implementation = "\.\/echo\.js" \(file \S*p\.yaml:9:\d+\)$/));
     expect(lines).toContain('consumer.timeout = 250 (env PLEXUS_CONSUMER_TIMEOUT)');
     expect(lines).toContain('consumer.retries = 2 (default)');
     for (const l of lines.slice(1)) expect(l).toMatch(/ \((default|file \S+:\d+:\d+|env PLEXUS_\w+|code|runtime)\)$/);
