@@ -32,6 +32,8 @@ export interface LoadResult {
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
   /** Calls still in flight when the drain gave up. */
   stuck: number;
+  /** CPU time (user + system) of this process in the window per completed call, µs: what the caller side costs. */
+  cpuMicrosPerCall: number;
 }
 
 /**
@@ -52,6 +54,8 @@ export function runLoad(call: () => Promise<unknown>, plan: LoadPlan): Promise<L
     let inFlight = 0;
     let windowStart = 0;
     let windowEnd = 0;
+    let cpuStart = process.cpuUsage();
+    let cpuMicros = 0;
     let ticker: NodeJS.Timeout | undefined;
     let drainTimer: NodeJS.Timeout | undefined;
     let done = false;
@@ -83,6 +87,7 @@ export function runLoad(call: () => Promise<unknown>, plan: LoadPlan): Promise<L
         rate: elapsedMs > 0 ? (calls * 1000) / elapsedMs : 0,
         latencyMs: { p50: at(50), p90: at(90), p99: at(99), max, mean: any ? histogram.mean / 1000 : 0 },
         stuck: inFlight,
+        cpuMicrosPerCall: calls > 0 ? cpuMicros / calls : 0,
       });
     };
 
@@ -131,6 +136,7 @@ export function runLoad(call: () => Promise<unknown>, plan: LoadPlan): Promise<L
 
     setTimeout(() => {
       measuring = true;
+      cpuStart = process.cpuUsage();
       windowStart = performance.now();
       if (plan.onTick) {
         const tick = plan.onTick;
@@ -138,6 +144,8 @@ export function runLoad(call: () => Promise<unknown>, plan: LoadPlan): Promise<L
       }
       setTimeout(() => {
         windowEnd = performance.now();
+        const cpu = process.cpuUsage(cpuStart);
+        cpuMicros = cpu.user + cpu.system;
         measuring = false;
         stopping = true;
         clearInterval(ticker);

@@ -32,6 +32,9 @@ describe('runLoad', () => {
     expect(seen.issued).toBeGreaterThan(result.calls);
     expect(result.elapsedMs).toBeGreaterThanOrEqual(299);
     expect(result.rate).toBeCloseTo((result.calls * 1000) / result.elapsedMs, 5);
+    expect(result.cpuMicrosPerCall).toBeGreaterThan(0);
+    // Timers every 5 ms and a few closures per call cost well under 300 ms of CPU for the window.
+    expect(result.cpuMicrosPerCall * result.calls).toBeLessThan(300_000 * 1.5);
   });
 
   it('reports percentiles from the histogram in milliseconds', async () => {

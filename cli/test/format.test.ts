@@ -67,9 +67,9 @@ describe('tables', () => {
   });
 
   it('prints the bench rate and percentiles', () => {
-    const text = formatBench({ interface: 'a.B', method: 'c', concurrency: 10, durationMs: 1000, calls: 5000, errors: 1, rate: 5000, latencyMs: { p50: 0.5, p90: 1.25, p99: 12.5, max: 250, mean: 1 }, stuck: 0, firstError: 'X: y' });
+    const text = formatBench({ interface: 'a.B', method: 'c', concurrency: 10, durationMs: 1000, calls: 5000, errors: 1, rate: 5000, latencyMs: { p50: 0.5, p90: 1.25, p99: 12.5, max: 250, mean: 1 }, stuck: 0, clientCpuMicrosPerCall: 12.5, firstError: 'X: y' });
     expect(text).toBe(
-      ['a.B.c: 10 in flight for 1000 ms', 'calls     5000 ok, 1 failed', 'rate      5000 calls/s', 'latency   p50 0.500 ms   p90 1.3 ms   p99 12.5 ms   max 250 ms', 'first error: X: y'].join('\n'),
+      ['a.B.c: 10 in flight for 1000 ms', 'calls     5000 ok, 1 failed', 'rate      5000 calls/s   (this process: 12.5 µs CPU per call)', 'latency   p50 0.500 ms   p90 1.3 ms   p99 12.5 ms   max 250 ms', 'first error: X: y'].join('\n'),
     );
     expect(ms(0.0841)).toBe('0.084 ms');
   });

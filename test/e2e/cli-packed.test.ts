@@ -194,7 +194,7 @@ describe('plexus from packed tarballs', () => {
     const r = await plexus(['bench', 'acc.Echo', 'add', '[1,2]', '--url', url, '--version', '1.0.0', '--concurrency', '20', '--duration', '1000', '--warmup', '200']);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^acc\.Echo\.add: 20 in flight for \d+ ms$/m);
-    expect(r.out).toMatch(/^rate\s+\d+ calls\/s$/m);
+    expect(r.out).toMatch(/^rate\s+\d+ calls\/s\s+\(this process: [\d.]+ µs CPU per call\)$/m);
     expect(r.out).toMatch(/^latency\s+p50 [\d.]+ ms\s+p90 [\d.]+ ms\s+p99 [\d.]+ ms\s+max [\d.]+ ms$/m);
     const json = JSON.parse((await plexus(['bench', 'acc.Echo', 'add', '[1,2]', '--url', url, '--version', '1.0.0', '--concurrency', '5', '--duration', '500', '--warmup', '100', '--json'])).out);
     expect(json.calls).toBeGreaterThan(0);

@@ -33,6 +33,8 @@ export interface BenchReport {
   latencyMs: LoadResult['latencyMs'];
   /** Calls still unanswered when the drain after the window gave up (--timeout + 1 s). */
   stuck: number;
+  /** CPU time of the bench process per call, µs (the provider's is not included). */
+  clientCpuMicrosPerCall: number;
   firstError?: string;
 }
 
@@ -125,6 +127,7 @@ export async function runBench(iface: string, method: string, argsJson: string |
       rate: Math.round(result.rate),
       latencyMs: result.latencyMs,
       stuck: result.stuck,
+      clientCpuMicrosPerCall: Math.round(result.cpuMicrosPerCall * 10) / 10,
       ...(result.firstError !== undefined ? { firstError: errorLine(result.firstError) } : {}),
     };
   } finally {
@@ -137,7 +140,7 @@ export function formatBench(r: BenchReport): string {
   const lines = [
     `${r.interface}.${r.method}: ${r.concurrency} in flight for ${r.durationMs} ms`,
     `calls     ${r.calls} ok, ${r.errors} failed`,
-    `rate      ${r.rate} calls/s`,
+    `rate      ${r.rate} calls/s   (this process: ${r.clientCpuMicrosPerCall} µs CPU per call)`,
     `latency   p50 ${ms(r.latencyMs.p50)}   p90 ${ms(r.latencyMs.p90)}   p99 ${ms(r.latencyMs.p99)}   max ${ms(r.latencyMs.max)}`,
   ];
   if (r.stuck > 0) lines.push(`${r.stuck} call(s) still unanswered after the window`);
