@@ -85,6 +85,14 @@ afterAll(async () => {
   for (const d of [project, dataDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
 }, 60_000);
 
+/** The server log's lines about sessions and zxids (the last 40), for a failure message. */
+function zookeeperLog(): string {
+  const file = path.join(dataDir, 'zookeeper.log');
+  if (!fs.existsSync(file)) return '(no log)';
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  return lines.filter((l) => /zxid|[Ss]ession|Refusing/.test(l)).slice(-40).join('\n');
+}
+
 /**
  * `dataKept`: ZooKeeper comes back on its data folder (a restart; sessions may survive it).
  * Otherwise on an empty one (a server that lost its data): every entry must be written again by
@@ -100,7 +108,7 @@ async function restartUnderLoad(dataKept: boolean): Promise<void> {
     await flow(dataKept, tag, iface);
   } catch (err) {
     // What the processes logged (registry warnings with their codes) says which side did not recover.
-    (err as Error).message += `\nprocess output:\n${procs.outputs()}`;
+    (err as Error).message += `\nprocess output:\n${procs.outputs()}\nZooKeeper log, session lines:\n${zookeeperLog()}`;
     throw err;
   } finally {
     await procs.killAll();
@@ -137,10 +145,8 @@ async function flow(dataKept: boolean, tag: string, iface: string): Promise<void
   const lateStartedDuringOutage = late.messages.some((m) => m.phase === 'started');
 
   // ZooKeeper comes back, on its data or on an empty folder.
-  if (!dataKept) {
-    fs.rmSync(dataDir, { recursive: true, force: true });
-    fs.mkdirSync(dataDir);
-  }
+  // (scripts/servers/zookeeper.js keeps its znodes under <dir>/data and its log beside it.)
+  if (!dataKept) fs.rmSync(path.join(dataDir, 'data'), { recursive: true, force: true });
   server = await servers.start({ port, dir: dataDir });
   const upAt = Date.now();
   const c: StartedProvider = await started(late, 60_000);
@@ -148,7 +154,7 @@ async function flow(dataKept: boolean, tag: string, iface: string): Promise<void
 
   // Registered again: a consumer started now (no snapshot) finds all three through ZooKeeper alone
   // (check: false, as the entries may take a retry period to be written again).
-  const fresh = await procs.consumer({ registry: registry(), iface, name: `lc-zk-${tag}-fresh`, concurrency: 2, delayMs: 0, check: false });
+  const fresh = await procs.consumer({ registry: registry(), iface, name: `lc-zk-${tag}-fresh`, concurrency: 2, delayMs: 5, check: false });
   await waitListed(fresh, all, 30_000, 'all three providers listed by a consumer started after the restart');
   const relistedMs = Date.now() - upAt;
   // Its calls before the list was filled found no provider (it started with check: false); from now on none may fail.
@@ -175,6 +181,21 @@ it('ZooKeeper restarted on its data under load: no call fails, the providers are
   await restartUnderLoad(true);
 }, 180_000);
 
+/*
+ * Known failure (registry-zookeeper, not this test): a ZooKeeper that lost its data restarts at a
+ * low zxid (0x10 here) and refuses every client that has seen a higher one: its log reads
+ * "Refusing session request for client ... as it has seen zxid 0x38 our last zxid is 0x10 client
+ * must try another server" (printed with the failure). node-zookeeper-client reconnects to the same
+ * single server with the old session forever, emits neither `connected` nor `expired`, so
+ * plugins/registry-zookeeper/src/zookeeper-registry.ts never reaches onExpired (about line 370)
+ * and never opens the new session that would register again: providers A and B stay missing from
+ * ZooKeeper and the running consumer's subscription stays dead (the late provider, a new client,
+ * registers fine). Run after the data-kept flow (zxids pushed up) it fails every time (5 of 5);
+ * run alone it passed 5 of 7, when the new server's zxid caught up with the clients' in time.
+ * Fix suggested to the registry's owner: when no connection came back within `sessionTimeout` (the
+ * server has expired or forgotten the session by then), close the client and open a new session,
+ * as on `expired` (Apache ZooKeeper's ZOOKEEPER-832 describes the same endless loop).
+ */
 it('ZooKeeper back with its data lost, under load: no call fails, every provider writes its entry again, and one started during the outage is found', async () => {
   await restartUnderLoad(false);
 }, 180_000);
