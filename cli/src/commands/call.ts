@@ -1,5 +1,4 @@
 import { Command, Option } from 'commander';
-import { Plexus } from '@plexus/kernel';
 import { PlexusError, RpcError } from '@plexus/kernel/spi';
 import { intOption, parseArgsJson } from '../args';
 import { CliErrors } from '../errors';
@@ -73,7 +72,7 @@ export async function runCall(iface: string, method: string, argsJson: string | 
     const what = `${iface}.${method}`;
     // The kernel bounds the call by --timeout; the guard covers what comes before it (a registry that never answers).
     const result = await within(
-      Plexus.withCallOptions({ timeout: options.timeout }, () => service.$invoke(method, args)),
+      service.$invoke(method, args),
       options.timeout + 1000,
       `the call ${what}`,
     ).catch((err: unknown) => {
