@@ -190,8 +190,8 @@ it('ZooKeeper restarted on its data under load: no call fails, the providers are
  * plugins/registry-zookeeper/src/zookeeper-registry.ts never reaches onExpired (about line 370)
  * and never opens the new session that would register again: providers A and B stay missing from
  * ZooKeeper and the running consumer's subscription stays dead (the late provider, a new client,
- * registers fine). Run after the data-kept flow (zxids pushed up) it fails every time (5 of 5);
- * run alone it passed 5 of 7, when the new server's zxid caught up with the clients' in time.
+ * registers fine). Run after the data-kept flow (zxids pushed up) it failed 8 of 8 runs;
+ * run alone it passed 5 of 6, when the new server's zxid caught up with the clients' in time.
  * Fix suggested to the registry's owner: when no connection came back within `sessionTimeout` (the
  * server has expired or forgotten the session by then), close the client and open a new session,
  * as on `expired` (Apache ZooKeeper's ZOOKEEPER-832 describes the same endless loop).
