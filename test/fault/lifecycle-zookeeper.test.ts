@@ -182,19 +182,10 @@ it('ZooKeeper restarted on its data under load: no call fails, the providers are
 }, 180_000);
 
 /*
- * Known failure (registry-zookeeper, not this test): a ZooKeeper that lost its data restarts at a
- * low zxid (0x10 here) and refuses every client that has seen a higher one: its log reads
- * "Refusing session request for client ... as it has seen zxid 0x38 our last zxid is 0x10 client
- * must try another server" (printed with the failure). node-zookeeper-client reconnects to the same
- * single server with the old session forever, emits neither `connected` nor `expired`, so
- * plugins/registry-zookeeper/src/zookeeper-registry.ts never reaches onExpired (about line 370)
- * and never opens the new session that would register again: providers A and B stay missing from
- * ZooKeeper and the running consumer's subscription stays dead (the late provider, a new client,
- * registers fine). Run after the data-kept flow (zxids pushed up) it failed 8 of 8 runs;
- * run alone it passed 5 of 6, when the new server's zxid caught up with the clients' in time.
- * Fix suggested to the registry's owner: when no connection came back within `sessionTimeout` (the
- * server has expired or forgotten the session by then), close the client and open a new session,
- * as on `expired` (Apache ZooKeeper's ZOOKEEPER-832 describes the same endless loop).
+ * A ZooKeeper that lost its data restarts at a low zxid and refuses every client that has seen a
+ * higher one ("Refusing session request ... client must try another server"); the driver would
+ * retry the old session forever without emitting `expired` (ZOOKEEPER-832). The registry opens a
+ * new session once no connection came back within the session timeout, then registers again.
  */
 it('ZooKeeper back with its data lost, under load: no call fails, every provider writes its entry again, and one started during the outage is found', async () => {
   await restartUnderLoad(false);

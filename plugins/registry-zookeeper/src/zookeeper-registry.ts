@@ -125,6 +125,8 @@ export class ZookeeperRegistry implements Registry {
   private readonly logger: Logger;
   private client: zookeeper.Client | undefined;
   private connection: 'idle' | 'connecting' | 'connected' | 'disconnected' = 'idle';
+  /** Set while disconnected: opens a new session once the old one must have expired. */
+  private lostTimer: NodeJS.Timeout | undefined;
   private everConnected = false;
   /** A new session replaced an expired one and has not connected yet. */
   private renewing = false;
@@ -277,6 +279,7 @@ export class ZookeeperRegistry implements Registry {
     for (const sub of [...this.subscriptions]) this.cancel(sub);
     if (this.staleTimer !== undefined) clearTimeout(this.staleTimer);
     this.staleTimer = undefined;
+    this.clearLostTimer();
     for (const w of [...this.waiters]) w.reject(ERR_ZOOKEEPER_CLOSED('wait for a connection'));
     this.waiters.clear();
     const client = this.client;
@@ -340,6 +343,7 @@ export class ZookeeperRegistry implements Registry {
 
   private onConnected(client: zookeeper.Client): void {
     if (client !== this.client || this.closed) return;
+    this.clearLostTimer();
     const renewed = this.renewing;
     const back = this.everConnected && !renewed;
     this.connection = 'connected';
@@ -365,10 +369,26 @@ export class ZookeeperRegistry implements Registry {
     if (client !== this.client || this.closed) return;
     this.connection = 'disconnected';
     this.reportDown(`lost the connection to ${this.options.address}; reconnecting`);
+    // A server that lost its data (restarted empty, a lower zxid) refuses the old session without
+    // ever saying it expired, and the driver would retry it forever (ZOOKEEPER-832). Past the
+    // session timeout without a connection the session is dead anyway: open a new one.
+    if (this.lostTimer === undefined) {
+      this.lostTimer = setTimeout(() => {
+        this.lostTimer = undefined;
+        if (client === this.client && !this.closed && this.connection !== 'connected') this.onExpired(client);
+      }, this.options.sessionTimeout + 1000);
+      this.lostTimer.unref();
+    }
+  }
+
+  private clearLostTimer(): void {
+    if (this.lostTimer !== undefined) clearTimeout(this.lostTimer);
+    this.lostTimer = undefined;
   }
 
   private onExpired(client: zookeeper.Client): void {
     if (client !== this.client || this.closed) return;
+    this.clearLostTimer();
     this.reportDown(`session with ${this.options.address} expired`);
     // The expired client never reconnects; a new one opens a new session.
     this.forceClose(client);
