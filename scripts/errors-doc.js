@@ -23,6 +23,7 @@ function files(dir) {
 
 const packages = [['@plexus/kernel', path.join(root, 'kernel/src')]];
 for (const p of fs.readdirSync(path.join(root, 'plugins'))) packages.push([`@plexus/${p}`, path.join(root, 'plugins', p, 'src')]);
+packages.push(['plexus (cli)', path.join(root, 'cli/src')]);
 packages.push(['@plexus/kernel/testing', path.join(root, 'kernel/src/testing')]);
 
 const doc = fs.existsSync(path.join(root, 'docs/reference/errors.md')) ? fs.readFileSync(path.join(root, 'docs/reference/errors.md'), 'utf8') : '';

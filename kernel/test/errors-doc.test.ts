@@ -21,7 +21,7 @@ function sourceFiles(dir: string): string[] {
 
 function codesInCode(): Map<string, string> {
   const found = new Map<string, string>();
-  const dirs = [path.join(root, 'kernel', 'src'), ...fs.readdirSync(path.join(root, 'plugins')).map((p) => path.join(root, 'plugins', p, 'src'))];
+  const dirs = [path.join(root, 'kernel', 'src'), path.join(root, 'cli', 'src'), ...fs.readdirSync(path.join(root, 'plugins')).map((p) => path.join(root, 'plugins', p, 'src'))];
   for (const file of dirs.flatMap(sourceFiles)) {
     const text = fs.readFileSync(file, 'utf8');
     for (const m of text.matchAll(CODE)) if (!found.has(m[0])) found.set(m[0], path.relative(root, file));
