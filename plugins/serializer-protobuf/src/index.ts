@@ -7,3 +7,4 @@
 export { loadProto, ProtoFile, ProtoService, type ProtoMethod, type ProtoOptions } from './proto-file';
 export { MessageCodec, DEFAULT_MAX_MESSAGE_SIZE } from './message-codec';
 export { ProtobufErrors, serializationError } from './errors';
+export { ProtobufSerializer, PROTOBUF_OPTIONS_SCHEMA, type ProtobufSerializerOptions } from './protobuf-serializer';
