@@ -85,4 +85,18 @@ describe('grpc-js client → Plexus grpc provider (unary)', () => {
     expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
     expect(err.details).toMatch(/streaming/);
   });
+
+  it('while the provider stops, a call in flight finishes and new calls get UNAVAILABLE', async () => {
+    const { app, port } = await provider('helloworld.Greeter', greeter, { proto: GREETER_PROTO });
+    const client = greeterClient(port);
+    await unary(client, 'SayHello', { name: 'warm' });
+    const inflight = unary(client, 'SayHelloSlow', { delay_ms: 400 });
+    await sleep(50);
+    const stopping = app.stop();
+    await sleep(50);
+    const late = await unary(client, 'SayHello', { name: 'late' });
+    expect(late.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect((await inflight).reply?.message).toBe('late');
+    await stopping;
+  });
 });

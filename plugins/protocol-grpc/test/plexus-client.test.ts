@@ -137,3 +137,19 @@ describe('Plexus consumer → Plexus grpc provider', () => {
     expect(await Plexus.withAttachments({ who: 'ada' }, () => calc.who())).toBe('ada');
   });
 });
+
+describe('the tri name and trailers', () => {
+  it('serves and calls as `tri` (Dubbo Triple) once the package is listed, version and group in tri-* headers', async () => {
+    const p = app('tri-provider', { plugins: ['@plexus/protocol-grpc'], protocols: [{ name: 'tri', host: '127.0.0.1', port: 0 }] });
+    p.provide({ interface: 'acc.Calc', version: '2.0.0', group: 'blue' }, { add: (a: number, b: number) => a + b });
+    p.provide({ interface: 'acc.Calc', version: '1.0.0' }, { add: (a: number, b: number) => a - b });
+    await p.start();
+    const port = p.exportedUrls().find((u) => u.protocol === 'tri')!.port;
+    const c = app('tri-consumer', { plugins: ['@plexus/protocol-grpc'], protocols: [{ name: 'tri', port: 0 }] });
+    await c.start();
+    const v2 = c.refer<{ add(a: number, b: number): Promise<number> }>({ interface: 'acc.Calc', version: '2.0.0', group: 'blue', url: `tri://127.0.0.1:${port}`, retries: 0 });
+    const v1 = c.refer<{ add(a: number, b: number): Promise<number> }>({ interface: 'acc.Calc', version: '1.0.0', url: `tri://127.0.0.1:${port}`, retries: 0 });
+    expect(await v2.add(40, 2)).toBe(42);
+    expect(await v1.add(40, 2)).toBe(38);
+  });
+});
