@@ -153,3 +153,31 @@ describe('the tri name and trailers', () => {
     expect(await v1.add(40, 2)).toBe(38);
   });
 });
+
+describe('GrpcInvoker (the protocol alone)', () => {
+  it("returns the server's trailing metadata as Result.attachments, and relative proto paths resolve against the config's baseDir", async () => {
+    const { fakeExtensionContext, fakeInvocation } = await import('@plexus/kernel/testing');
+    const { CONFIG, URL } = await import('@plexus/kernel/spi');
+    const { GrpcProtocol } = await import('../src');
+    const path = await import('node:path');
+    const port = await grpcServer({
+      SayHello(call: grpc.ServerUnaryCall<{ name: string }, unknown>, cb: grpc.sendUnaryData<unknown>) {
+        const trailer = new grpc.Metadata();
+        trailer.set('served-by', 'grpc-js');
+        cb(null, { message: `Hello ${call.request.name}` }, trailer);
+      },
+    });
+    const json = { id: 1, name: 'json', serialize: (v: unknown) => Buffer.from(JSON.stringify(v)), deserialize: (b: Uint8Array) => JSON.parse(Buffer.from(b).toString()) };
+    const protocol = new GrpcProtocol(
+      fakeExtensionContext({}, { resolve: () => json, values: new Map<symbol, unknown>([[CONFIG, { baseDir: path.dirname(GREETER_PROTO) }]]) }),
+    );
+    try {
+      const invoker = protocol.refer(new URL('grpc', '127.0.0.1', port, 'helloworld.Greeter', { proto: './greeter.proto' }));
+      const result = await invoker.invoke(fakeInvocation({ service: 'helloworld.Greeter', method: 'SayHello', args: [{ name: 'ada' }], deadline: Date.now() + 3000 }));
+      expect(result.value).toEqual({ message: 'Hello ada', seen: {} });
+      expect(result.attachments).toMatchObject({ 'served-by': 'grpc-js' });
+    } finally {
+      await protocol.destroy();
+    }
+  });
+});
