@@ -42,3 +42,4 @@ export { runInCallContext, currentCallContext, type CallContext } from '../pipel
 export { MethodTable, type BoundMethod } from '../pipeline/method-table';
 export { serviceError } from '../errors/service-error';
 export { loopNow } from '../deadline/clock';
+export { ActiveCalls } from '../pipeline/active-calls';

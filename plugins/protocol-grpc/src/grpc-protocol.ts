@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import {
+  ActiveCalls,
   CONFIG,
   definePlugin,
   type ExtensionContext,
@@ -40,8 +41,7 @@ export class GrpcProtocol implements Protocol, GrpcCore {
   private readonly sessions = new Map<string, SessionHandle>();
   private draining_ = false;
   private destroyed = false;
-  private inflight = 0;
-  private drainWaiters: Array<() => void> = [];
+  private readonly calls = new ActiveCalls();
 
   constructor(ctx: ExtensionContext) {
     this.ctx = ctx;
@@ -56,7 +56,7 @@ export class GrpcProtocol implements Protocol, GrpcCore {
 
   /** Provider calls running now. */
   get active(): number {
-    return this.inflight;
+    return this.calls.count;
   }
 
   /**
@@ -132,14 +132,7 @@ export class GrpcProtocol implements Protocol, GrpcCore {
     this.draining_ = true;
     // GOAWAY: clients open new streams elsewhere; streams in flight finish.
     for (const s of new Set(this.servers.values())) s.goaway();
-    if (this.inflight === 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, Math.max(0, timeoutMs));
-      this.drainWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await this.calls.drain(timeoutMs);
   }
 
   async destroy(): Promise<void> {
@@ -150,16 +143,15 @@ export class GrpcProtocol implements Protocol, GrpcCore {
     const servers = [...new Set(this.servers.values())];
     this.servers.clear();
     await Promise.all(servers.map((s) => s.close()));
-    this.wakeDrainers();
+    this.calls.release();
   }
 
   requestStarted(): void {
-    this.inflight++;
+    this.calls.enter();
   }
 
   requestFinished(): void {
-    this.inflight--;
-    if (this.inflight === 0 && this.drainWaiters.length > 0) this.wakeDrainers();
+    this.calls.leave();
   }
 
   private baseDir(): string {
@@ -176,11 +168,6 @@ export class GrpcProtocol implements Protocol, GrpcCore {
     handle.close();
   };
 
-  private wakeDrainers(): void {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const wake of waiters) wake();
-  }
 
   private async closeServer(s: GrpcServer): Promise<void> {
     for (const [key, value] of this.servers) if (value === s) this.servers.delete(key);

@@ -1,4 +1,5 @@
 import {
+  ActiveCalls,
   definePlugin,
   type ExtensionContext,
   type Exporter,
@@ -34,8 +35,7 @@ export class HttpProtocol implements Protocol, HttpCore {
   private readonly agents = new Map<string, AgentHandle>();
   private draining_ = false;
   private destroyed = false;
-  private inflight = 0;
-  private drainWaiters: Array<() => void> = [];
+  private readonly calls = new ActiveCalls();
 
   constructor(ctx: ExtensionContext) {
     this.ctx = ctx;
@@ -50,7 +50,7 @@ export class HttpProtocol implements Protocol, HttpCore {
 
   /** Provider requests running now. */
   get active(): number {
-    return this.inflight;
+    return this.calls.count;
   }
 
   json(): Serializer {
@@ -112,14 +112,7 @@ export class HttpProtocol implements Protocol, HttpCore {
     this.draining_ = true;
     // Idle keep-alive connections close now; busy ones get `connection: close` on their answer.
     for (const ep of new Set(this.endpoints.values())) ep.server.closeIdleConnections();
-    if (this.inflight === 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, Math.max(0, timeoutMs));
-      this.drainWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await this.calls.drain(timeoutMs);
   }
 
   async destroy(): Promise<void> {
@@ -130,16 +123,15 @@ export class HttpProtocol implements Protocol, HttpCore {
     const endpoints = [...new Set(this.endpoints.values())];
     this.endpoints.clear();
     await Promise.all(endpoints.map((ep) => ep.close()));
-    this.wakeDrainers();
+    this.calls.release();
   }
 
   requestStarted(): void {
-    this.inflight++;
+    this.calls.enter();
   }
 
   requestFinished(): void {
-    this.inflight--;
-    if (this.inflight === 0 && this.drainWaiters.length > 0) this.wakeDrainers();
+    this.calls.leave();
   }
 
   private readonly releaseAgent = (handle: AgentHandle): void => {
@@ -148,11 +140,6 @@ export class HttpProtocol implements Protocol, HttpCore {
     handle.release();
   };
 
-  private wakeDrainers(): void {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const wake of waiters) wake();
-  }
 
   private async closeEndpoint(ep: HttpEndpoint): Promise<void> {
     for (const [key, value] of this.endpoints) if (value === ep) this.endpoints.delete(key);

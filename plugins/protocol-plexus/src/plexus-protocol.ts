@@ -1,4 +1,5 @@
 import {
+  ActiveCalls,
   definePlugin,
   type ConnectOptions,
   type ExtensionContext,
@@ -43,8 +44,7 @@ export class PlexusProtocol implements Protocol, ProtocolCore {
   private readonly routes: RouteCache = new Map();
   private draining_ = false;
   private destroyed = false;
-  private inflight = 0;
-  private drainWaiters: Array<() => void> = [];
+  private readonly calls = new ActiveCalls();
 
   constructor(ctx: ExtensionContext) {
     this.ctx = ctx;
@@ -60,7 +60,7 @@ export class PlexusProtocol implements Protocol, ProtocolCore {
 
   /** Provider requests running now. */
   get active(): number {
-    return this.inflight;
+    return this.calls.count;
   }
 
   transport(): Transport {
@@ -135,14 +135,7 @@ export class PlexusProtocol implements Protocol, ProtocolCore {
   async drain(timeoutMs: number): Promise<void> {
     this.draining_ = true;
     for (const endpoint of new Set(this.endpoints.values())) endpoint.announceClosing();
-    if (this.inflight === 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, Math.max(0, timeoutMs));
-      this.drainWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await this.calls.drain(timeoutMs);
   }
 
   async destroy(): Promise<void> {
@@ -153,18 +146,17 @@ export class PlexusProtocol implements Protocol, ProtocolCore {
     const endpoints = [...new Set(this.endpoints.values())];
     this.endpoints.clear();
     await Promise.all(endpoints.map((ep) => this.closeEndpoint(ep)));
-    this.wakeDrainers();
+    this.calls.release();
   }
 
   // ---- ProtocolCore ----
 
   requestStarted(): void {
-    this.inflight++;
+    this.calls.enter();
   }
 
   requestFinished(): void {
-    this.inflight--;
-    if (this.inflight === 0 && this.drainWaiters.length > 0) this.wakeDrainers();
+    this.calls.leave();
   }
 
   // ---- internals ----
@@ -177,11 +169,6 @@ export class PlexusProtocol implements Protocol, ProtocolCore {
     pool.closeWhenIdle(RELEASED_CONNECTION_GRACE_MS);
   };
 
-  private wakeDrainers(): void {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const wake of waiters) wake();
-  }
 
   private async closeEndpoint(ep: ServerEndpoint): Promise<void> {
     for (const [key, value] of this.endpoints) if (value === ep) this.endpoints.delete(key);
