@@ -65,3 +65,27 @@ export async function within<T>(work: Promise<T>, ms: number, what: string): Pro
 export async function closeApp(app: Plexus, ms = 1000): Promise<void> {
   await within(app.stop(), ms, 'stopping').catch(() => undefined);
 }
+
+/** What `call` and `bench` say about the service they call. */
+export interface ServiceOptions extends TargetOptions {
+  version?: string;
+  group?: string;
+  serializer?: string;
+  timeout: number;
+}
+
+/**
+ * The generic reference a command calls through: the options given, each call bounded by
+ * `--timeout`, never retried (a person, or a load run, wants the answer of the provider asked).
+ */
+export function genericOf(app: Plexus, iface: string, options: ServiceOptions) {
+  return app.generic(iface, {
+    ...(options.url !== undefined ? { url: options.url } : {}),
+    ...(options.version !== undefined ? { version: options.version } : {}),
+    ...(options.group !== undefined ? { group: options.group } : {}),
+    ...(options.serializer !== undefined ? { serializer: options.serializer } : {}),
+    timeout: options.timeout,
+    retries: 0,
+    check: false,
+  });
+}

@@ -5,7 +5,7 @@ import { intOption, parseArgsJson } from '../args';
 import { runLoad, type LoadResult } from '../bench-loop';
 import { CliErrors } from '../errors';
 import { errorLine, ms } from '../format';
-import { closeApp, openApp, within, type TargetOptions } from '../target';
+import { closeApp, genericOf, openApp, within, type TargetOptions } from '../target';
 import type { Io } from '../io';
 import { callFailed, DEFAULT_CALL_TIMEOUT } from './call';
 
@@ -78,15 +78,7 @@ export async function runBench(iface: string, method: string, argsJson: string |
   const args = parseArgsJson(argsJson);
   const app = await openApp(options);
   try {
-    const service = app.generic(iface, {
-      ...(options.url !== undefined ? { url: options.url } : {}),
-      ...(options.version !== undefined ? { version: options.version } : {}),
-      ...(options.group !== undefined ? { group: options.group } : {}),
-      ...(options.serializer !== undefined ? { serializer: options.serializer } : {}),
-      timeout: options.timeout,
-      retries: 0,
-      check: false,
-    });
+    const service = genericOf(app, iface, options);
     const what = `${iface}.${method}`;
     // The reference's `timeout` bounds each call. Per-call options (Plexus.withCallOptions) are not
     // used here: they switch on AsyncLocalStorage's promise hooks for the whole process, about a

@@ -3,7 +3,7 @@ import { PlexusError, RpcError } from '@plexus/kernel/spi';
 import { intOption, parseArgsJson } from '../args';
 import { CliErrors } from '../errors';
 import { toJson } from '../format';
-import { closeApp, openApp, within, type TargetOptions } from '../target';
+import { closeApp, genericOf, openApp, within, type TargetOptions } from '../target';
 import type { Io } from '../io';
 
 /** Default budget of one call from the command line, ms: long enough for a cold connection. */
@@ -59,16 +59,7 @@ export async function runCall(iface: string, method: string, argsJson: string | 
   const args = parseArgsJson(argsJson);
   const app = await openApp(options);
   try {
-    const service = app.generic(iface, {
-      ...(options.url !== undefined ? { url: options.url } : {}),
-      ...(options.version !== undefined ? { version: options.version } : {}),
-      ...(options.group !== undefined ? { group: options.group } : {}),
-      ...(options.serializer !== undefined ? { serializer: options.serializer } : {}),
-      timeout: options.timeout,
-      // A person at a prompt wants the answer of the provider asked, not a retry's.
-      retries: 0,
-      check: false,
-    });
+    const service = genericOf(app, iface, options);
     const what = `${iface}.${method}`;
     // The kernel bounds the call by --timeout; the guard covers what comes before it (a registry that never answers).
     const result = await within(
