@@ -21,3 +21,12 @@ describe('provider-only keys on the consumer side', () => {
     expect(() => resolveConfig({ code: { provider: { weight: 5, warmup: 10 } }, env: {} })).not.toThrow();
   });
 });
+
+describe('consumer-only keys on the provider side', () => {
+  it('refuses retries, cluster and loadbalance under provider: or a service, saying why', () => {
+    for (const code of [{ provider: { retries: 2 } }, { services: [{ interface: 'x.Y', loadbalance: 'roundrobin' }] }]) {
+      expect(() => resolveConfig({ code: code as never, env: {} })).toThrow(/read by consumers only/);
+    }
+    expect(() => resolveConfig({ code: { consumer: { retries: 2, loadbalance: 'roundrobin' } }, env: {} })).not.toThrow();
+  });
+});

@@ -6,7 +6,7 @@ import { configProblems } from './errors';
 import { describeValue, displayFile, formatPath, isPlainObject, leavesOf, type KeyPath } from './key-path';
 import { loadConfigFile, type LoadedFile } from './load-file';
 import { ConfigMerger, IndexPatch, parseRegistryUrl, type Layer } from './merge';
-import { PLUGIN_KEY_PATTERN, PLUGIN_KEYS, PROVIDER_ONLY, validateShape, type ConfigSchemaNode } from './schema';
+import { CONSUMER_ONLY, PLUGIN_KEY_PATTERN, PLUGIN_KEYS, PROVIDER_ONLY, validateShape, type ConfigSchemaNode } from './schema';
 import { suggest } from '../errors/suggest';
 import type { PlexusConfig, PlexusConfigInput, PluginKeyUse } from './types';
 
@@ -217,6 +217,7 @@ function fromAjv(error: ErrorObject, merger: ConfigMerger): Problem {
       const pluginLevel = schema.patternProperties?.[PLUGIN_KEY_PATTERN] !== undefined;
       what = 'is not a known key';
       if (PROVIDER_ONLY.includes(key) && (at[0] === 'consumer' || at[0] === 'references')) what = 'is read by providers only (a service or `provider:`); on a consumer it would do nothing';
+      else if (CONSUMER_ONLY.includes(key) && (at[0] === 'provider' || at[0] === 'services')) what = 'is read by consumers only (a reference or `consumer:`); on a provider it would do nothing';
       else if (near) what += ` (did you mean "${near}"?)`;
       else if (!pluginLevel && known.length <= 12) what += ` (known keys: ${known.join(', ')})`;
       else if (pluginLevel) what += ` (a plugin's own key needs a dot, e.g. "myplugin.${key}"; docs/reference/config.md lists the built-in keys)`;

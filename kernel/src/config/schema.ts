@@ -97,6 +97,16 @@ function level(extra: Record<string, ConfigSchemaNode>, description: string, req
 /** Keys only a provider reads (registration delay, weight, warmup, stop): refused on the consumer side. */
 export const PROVIDER_ONLY: readonly string[] = ['delay', 'weight', 'warmup', 'shutdownTimeout'];
 
+/** Keys only a consumer reads (how it retries and picks providers): refused on the provider side. */
+export const CONSUMER_ONLY: readonly string[] = ['retries', 'cluster', 'loadbalance'];
+
+/** A level of the provider side: the call keys without the consumer-only ones, which would do nothing there. */
+function providerSide(node: ConfigSchemaNode): ConfigSchemaNode {
+  const properties = { ...node.properties };
+  for (const k of CONSUMER_ONLY) delete properties[k];
+  return { ...node, properties };
+}
+
 /** A level of the consumer side: the call keys without the provider-only ones, which would do nothing there. */
 function consumerSide(node: ConfigSchemaNode): ConfigSchemaNode {
   const properties = { ...node.properties };
@@ -211,7 +221,7 @@ export const configSchema: ConfigSchemaNode = deepFreeze({
       plexusMessage: 'must be a mapping such as { name: plexus, port: 20880 } or a protocol name',
     },
     protocols: { type: 'array', items: protocolEntry, description: 'the protocols this process serves' },
-    provider: level(executorKeys, 'defaults of every service'),
+    provider: providerSide(level(executorKeys, 'defaults of every service')),
     consumer: consumerSide(
       level(
         {
@@ -225,7 +235,7 @@ export const configSchema: ConfigSchemaNode = deepFreeze({
     services: {
       type: 'array',
       description: 'services this process provides',
-      items: level(
+      items: providerSide(level(
         {
           interface: name('service name, e.g. demo.Greeter'),
           implementation: { description: 'module path (relative to the config file) or, in code, the object' },
@@ -237,7 +247,7 @@ export const configSchema: ConfigSchemaNode = deepFreeze({
         },
         'one provided service',
         ['interface'],
-      ),
+      )),
     },
     references: {
       type: 'object',
