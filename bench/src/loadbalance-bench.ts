@@ -80,6 +80,7 @@ function invocationsOf(): Invocation[] {
     compressThreshold: 1024,
     idempotent: true,
     oneWay: false,
+    stream: false,
     params: Object.freeze({}),
   });
   return Array.from(

@@ -135,6 +135,11 @@ export class ReferenceRuntime {
     this.settings.clear();
   }
 
+  /** True when `method` is declared `stream: true`: the proxy hands back its stream at once. */
+  streams(method: string): boolean {
+    return this.settingsOf(method).stream;
+  }
+
   /** Runs one call through the chain and resolves with the value. */
   call(method: string, args: unknown[], extra?: Record<string, string>): Promise<unknown> {
     if (this.destroyed) {

@@ -79,6 +79,7 @@ export const CALL_KEYS: Record<string, ConfigSchemaNode> = {
   version: text('service version'),
   idempotent: flag('false stops failover from retrying the method'),
   oneWay: flag('send without waiting for a response'),
+  stream: flag('the method answers with a stream: the proxy returns an AsyncIterable at once'),
   shutdownTimeout: ms('how long stop() waits for in-flight calls'),
 };
 
@@ -98,7 +99,7 @@ function level(extra: Record<string, ConfigSchemaNode>, description: string, req
 export const PROVIDER_ONLY: readonly string[] = ['delay', 'weight', 'warmup', 'shutdownTimeout'];
 
 /** Keys only a consumer reads (how it retries and picks providers): refused on the provider side. */
-export const CONSUMER_ONLY: readonly string[] = ['retries', 'cluster', 'loadbalance'];
+export const CONSUMER_ONLY: readonly string[] = ['retries', 'cluster', 'loadbalance', 'stream'];
 
 /** A level of the provider side: the call keys without the consumer-only ones, which would do nothing there. */
 function providerSide(node: ConfigSchemaNode): ConfigSchemaNode {

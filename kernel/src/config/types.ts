@@ -21,6 +21,8 @@ export interface CallKeys {
   version?: string;
   idempotent?: boolean;
   oneWay?: boolean;
+  /** Consumer side: the method answers with a stream (the proxy returns an AsyncIterable). */
+  stream?: boolean;
   shutdownTimeout?: number;
   /** Any key a plugin defines for itself. */
   [key: string]: unknown;

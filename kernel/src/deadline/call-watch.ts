@@ -3,6 +3,7 @@ import type { Invocation } from '../spi/invocation';
 import type { CallReply } from '../spi/protocol';
 import type { Result } from '../spi/result';
 import { deadlineWheel, type TimedEntry } from './timer-wheel';
+import { RpcStream } from '../stream/rpc-stream';
 
 // The promise executor is shared: capturing resolve/reject this way allocates no closure per call.
 let capturedResolve: (result: unknown) => void = () => undefined;
@@ -86,7 +87,13 @@ class CallWatch implements TimedEntry {
   private readonly ok = (result: Result): void => {
     if (this.settled) return;
     this.finish();
-    this.resolve(this.unwrap ? result.value : result);
+    const value = result.value;
+    // A streamed answer: the deadline and the signal cover the whole stream, not only its start.
+    if (value instanceof RpcStream) {
+      const inv = this.invocation;
+      value.holdTo(this.deadline, this.side, this.signal, (s) => cancelledError(inv, s.reason));
+    }
+    this.resolve(this.unwrap ? value : result);
   };
 
   private readonly fail = (err: unknown): void => {

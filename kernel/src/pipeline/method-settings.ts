@@ -14,6 +14,7 @@ export const SETTING_DEFAULTS = {
   compressThreshold: DEFAULT_COMPRESS_THRESHOLD,
   idempotent: true,
   oneWay: false,
+  stream: false,
 } as const;
 
 /** Keys that are structure, not call settings. */
@@ -53,6 +54,7 @@ export function resolveMethodSettings(method: string, levels: readonly Level[]):
     compressThreshold: num('compressThreshold'),
     idempotent: bool('idempotent'),
     oneWay: bool('oneWay'),
+    stream: bool('stream'),
     params: Object.freeze(params),
   });
 }

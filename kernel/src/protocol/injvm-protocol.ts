@@ -5,6 +5,8 @@ import type { Exporter, Invoker } from '../spi/invoker';
 import type { Protocol, ServiceInvoker } from '../spi/protocol';
 import type { Result } from '../spi/result';
 import type { URL } from '../url/url';
+import { isAsyncIterable } from '../stream/rpc-stream';
+import { openProviderStream } from '../stream/source-stream';
 
 /**
  * Calls a service exported in the same application without leaving the process: no codec, no
@@ -54,6 +56,17 @@ function copyOf(attachments: Record<string, string>): Record<string, string> {
   return {};
 }
 
+/**
+ * A streamed answer is read by the consumer straight from the provider's iterator, through the
+ * kernel's provider stream: the generator runs in its call's context, its errors come coded, and
+ * the consumer's `break` runs its `finally`.
+ */
+function streamed(inv: Invocation, result: Result): Result {
+  const value = result.value;
+  if (!isAsyncIterable(value)) return result;
+  return { value: openProviderStream(inv, value), attachments: result.attachments };
+}
+
 function isCancelListener(value: object): value is CancelListener {
   return typeof (value as Partial<CancelListener>).onCancel === 'function';
 }
@@ -93,7 +106,7 @@ class InjvmInvoker implements Invoker {
     }
     // The consumer's cancel (deadline, abort) reaches the provider's signal, as a cancel frame would.
     if (isCancelListener(inv)) invocation.addCancelListener(inv);
-    return service.invoke(inv);
+    return service.invoke(inv).then((result) => streamed(inv, result));
   }
 
   isAvailable(): boolean {

@@ -43,3 +43,4 @@ export { MethodTable, type BoundMethod } from '../pipeline/method-table';
 export { serviceError } from '../errors/service-error';
 export { loopNow } from '../deadline/clock';
 export { ActiveCalls } from '../pipeline/active-calls';
+export * from '../stream/index';

@@ -23,6 +23,8 @@ export interface MethodSettings {
   readonly compressThreshold: number;
   readonly idempotent: boolean;
   readonly oneWay: boolean;
+  /** Consumer side: the method answers with a stream, so the proxy returns an `AsyncIterable` at once (`stream: true`). */
+  readonly stream: boolean;
   /** Every key that applies to this method, as strings, for plugins with keys of their own. */
   readonly params: Readonly<Record<string, string>>;
 }

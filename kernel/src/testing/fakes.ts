@@ -33,6 +33,7 @@ export function methodSettings(overrides: Partial<MethodSettings> = {}): MethodS
     compressThreshold: 1024,
     idempotent: true,
     oneWay: false,
+    stream: false,
     params: {},
     ...overrides,
   });
