@@ -1,5 +1,6 @@
 import {
   definePlugin,
+  isAsyncIterable,
   RpcCode,
   RpcError,
   type Cluster,
@@ -11,7 +12,7 @@ import {
   type Result,
 } from '@plexus/kernel/spi';
 import { AbstractClusterInvoker, attemptOf, releaseAttempt, type ClusterOptions } from './abstract-cluster-invoker';
-import { BROADCAST_REASON, describe } from './errors';
+import { BROADCAST_REASON, describe, sendsStream, streamFanOutError } from './errors';
 import { usable } from './select';
 
 /** Failed providers named in a broadcast error; the rest are counted (100 providers must not make a 100-line message). */
@@ -43,6 +44,7 @@ export class BroadcastClusterInvoker extends AbstractClusterInvoker {
       const only = invokers[0];
       return usable(only) ? this.attempt(lb, only, invocation) : Promise.reject(unavailable(only));
     }
+    if (sendsStream(invocation)) return Promise.reject(streamFanOutError(invocation, 'broadcast'));
     return this.all(lb, invokers, invocation);
   }
 
@@ -54,6 +56,8 @@ export class BroadcastClusterInvoker extends AbstractClusterInvoker {
       let failed = 0;
       const settle = (): void => {
         if (--pending > 0) return;
+        // Streamed answers nobody will read are closed, so their providers stop producing.
+        for (let j = failed === 0 ? 1 : 0; j < results.length; j++) closeStream(results[j]);
         if (failed === 0) resolve(results[0]!);
         else reject(summary(invocation, invokers, errors, failed));
       };
@@ -80,6 +84,14 @@ export class BroadcastClusterInvoker extends AbstractClusterInvoker {
         );
       });
     });
+  }
+}
+
+function closeStream(result: Result | undefined): void {
+  const value = result?.value;
+  if (isAsyncIterable(value)) {
+    const it = value[Symbol.asyncIterator]();
+    if (typeof it.return === 'function') void Promise.resolve(it.return()).catch(() => undefined);
   }
 }
 

@@ -1,4 +1,4 @@
-import { defineError, RpcCode, RpcError, type Invocation } from '@plexus/kernel/spi';
+import { defineError, RpcCode, RpcError, streamArgIndex, type Invocation } from '@plexus/kernel/spi';
 
 /** The `reason` of the error a cluster raises when the directory has no provider. */
 export const NO_PROVIDER_REASON = 'PLEXUS_ERR_CLUSTER_NO_PROVIDER';
@@ -85,6 +85,24 @@ export function failbackFullError(invocation: Invocation, queueSize: number, cau
 /** The error a forking loser is cancelled with. */
 export function forkLostError(invocation: Invocation): RpcError {
   return new RpcError(`forking: another provider answered ${nameOf(invocation)} first`, RpcCode.CANCELLED, { reason: FORK_LOST_REASON });
+}
+
+/**
+ * A call that sends a client stream (an `AsyncIterable` argument) cannot be sent again: the first
+ * attempt read the caller's stream. Such calls are never retried, queued or sent twice.
+ */
+export function sendsStream(invocation: Invocation): boolean {
+  return streamArgIndex(invocation.args) >= 0;
+}
+
+/** The error of a policy that would send one client stream to several providers (forking, broadcast). */
+export function streamFanOutError(invocation: Invocation, policy: string): RpcError {
+  return new RpcError(
+    `${nameOf(invocation)} sends a stream argument, which the ${policy} cluster cannot send to several providers` +
+      '\n  hint: use cluster: failover or failfast for this method (a client stream goes to one provider).',
+    RpcCode.BAD_REQUEST,
+    { reason: 'PLEXUS_ERR_CLUSTER_STREAM_FAN_OUT', retryable: false },
+  );
 }
 
 /** Is `err` a business error (the implementation threw)? Those are answers, never retried. */

@@ -12,7 +12,7 @@ import {
   type Result,
 } from '@plexus/kernel/spi';
 import { AbstractClusterInvoker, EMPTY_RESULT, type ClusterOptions } from './abstract-cluster-invoker';
-import { ClusterErrors, describe, FAILBACK_FULL_REASON, failbackFullError, isRetryable } from './errors';
+import { ClusterErrors, describe, FAILBACK_FULL_REASON, failbackFullError, isRetryable, sendsStream } from './errors';
 
 /**
  * Calls held for retry per reference, default 1000: enough to ride out a burst of notifications
@@ -182,7 +182,7 @@ export class FailbackClusterInvoker extends AbstractClusterInvoker {
 
   /** @internal Queues a failed call and answers the caller, or throws what the caller must see. */
   failed(err: unknown, invocation: Invocation, invoker: Invoker | undefined): Result {
-    if (!isRetryable(err) || invocation.settings.idempotent === false || this.closed) throw err;
+    if (!isRetryable(err) || invocation.settings.idempotent === false || this.closed || sendsStream(invocation)) throw err;
     // The consumer aborted the call: it does not want it delivered later.
     if (invocation.cancelled !== undefined && invocation.cancelled.code === RpcCode.CANCELLED) throw err;
     if (this.pending() >= this.cluster.queueSize) throw failbackFullError(invocation, this.cluster.queueSize, err);

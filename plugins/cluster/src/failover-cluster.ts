@@ -10,7 +10,7 @@ import {
   type Result,
 } from '@plexus/kernel/spi';
 import { AbstractClusterInvoker, type ClusterOptions } from './abstract-cluster-invoker';
-import { isRetryable } from './errors';
+import { isRetryable, sendsStream } from './errors';
 
 /**
  * Failover (Dubbo's default policy): when a call fails with a retryable error (network, timeout,
@@ -43,7 +43,8 @@ export class FailoverClusterInvoker extends AbstractClusterInvoker {
     if (retries === 0) return this.attempt(lb, invoker, invocation);
     // A rejection handler instead of an async frame: on success the result flows through one derived promise.
     return this.attempt(lb, invoker, invocation).then(undefined, (err: unknown) => {
-      if (!isRetryable(err)) throw err;
+      // A client stream was read by the first attempt: it cannot be sent again.
+      if (!isRetryable(err) || sendsStream(invocation)) throw err;
       return this.failover(err, invoker, lb, invocation, retries + 1);
     });
   }

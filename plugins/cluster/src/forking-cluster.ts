@@ -1,6 +1,6 @@
 import { definePlugin, type Cluster, type ClusterSupport, type Directory, type Invocation, type Invoker, type LoadBalance, type Result } from '@plexus/kernel/spi';
 import { AbstractClusterInvoker, attemptOf, releaseAttempt, type ClusterOptions } from './abstract-cluster-invoker';
-import { forkLostError } from './errors';
+import { forkLostError, sendsStream, streamFanOutError } from './errors';
 import { forksOf } from './params';
 
 /**
@@ -27,6 +27,7 @@ export class ForkingClusterInvoker extends AbstractClusterInvoker {
     const first = this.select(lb, invokers, invocation);
     const want = Math.min(forksOf(invocation.settings, this.logger), invokers.length);
     if (want === 1) return this.attempt(lb, first, invocation);
+    if (sendsStream(invocation)) return Promise.reject(streamFanOutError(invocation, 'forking'));
     const chosen: Invoker[] = [first];
     while (chosen.length < want) {
       const next = this.pick(lb, invokers, invocation, chosen);

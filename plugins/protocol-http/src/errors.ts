@@ -20,6 +20,11 @@ export const HttpErrors = {
     (type: string) => `content-type "${type}" is refused: the body must be application/json`,
     'add -H "content-type: application/json" (curl -d sends a form type by default); browsers then ask CORS first, which keeps other sites from calling.',
   ),
+  STREAMING: defineError(
+    'PLEXUS_ERR_HTTP_STREAMING',
+    (call: string) => `${call} answers with a stream, which the http protocol does not carry (one JSON body per call)`,
+    'call streaming methods over the plexus or grpc protocol (a service may be exported on several: protocols: [plexus, http]).',
+  ),
   BAD_JSON: defineError(
     'PLEXUS_ERR_HTTP_BAD_JSON',
     (call: string, cause: string) => `the body of ${call} is not valid JSON: ${cause}`,

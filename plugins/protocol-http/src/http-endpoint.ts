@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import {
+  isAsyncIterable,
   RpcCode,
   RpcError,
   serviceKey,
@@ -440,6 +441,14 @@ class HttpCall implements CallReply {
     if (this.done) return;
     this.done = true;
     try {
+      const value = result?.value;
+      if (isAsyncIterable(value)) {
+        // The provider's generator is stopped (its finally runs) and the caller told why.
+        const it = value[Symbol.asyncIterator]();
+        if (typeof it.return === 'function') void Promise.resolve(it.return()).catch(() => undefined);
+        this.endpoint.fail(this.res, 501, rpcError(HttpErrors.STREAMING, RpcCode.BAD_REQUEST, `${this.service.serviceKey}.${this.method}`));
+        return;
+      }
       let body: Uint8Array;
       try {
         body = this.core.json().serialize(result?.value ?? null);

@@ -21,6 +21,14 @@ const acc = {
     await sleep(ms);
     return 'late';
   },
+  produced: 0,
+  async *ticks() {
+    for (let i = 0; ; i++) {
+      acc.produced++;
+      yield i;
+      await sleep(5);
+    }
+  },
 };
 
 describe('http server: calls', () => {
@@ -33,6 +41,16 @@ describe('http server: calls', () => {
     expect((await post(port, '/acc.Echo/$echo', '[{"a":[1,2]}]')).json).toEqual({ a: [1, 2] });
     // an empty body is no arguments; a JSON content type with parameters is fine
     expect((await post(port, '/acc.Echo/add', '', { 'content-type': 'application/json; charset=utf-8' })).json).toBeNull();
+  });
+
+  it('refuses a streamed answer with 501 PLEXUS_ERR_HTTP_STREAMING; the generator never runs', async () => {
+    const { port } = await provider('acc.Echo', acc);
+    const r = await post(port, '/acc.Echo/ticks', '[]');
+    expect(r.status).toBe(501);
+    expect(r.json).toMatchObject({ code: 'BAD_REQUEST', reason: 'PLEXUS_ERR_HTTP_STREAMING' });
+    expect(r.json.message).toContain('acc.Echo.ticks');
+    await sleep(30);
+    expect(acc.produced).toBe(0);
   });
 
   it('reads version, group and attachments from headers', async () => {
