@@ -97,6 +97,13 @@ describe('against a provider in this process', () => {
         fail: () => {
           throw new Error('nope');
         },
+        async *count(n: number) {
+          for (let i = 0; i < n; i++) yield { i };
+        },
+        async *dry(n: number) {
+          for (let i = 0; i < n; i++) yield i;
+          throw new Error('ran dry');
+        },
       },
     );
     await app.start();
@@ -120,6 +127,15 @@ describe('against a provider in this process', () => {
     expect(r.err).toMatch(/^PLEXUS_ERR_CLI_CALL_FAILED: acc\.Echo\.slow failed with TIMEOUT/);
     expect(r.ms).toBeLessThan(2000);
     expect(await run('call', 'acc.Echo', 'slow', '[50]', '--url', url, '--version', '1.0.0', '--timeout', '2000')).toMatchObject({ code: 0, out: '50' });
+  });
+
+  it('prints a streamed answer one JSON line per item; an error after items exits 1 after printing them', async () => {
+    const r = await run('call', 'acc.Echo', 'count', '[3]', '--url', url, '--version', '1.0.0');
+    expect(r).toMatchObject({ code: 0, out: '{"i":0}\n{"i":1}\n{"i":2}' });
+    const dry = await run('call', 'acc.Echo', 'dry', '[2]', '--url', url, '--version', '1.0.0');
+    expect(dry.code).toBe(1);
+    expect(dry.out).toBe('0\n1');
+    expect(dry.err).toMatch(/^PLEXUS_ERR_CLI_CALL_FAILED: acc\.Echo\.dry failed with SERVICE_ERROR: ran dry/);
   });
 
   it('--version picks the service: another version is not found', async () => {

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { PlexusError, RpcError } from '@plexus/kernel/spi';
+import { isAsyncIterable, PlexusError, RpcError } from '@plexus/kernel/spi';
 import { intOption, parseArgsJson } from '../args';
 import { CliErrors } from '../errors';
 import { toJson } from '../format';
@@ -47,15 +47,28 @@ export function callCommand(io: Io): Command {
 Examples:
   $ plexus call demo.Greeter sayHello '["ada"]' --url plexus://127.0.0.1:20880
   $ plexus call acc.Echo add '[40, 2]' --registry local:///tmp/plexus-registry --version 1.0.0
-  $ plexus call demo.Greeter sayHello '"ada"' --config plexus.yaml --timeout 500`,
+  $ plexus call demo.Greeter sayHello '"ada"' --config plexus.yaml --timeout 500
+  $ plexus call market.Prices watch '["ACME"]' --url plexus://127.0.0.1:20880 --timeout 60000
+      (a streamed answer prints one JSON line per item; --timeout covers the whole stream)`,
     )
     .action(async (iface: string, method: string, argsJson: string | undefined, options: CallOptions) => {
-      io.out(await runCall(iface, method, argsJson, options));
+      const answer = await runCall(iface, method, argsJson, options, (line) => io.out(line));
+      if (answer !== '') io.out(answer);
     });
 }
 
-/** Runs one generic call and answers its result as JSON; failures are coded errors. */
-export async function runCall(iface: string, method: string, argsJson: string | undefined, options: CallOptions): Promise<string> {
+/**
+ * Runs one generic call and answers its result as JSON; failures are coded errors. A streamed
+ * answer is printed as it arrives, one JSON line per item, through `emit` (the answer is then
+ * the empty string); an error after some items fails the command after they were printed.
+ */
+export async function runCall(
+  iface: string,
+  method: string,
+  argsJson: string | undefined,
+  options: CallOptions,
+  emit?: (line: string) => void,
+): Promise<string> {
   const args = parseArgsJson(argsJson);
   const app = await openApp(options);
   try {
@@ -73,6 +86,19 @@ export async function runCall(iface: string, method: string, argsJson: string | 
       }
       throw err;
     });
+    if (isAsyncIterable(result)) {
+      const lines: string[] = [];
+      try {
+        for await (const item of result) {
+          const line = toJson(item, options.pretty ? 2 : undefined);
+          if (emit !== undefined) emit(line);
+          else lines.push(line);
+        }
+      } catch (err) {
+        throw RpcError.is(err) ? callFailed(what, err as RpcError & { reason?: string }) : err;
+      }
+      return lines.join('\n');
+    }
     return toJson(result, options.pretty ? 2 : undefined);
   } finally {
     await closeApp(app);
