@@ -19,3 +19,4 @@ export * from './router-contract';
 export * from './filter-contract';
 export * from './fake-service-invoker';
 export * from './protocol-contract';
+export * from './streaming-contract';
