@@ -49,6 +49,15 @@ const impl = {
   slow() {
     return new Promise((r) => setTimeout(() => r('late'), 300));
   },
+  tagged(v: string) {
+    currentContext()!.responseAttachments.served = `by-${v}`;
+    return v;
+  },
+  async taggedLater(v: string) {
+    await new Promise((r) => setTimeout(r, 2));
+    currentContext()!.responseAttachments.served = `later-${v}`;
+    return v;
+  },
 };
 
 function runtime(executor: Executor, filters: Filter[] = [], timeout = 0): ServiceRuntime {
@@ -59,10 +68,10 @@ function runtime(executor: Executor, filters: Filter[] = [], timeout = 0): Servi
 
 /** Dispatches one call and resolves with what the reply was told (and whether it was synchronous). */
 function dispatch(rt: ServiceRuntime, method: string, args: unknown[], attachments: Record<string, string> = {}) {
-  return new Promise<{ value?: unknown; error?: RpcError; sync: boolean }>((resolve) => {
+  return new Promise<{ value?: unknown; error?: RpcError; sync: boolean; attachments?: Record<string, string> }>((resolve) => {
     let returned = false;
     const reply: CallReply = {
-      resolved: (r) => resolve({ value: r.value, sync: !returned }),
+      resolved: (r) => resolve({ value: r.value, sync: !returned, ...(r.attachments ? { attachments: r.attachments } : {}) }),
       rejected: (e) => resolve({ error: e as RpcError, sync: !returned }),
     };
     const inv = rt.createInvocation({ method, args, attachments, remoteAddress: '127.0.0.1:1' });
@@ -109,6 +118,15 @@ describe('ServiceRuntime.dispatch', () => {
     expect(ex.active).toBe(1);
     await new Promise((res) => setTimeout(res, 350));
     expect(ex.active).toBe(0);
+  });
+
+  it('sends back what the method put in responseAttachments, on every path; none when it put nothing', async () => {
+    for (const offerInline of [true, false]) {
+      const rt = runtime(new CountingExecutor(offerInline));
+      expect(await dispatch(rt, 'tagged', ['a'])).toMatchObject({ value: 'a', attachments: { served: 'by-a' } });
+      expect(await dispatch(rt, 'taggedLater', ['b'])).toMatchObject({ value: 'b', attachments: { served: 'later-b' } });
+      expect(await dispatch(rt, 'add', [1, 1])).not.toHaveProperty('attachments');
+    }
   });
 
   it('goes through execute when the executor offers no inline form, or when a filter runs', async () => {

@@ -18,13 +18,22 @@ import { serviceError } from '../errors/service-error';
 /** The built-in liveness method every service answers (never reaches filters or the executor). */
 export const ECHO = '$echo';
 
-/** Wraps a provider method's return value; shared, so no closure per call. */
-function toResult(value: unknown): Result {
-  return { value };
+/**
+ * A provider method's return value as the Result, with the attachments the method set in
+ * `Plexus.context().responseAttachments`, if any.
+ */
+function resultOf(inv: Invocation, value: unknown): Result {
+  const attachments = (inv as RpcInvocation).replyAttachments;
+  return attachments === undefined ? { value } : { value, attachments: { ...attachments } };
 }
 
-function rejectAsServiceError(this: Invocation, err: unknown): never {
-  throw serviceError(err, this);
+/** The end of one call whose method returned a promise: its outcome as a Result or a coded error. */
+class MethodEnd {
+  constructor(private readonly inv: Invocation) {}
+  readonly ok = (value: unknown): Result => resultOf(this.inv, value);
+  readonly fail = (err: unknown): never => {
+    throw serviceError(err, this.inv);
+  };
 }
 
 /** Runs the bound method; whatever it throws or rejects with becomes a coded error. */
@@ -43,11 +52,12 @@ function callMethod(fn: BoundMethod, inv: Invocation): Promise<Result> {
       return Promise.reject(serviceError(err, inv));
     }
     if (typeof then === 'function') {
+      const end = new MethodEnd(inv);
       // Promise.resolve adopts any thenable, even one whose `then` throws, as a rejection.
-      return Promise.resolve(out).then(toResult, rejectAsServiceError.bind(inv));
+      return Promise.resolve(out).then(end.ok, end.fail);
     }
   }
-  return Promise.resolve({ value: out });
+  return Promise.resolve(resultOf(inv, out));
 }
 
 /** The bound method applied to the call's arguments; what it throws propagates. */
@@ -67,7 +77,7 @@ class InlineEnd {
 
   readonly ok = (value: unknown): Result => {
     this.inline.leave();
-    return { value };
+    return resultOf(this.inv, value);
   };
 
   readonly fail = (err: unknown): never => {
@@ -245,7 +255,7 @@ export class ServiceRuntime implements ServiceInvoker {
     }
     if (typeof then !== 'function') {
       inline.leave();
-      reply.resolved({ value: out });
+      reply.resolved(resultOf(inv, out));
       return;
     }
     const end = new InlineEnd(inline, inv);

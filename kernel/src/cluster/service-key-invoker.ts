@@ -56,6 +56,9 @@ class RekeyedInvocation implements Invocation {
   recover(result: Result): void {
     this.call.recover(result);
   }
+  get responseAttachments(): Record<string, string> {
+    return this.call.responseAttachments;
+  }
   get recovered(): Result | undefined {
     return this.call.recovered;
   }

@@ -14,6 +14,12 @@ export interface CallContext {
    * `reason` is a coded RpcError. Long work should watch it and stop.
    */
   readonly signal: AbortSignal;
+  /**
+   * Attachments sent back with the answer (plexus response attachments, gRPC trailing metadata,
+   * the consumer's `Result.attachments`): set entries before the method returns. Created on first
+   * access, so calls that send none pay nothing.
+   */
+  readonly responseAttachments: Record<string, string>;
 }
 
 /** Per-call options set on the consumer side by `Plexus.withCallOptions`. */

@@ -86,6 +86,11 @@ export interface Invocation {
   recover(result: Result): void;
   /** What `recover` was given, else undefined. */
   readonly recovered: Result | undefined;
+  /**
+   * Provider side: attachments the implementation sends back with its answer
+   * (`Plexus.context().responseAttachments`); created on first access.
+   */
+  readonly responseAttachments: Record<string, string>;
 }
 
 /** The named fields an invocation is built from. */
@@ -122,6 +127,8 @@ export class RpcInvocation implements Invocation, CancelListener {
    */
   watchedDeadline: number;
   recovered: Result | undefined = undefined;
+  /** Provider side: what the implementation set in `responseAttachments`, if it touched them. */
+  replyAttachments: Record<string, string> | undefined = undefined;
   private reason: RpcError | undefined = undefined;
   private controller: AbortController | undefined = undefined;
   private listener: CancelListener | undefined = undefined;
@@ -143,6 +150,11 @@ export class RpcInvocation implements Invocation, CancelListener {
 
   get cancelled(): RpcError | undefined {
     return this.reason;
+  }
+
+  /** Provider side: attachments to send back with the answer; created on first access. */
+  get responseAttachments(): Record<string, string> {
+    return (this.replyAttachments ??= Object.create(null) as Record<string, string>);
   }
 
   get signal(): AbortSignal {

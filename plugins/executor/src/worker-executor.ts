@@ -193,7 +193,7 @@ export class WorkerExecutor implements Executor {
       if (slot.pending.size === 0) slot.worker.unref();
       this.calls.leave();
       if ('error' in reply) pending.reject(fromWorker(reply.error));
-      else pending.resolve({ value: reply.value });
+      else pending.resolve(reply.attachments === undefined ? { value: reply.value } : { value: reply.value, attachments: reply.attachments });
     } else if ('ready' in reply) {
       slot.ready = true;
     } else if ('fatal' in reply) {

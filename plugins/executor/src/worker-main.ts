@@ -41,7 +41,7 @@ export interface WorkerError {
 }
 
 /** What a worker posts back. */
-export type WorkerReply = { id: number; value: unknown } | { id: number; error: WorkerError } | { ready: true } | { fatal: WorkerError };
+export type WorkerReply = { id: number; value: unknown; attachments?: Record<string, string> } | { id: number; error: WorkerError } | { ready: true } | { fatal: WorkerError };
 
 function describe(err: unknown): WorkerError {
   const e = serviceError(err);
@@ -63,10 +63,10 @@ function main(): void {
   }
   const running = new Map<number, AbortController>();
 
-  const answer = (id: number, value: unknown) => {
+  const answer = (id: number, value: unknown, attachments: Record<string, string> | undefined) => {
     running.delete(id);
     try {
-      port.postMessage({ id, value } satisfies WorkerReply);
+      port.postMessage({ id, value, attachments } satisfies WorkerReply);
     } catch (err) {
       port.postMessage({
         id,
@@ -99,6 +99,8 @@ function main(): void {
     }
     const controller = new AbortController();
     running.set(call.id, controller);
+    // What the method sets in responseAttachments goes back with its answer.
+    let replyAttachments: Record<string, string> | undefined;
     const context: CallContext = {
       service: call.service,
       method: call.method,
@@ -106,6 +108,9 @@ function main(): void {
       remoteAddress: call.remoteAddress,
       deadline: call.deadline,
       signal: controller.signal,
+      get responseAttachments() {
+        return (replyAttachments ??= {});
+      },
     };
     let out: unknown;
     try {
@@ -115,7 +120,7 @@ function main(): void {
       return;
     }
     Promise.resolve(out).then(
-      (value) => answer(call.id, value),
+      (value) => answer(call.id, value, replyAttachments),
       (err: unknown) => fail(call.id, err),
     );
   });

@@ -51,6 +51,14 @@ describe('WorkerExecutor', () => {
     expect(ex.active).toBe(0);
   });
 
+  it('sends back the attachments the method set in Plexus.context().responseAttachments', async () => {
+    const ex = open({ implementation: fixture('cpu-service.js'), threads: 1 });
+    const r = await ex.execute(call('tagged', 'v'), noTask);
+    expect(r.value).toBe('v');
+    expect(Number(r.attachments?.thread)).toBeGreaterThan(0);
+    expect(await ex.execute(call('fib', 3), noTask)).not.toHaveProperty('attachments');
+  });
+
   it('awaits async methods', async () => {
     const ex = open({ implementation: fixture('cpu-service.js'), threads: 1 });
     const results = await Promise.all([3, 4, 5].map((x) => ex.execute(call('squareLater', x), noTask)));
