@@ -18,8 +18,8 @@ export const GrpcErrors = {
   ),
   STREAMING: defineError(
     'PLEXUS_ERR_GRPC_STREAMING',
-    (call: string) => `${call} is a streaming method; this version of the grpc protocol serves and calls unary methods only`,
-    'call it with a unary method for now; streaming comes with the kernel streaming work (issue 13).',
+    (call: string, detail: string) => `${call} cannot be called this way: ${detail}`,
+    'a .proto decides which side streams: return an AsyncIterable (an async * method) for `returns (stream ...)`, take one as the only argument for `(stream ...)`, and a single value otherwise; a call carries at most one stream argument, never one-way.',
   ),
   CONTENT_TYPE: defineError(
     'PLEXUS_ERR_GRPC_CONTENT_TYPE',

@@ -1,6 +1,23 @@
 import * as http2 from 'node:http2';
 import * as zlib from 'node:zlib';
-import { isRpcCode, loopNow, RpcCode, RpcError, type CancelListener, type Invocation, type Invoker, type Result, type URL } from '@plexus/kernel/spi';
+import {
+  DEFAULT_STREAM_WINDOW,
+  InboundStream,
+  isAsyncIterable,
+  isRpcCode,
+  loopNow,
+  RpcCode,
+  RpcError,
+  StreamPump,
+  streamArgError,
+  streamArgIndex,
+  type CancelListener,
+  type Invocation,
+  type Invoker,
+  type Result,
+  type StreamSink,
+  type URL,
+} from '@plexus/kernel/spi';
 import type { ProtoMethod } from '@plexus/serializer-protobuf';
 import { GrpcErrors, rpcError } from './errors';
 import type { GrpcCore } from './grpc-core';
@@ -103,17 +120,35 @@ export class GrpcInvoker implements Invoker {
       return Promise.reject(new RpcError(GrpcErrors.CANCELLED(call, address).message, RpcCode.CANCELLED, { reason: GrpcErrors.CANCELLED.code, retryable: this.destroyed, remote: address }));
     }
     let m: ProtoMethod | undefined;
-    let encoded: { body: Uint8Array; array: boolean };
+    let encoded: { body: Uint8Array; array: boolean } | undefined;
+    const streamArg = streamArgIndex(inv.args);
     try {
       const codec = this.codec();
       m = codec.protoMethod(inv.method);
-      if (m !== undefined && (m.requestStream || m.responseStream)) throw rpcError(GrpcErrors.STREAMING, RpcCode.METHOD_NOT_FOUND, call);
-      encoded = codec.encodeRequest(m, inv.args);
+      if (streamArg >= 0) {
+        for (let i = streamArg + 1; i < inv.args.length; i++) if (isAsyncIterable(inv.args[i])) throw streamArgError(inv);
+        if (inv.settings.oneWay) throw rpcError(GrpcErrors.STREAMING, RpcCode.BAD_REQUEST, call, 'a one-way call cannot carry a stream argument');
+      }
+      if (m !== undefined && m.requestStream) {
+        if (streamArg !== 0 || inv.args.length !== 1) {
+          throw rpcError(GrpcErrors.STREAMING, RpcCode.BAD_REQUEST, call, `the .proto declares a client stream (stream ${m.request.name}): pass one AsyncIterable of request messages as the only argument`);
+        }
+      } else if (m !== undefined && streamArg >= 0) {
+        throw rpcError(GrpcErrors.STREAMING, RpcCode.BAD_REQUEST, call, `the .proto declares one request message (${m.request.name}), but argument ${streamArg} is an AsyncIterable`);
+      } else if (streamArg >= 0) {
+        // Between Plexus peers without a .proto: the argument list first (the stream's place empty), then the items.
+        const args = inv.args.slice();
+        args[streamArg] = null;
+        encoded = codec.encodeRequest(undefined, [args]);
+        encoded = { body: encoded.body, array: true };
+      } else {
+        encoded = codec.encodeRequest(m, inv.args);
+      }
     } catch (err) {
       return Promise.reject(this.failure(RpcError.from(err, RpcCode.SERIALIZATION)));
     }
     const limit = this.core.options.maxMessageSize;
-    if (encoded.body.length > limit) {
+    if (encoded !== undefined && encoded.body.length > limit) {
       return Promise.reject(this.failure(rpcError(GrpcErrors.TOO_LARGE, RpcCode.PAYLOAD_TOO_LARGE, `the request of ${call}`, String(encoded.body.length), limit)));
     }
     const headers: Record<string, string> = {
@@ -126,7 +161,8 @@ export class GrpcInvoker implements Invoker {
     };
     if (inv.version) headers[H.VERSION] = inv.version;
     if (inv.group) headers[H.GROUP] = inv.group;
-    if (encoded.array) headers[H.PLEXUS_ARGS] = 'array';
+    if (encoded !== undefined && encoded.array) headers[H.PLEXUS_ARGS] = 'array';
+    if (m === undefined && streamArg >= 0) headers[H.PLEXUS_STREAM_ARG] = String(streamArg);
     if (inv.deadline > 0) {
       const left = inv.deadline - loopNow();
       if (left <= 0) return Promise.reject(this.failure(new RpcError(`call ${call} to ${address}: its deadline passed before it was sent`, RpcCode.TIMEOUT)));
@@ -134,8 +170,9 @@ export class GrpcInvoker implements Invoker {
     }
     const bad = putAttachments(inv.attachments, headers);
     if (bad !== undefined) return Promise.reject(this.failure(rpcError(GrpcErrors.BAD_HEADER, RpcCode.BAD_REQUEST, 'metadata', bad)));
+    const source = streamArg >= 0 ? (inv.args[streamArg] as AsyncIterable<unknown>) : undefined;
     return new Promise<Result>((resolve, reject) => {
-      new ClientCall(this, inv, call, m, resolve, reject).send(headers, frame(encoded.body));
+      new ClientCall(this, inv, call, m, resolve, reject).send(headers, encoded === undefined ? undefined : frame(encoded.body), source);
     });
   }
 
@@ -171,7 +208,14 @@ export class GrpcInvoker implements Invoker {
   }
 }
 
-/** One call on the wire, from the request to the settled promise; the cancel listener of its invocation. */
+/**
+ * One call on the wire, from the request to the end of its answer; the cancel listener of its
+ * invocation until then. A client stream argument is pumped after the request headers (and the
+ * argument list, without a .proto), waiting for 'drain' when the server's window is full. A
+ * streamed answer resolves the call at its headers with an InboundStream, fed message by message;
+ * the HTTP/2 stream is paused while the reader has a window's worth unread, so the server is held
+ * by flow control. The reader's `break`, the deadline or an abort reset the stream (RST_STREAM CANCEL).
+ */
 class ClientCall implements CancelListener {
   private req: http2.ClientHttp2Stream | undefined;
   private settled = false;
@@ -186,6 +230,11 @@ class ClientCall implements CancelListener {
   private metadata: Record<string, string> | undefined;
   private encoding: string | undefined;
   private error: Error | undefined;
+  /** The answer stream, once the server's headers said one follows. */
+  private inbound: InboundStream | undefined;
+  private paused = false;
+  /** Sends the client stream argument. */
+  private pump: StreamPump | undefined;
 
   constructor(
     private readonly invoker: GrpcInvoker,
@@ -196,7 +245,7 @@ class ClientCall implements CancelListener {
     private readonly reject: (e: unknown) => void,
   ) {}
 
-  send(headers: Record<string, string>, body: Buffer): void {
+  send(headers: Record<string, string>, body: Buffer | undefined, source: AsyncIterable<unknown> | undefined): void {
     this.inv.addCancelListener(this);
     if (this.settled) return; // cancelled already
     const handle = this.invoker.sessions;
@@ -211,12 +260,7 @@ class ClientCall implements CancelListener {
     }
     this.req = req;
     const limit = this.invoker.options.maxMessageSize;
-    this.reader = new MessageReader(limit, (msg, compressed) => {
-      if (++this.count === 1) {
-        this.message = msg;
-        this.compressed = compressed;
-      }
-    });
+    this.reader = new MessageReader(limit, this.onMessage);
     req.on('response', (h) => {
       const status = h[':status'];
       if (status !== 200) {
@@ -228,6 +272,9 @@ class ClientCall implements CancelListener {
       this.encoding = Array.isArray(enc) ? enc[0] : enc;
       this.readStatus(h);
       this.metadata = attachmentsOf(h);
+      // Headers without a status open the answer: a stream when the .proto (or, without one, the
+      // provider's plexus-stream header) says so. Trailers-only answers settle at close.
+      if (this.status === undefined && (this.m !== undefined ? this.m.responseStream : h[H.PLEXUS_STREAM] === '1')) this.openStream();
     });
     req.on('trailers', (t) => {
       this.readStatus(t);
@@ -235,7 +282,7 @@ class ClientCall implements CancelListener {
       this.metadata = this.metadata === undefined ? more : Object.assign(this.metadata, more);
     });
     req.on('data', (chunk: Buffer) => {
-      if (this.settled) return;
+      if (this.settled && this.inbound === undefined) return;
       const problem = this.reader!.push(chunk);
       if (problem === undefined) return;
       this.fail(
@@ -243,22 +290,105 @@ class ClientCall implements CancelListener {
           ? rpcError(GrpcErrors.TOO_LARGE, RpcCode.PAYLOAD_TOO_LARGE, `the answer to ${this.call}`, String(problem.declared), limit)
           : rpcError(GrpcErrors.BAD_RESPONSE, RpcCode.BAD_RESPONSE, this.call, handle.address, `compressed flag ${problem.flag}`),
       );
-      req.close(NGHTTP2_CANCEL);
     });
     req.on('error', (err) => {
       this.error = err;
     });
     req.on('close', () => this.finish(session));
-    req.end(body);
+    if (source === undefined) {
+      req.end(body);
+      return;
+    }
+    if (body !== undefined) req.write(body);
+    req.on('drain', () => this.pump?.resume());
+    this.pump = new StreamPump(source, this.sink, this.inv);
+    void this.pump.start();
+  }
+
+  /** Where the client stream argument's items go: one message each, as the server's window allows. */
+  private readonly sink: StreamSink<unknown> = {
+    write: (item: unknown): boolean => {
+      let body: Uint8Array;
+      try {
+        body = this.invoker.serviceCodec.encodeRequestItem(this.m, item);
+      } catch (err) {
+        throw RpcError.from(err, RpcCode.SERIALIZATION);
+      }
+      const limit = this.invoker.options.maxMessageSize;
+      if (body.length > limit) throw rpcError(GrpcErrors.TOO_LARGE, RpcCode.PAYLOAD_TOO_LARGE, `an item of the request stream of ${this.call}`, String(body.length), limit);
+      const req = this.req!;
+      if (req.closed || req.destroyed) return false;
+      return req.write(frame(body));
+    },
+    end: () => {
+      const req = this.req!;
+      if (!req.closed && !req.destroyed) req.end();
+    },
+    // A client stream that fails cannot send its error: the call fails here and the server's call is cancelled.
+    error: (err: RpcError) => this.fail(err),
+  };
+
+  /** Each complete message of the answer: the one of a unary answer, or the next item of a stream. */
+  private readonly onMessage = (msg: Buffer, compressed: boolean): void => {
+    const inbound = this.inbound;
+    if (inbound === undefined) {
+      if (++this.count === 1) {
+        this.message = msg;
+        this.compressed = compressed;
+      }
+      return;
+    }
+    if (inbound.closed) return;
+    let value: unknown;
+    try {
+      value = this.decode(msg, compressed);
+    } catch (err) {
+      this.fail(this.decodeError(err));
+      return;
+    }
+    if (!inbound.push(value, msg.length + 5) && !this.paused) {
+      this.paused = true;
+      this.req?.pause();
+    }
+  };
+
+  /** The server's headers announce a stream: the call resolves now, its items follow. */
+  private openStream(): void {
+    if (this.settled) return;
+    this.settled = true;
+    const inbound = new InboundStream(
+      {
+        credit: () => {
+          if (!this.paused) return;
+          this.paused = false;
+          const req = this.req;
+          if (req !== undefined && !req.closed) req.resume();
+        },
+        // The reader stopped (break), or the deadline or an abort ended the stream: the server is told.
+        stop: () => this.abandon(),
+      },
+      DEFAULT_STREAM_WINDOW,
+      'consumer',
+    );
+    this.inbound = inbound;
+    inbound.follow(this.inv);
+    const md = this.metadata;
+    this.resolve(md !== undefined && Object.keys(md).length > 0 ? { value: inbound, attachments: md } : { value: inbound });
   }
 
   onCancel(reason: RpcError): void {
+    this.inv.removeCancelListener(this);
+    this.abandon();
     if (this.settled) return;
     this.settled = true;
-    this.inv.removeCancelListener(this);
     this.reject(reason);
-    // RST_STREAM(CANCEL): the server's call is cancelled too (its signal aborts).
-    if (this.req !== undefined && !this.req.closed) this.req.close(NGHTTP2_CANCEL);
+  }
+
+  /** Nothing more is wanted of this call: stop sending, and RST_STREAM(CANCEL) cancels the server's call. */
+  private abandon(): void {
+    this.pump?.stop();
+    const req = this.req;
+    if (req !== undefined && !req.closed) req.close(NGHTTP2_CANCEL);
   }
 
   private readStatus(h: http2.IncomingHttpHeaders): void {
@@ -274,20 +404,43 @@ class ClientCall implements CancelListener {
     this.plexusReason = Array.isArray(reason) ? reason[0] : reason;
   }
 
+  private decode(body: Buffer, compressed: boolean): unknown {
+    if (compressed) {
+      if (this.encoding !== 'gzip') throw new Error(`a message is flagged compressed with grpc-encoding ${this.encoding ?? '(none)'}`);
+      body = zlib.gunzipSync(body, { maxOutputLength: this.invoker.options.maxMessageSize });
+    }
+    return this.invoker.serviceCodec.decodeResponse(this.m, body);
+  }
+
+  private decodeError(err: unknown): RpcError {
+    const e = RpcError.from(err, RpcCode.BAD_RESPONSE);
+    return e.code === RpcCode.SERIALIZATION ? e : rpcError(GrpcErrors.BAD_RESPONSE, RpcCode.BAD_RESPONSE, this.call, this.invoker.sessions.address, e.message);
+  }
+
+  /** The HTTP/2 stream closed: the call (or its answer stream) ends with what arrived. */
   private finish(session: http2.ClientHttp2Session): void {
-    if (this.settled) return;
-    const address = this.invoker.sessions.address;
-    if (this.status === undefined) {
-      const cause = this.error?.message ?? `the stream closed without a status (HTTP/2 code ${this.req?.rstCode ?? '?'})`;
-      if ((session as { connectedOnce?: boolean }).connectedOnce !== true) {
-        this.fail(new RpcError(GrpcErrors.CONNECT(address, cause).message, RpcCode.NETWORK, { reason: GrpcErrors.CONNECT.code, retryable: true }));
-      } else {
-        this.fail(rpcError(GrpcErrors.DISCONNECTED, RpcCode.NETWORK, this.call, address, cause));
-      }
+    this.pump?.stop();
+    this.inv.removeCancelListener(this);
+    const inbound = this.inbound;
+    if (inbound !== undefined) {
+      if (inbound.closed) return;
+      const err = this.outcome(session);
+      if (err !== undefined) inbound.error(this.invoker.failure(err));
+      else if (!this.reader!.atBoundary) inbound.error(this.invoker.failure(rpcError(GrpcErrors.BAD_RESPONSE, RpcCode.BAD_RESPONSE, this.call, this.invoker.sessions.address, 'the stream ended inside a message')));
+      else inbound.end();
       return;
     }
-    if (this.status !== GrpcStatus.OK) {
-      this.fail(this.remoteError(address));
+    if (this.settled) return;
+    const err = this.outcome(session);
+    if (err !== undefined) {
+      this.fail(err);
+      return;
+    }
+    const address = this.invoker.sessions.address;
+    if (this.m !== undefined && this.m.responseStream) {
+      // A trailers-only OK: an empty stream.
+      this.openStream();
+      this.inbound!.end();
       return;
     }
     if (this.count !== 1 || !this.reader!.atBoundary) {
@@ -296,21 +449,28 @@ class ClientCall implements CancelListener {
     }
     let value: unknown;
     try {
-      let body = this.message!;
-      if (this.compressed) {
-        if (this.encoding !== 'gzip') throw new Error(`a message is flagged compressed with grpc-encoding ${this.encoding ?? '(none)'}`);
-        body = zlib.gunzipSync(body, { maxOutputLength: this.invoker.options.maxMessageSize });
-      }
-      value = this.invoker.serviceCodec.decodeResponse(this.m, body);
+      value = this.decode(this.message!, this.compressed);
     } catch (err) {
-      const e = RpcError.from(err, RpcCode.BAD_RESPONSE);
-      this.fail(e.code === RpcCode.SERIALIZATION ? e : rpcError(GrpcErrors.BAD_RESPONSE, RpcCode.BAD_RESPONSE, this.call, address, e.message));
+      this.fail(this.decodeError(err));
       return;
     }
     this.settled = true;
-    this.inv.removeCancelListener(this);
     const md = this.metadata;
     this.resolve(md !== undefined && Object.keys(md).length > 0 ? { value, attachments: md } : { value });
+  }
+
+  /** The error the end of the stream stands for (no status, or a non-OK one), or undefined for OK. */
+  private outcome(session: http2.ClientHttp2Session): RpcError | undefined {
+    const address = this.invoker.sessions.address;
+    if (this.status === undefined) {
+      const cause = this.error?.message ?? `the stream closed without a status (HTTP/2 code ${this.req?.rstCode ?? '?'})`;
+      if ((session as { connectedOnce?: boolean }).connectedOnce !== true) {
+        return new RpcError(GrpcErrors.CONNECT(address, cause).message, RpcCode.NETWORK, { reason: GrpcErrors.CONNECT.code, retryable: true });
+      }
+      return rpcError(GrpcErrors.DISCONNECTED, RpcCode.NETWORK, this.call, address, cause);
+    }
+    if (this.status !== GrpcStatus.OK) return this.remoteError(address);
+    return undefined;
   }
 
   /** The error a non-OK status stands for: the exact code from a Plexus peer, the mapped one from others. */
@@ -335,9 +495,18 @@ class ClientCall implements CancelListener {
   }
 
   private fail(err: RpcError): void {
+    const inbound = this.inbound;
+    if (inbound !== undefined) {
+      // Mid-stream: the reader gets the error after the items it has, and the server is told to stop.
+      if (!inbound.closed) inbound.error(this.invoker.failure(err));
+      this.inv.removeCancelListener(this);
+      this.abandon();
+      return;
+    }
     if (this.settled) return;
     this.settled = true;
     this.inv.removeCancelListener(this);
+    this.abandon();
     this.reject(this.invoker.failure(err));
   }
 }

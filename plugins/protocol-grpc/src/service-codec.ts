@@ -43,6 +43,16 @@ export class ServiceCodec {
     return value;
   }
 
+  /** One message of a client stream (the `.proto`'s request type, or JSON). */
+  encodeRequestItem(m: ProtoMethod | undefined, value: unknown): Uint8Array {
+    return m !== undefined ? m.request.encode(value) : this.json.serialize(value ?? null);
+  }
+
+  decodeRequestItem(m: ProtoMethod | undefined, body: Uint8Array): unknown {
+    return m !== undefined ? m.request.decode(body) : body.length === 0 ? undefined : this.json.deserialize(body);
+  }
+
+  /** A stream's messages in the other direction are the response type: `encodeResponse` / `decodeResponse`. */
   encodeResponse(m: ProtoMethod | undefined, value: unknown): Uint8Array {
     return m !== undefined ? m.response.encode(value) : this.json.serialize(value ?? null);
   }

@@ -17,6 +17,13 @@ export const H = {
   PLEXUS_REASON: 'plexus-reason',
   /** Set when a json body is the array of every argument rather than the one request message. */
   PLEXUS_ARGS: 'plexus-args',
+  /**
+   * Streams between Plexus peers without a `.proto` (a `.proto` says it with `stream`): on a
+   * request, the position of the argument that follows as a client stream; on an answer's
+   * headers, `1` when the answer is a stream of messages rather than one.
+   */
+  PLEXUS_STREAM_ARG: 'plexus-stream-arg',
+  PLEXUS_STREAM: 'plexus-stream',
   /** Dubbo Triple's service version and group headers; Plexus sends and reads these. */
   VERSION: 'tri-service-version',
   GROUP: 'tri-service-group',
@@ -42,6 +49,8 @@ const RESERVED = new Set([
   H.PLEXUS_CODE,
   H.PLEXUS_REASON,
   H.PLEXUS_ARGS,
+  H.PLEXUS_STREAM_ARG,
+  H.PLEXUS_STREAM,
   H.VERSION,
   H.GROUP,
 ]);

@@ -75,15 +75,16 @@ describe('grpc-js client → Plexus grpc provider (unary)', () => {
     expect(svc?.details).toMatch(/unknown service other.Service/);
   });
 
-  it('a streaming method is UNIMPLEMENTED (unary only in this version)', async () => {
+  it('a .proto server-streaming method whose implementation returns one value is a coded INTERNAL', async () => {
     const { port } = await provider('helloworld.Greeter', greeter, { proto: GREETER_PROTO });
     const call = greeterClient(port).SayHelloStream({ name: 'x' });
     const err = await new Promise<grpc.ServiceError>((resolve) => {
       call.on('data', () => undefined);
       call.on('error', resolve);
     });
-    expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
-    expect(err.details).toMatch(/streaming/);
+    expect(err.code).toBe(grpc.status.INTERNAL);
+    expect(err.details).toMatch(/returns \(stream \.\.\.\)\), but the implementation returned a single value/);
+    expect(err.metadata.get('plexus-reason')).toEqual(['PLEXUS_ERR_GRPC_STREAMING']);
   });
 
   it('while the provider stops, a call in flight finishes and new calls get UNAVAILABLE', async () => {

@@ -86,10 +86,16 @@ describe('Plexus consumer → grpc-js server', () => {
     expect(err.message).toMatch(/name must be a string/);
   });
 
-  it('a streaming method and a missing server are coded errors', async () => {
+  it('a stream argument to a unary method, a method the server lacks and a missing server are coded errors', async () => {
     const port = await grpcServer(impl);
     const greeter = await consumer(port);
-    expect((await rejection(greeter.SayHelloStream({ name: 'x' }))).reason).toBe('PLEXUS_ERR_GRPC_STREAMING');
+    async function* names() {
+      yield { name: 'x' };
+    }
+    const wrongKind = await rejection(greeter.SayHello(names() as never));
+    expect(wrongKind.reason).toBe('PLEXUS_ERR_GRPC_STREAMING');
+    expect(wrongKind.message).toMatch(/declares one request message/);
+    expect((await rejection(greeter.SayHelloStream({ name: 'x' }))).code).toBe(RpcCode.METHOD_NOT_FOUND);
     const nobody = await consumer(1, {}, {});
     const err = await rejection(nobody.SayHello({ name: 'x' }));
     expect(err.code).toBe(RpcCode.NETWORK);

@@ -4,6 +4,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import { Plexus } from '@plexus/kernel';
 
 export const GREETER_PROTO = path.join(__dirname, 'fixtures', 'greeter.proto');
+/** feed.Feed: one method of each streaming kind, and a unary one. */
+export const FEED_PROTO = path.join(__dirname, 'fixtures', 'feed.proto');
 
 /** Apps made by a test, stopped after it (newest first). */
 export const apps: Plexus[] = [];
@@ -54,10 +56,23 @@ export function greeterClient(port: number, options: grpc.ClientOptions = {}): a
   return client;
 }
 
-/** A grpc-js server of helloworld.Greeter with `impl`, on a free port. */
-export async function grpcServer(impl: grpc.UntypedServiceImplementation): Promise<number> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function feedPackage(): any {
+  return grpc.loadPackageDefinition(protoLoader.loadSync(FEED_PROTO, LOADER_OPTIONS)).feed;
+}
+
+/** An unmodified grpc-js client of feed.Feed at 127.0.0.1:port. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function feedClient(port: number, options: grpc.ClientOptions = {}): any {
+  const client = new (feedPackage().Feed)(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), options);
+  closers.push(() => client.close());
+  return client;
+}
+
+/** A grpc-js server of helloworld.Greeter (or `service`) with `impl`, on a free port. */
+export async function grpcServer(impl: grpc.UntypedServiceImplementation, service: grpc.ServiceDefinition = greeterPackage().Greeter.service): Promise<number> {
   const server = new grpc.Server();
-  server.addService(greeterPackage().Greeter.service, impl);
+  server.addService(service, impl);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
