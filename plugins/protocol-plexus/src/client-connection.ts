@@ -11,11 +11,13 @@ import {
   type Invocation,
   type Result,
 } from '@plexus/kernel/spi';
+import { ConsumerStream, type StreamCarrier } from './consumer-stream';
 import { ProtocolErrors, rpcError } from './errors';
-import { encodeEvent, HeaderReader } from './frame-codec';
+import { encodeEvent, HeaderReader, readVarintIn } from './frame-codec';
 import { describeBytes, FrameDecoder, type FrameSink, type GarbageKind } from './frame-decoder';
 import { PendingTable } from './pending-table';
 import type { ProtocolCore } from './protocol-core';
+import { frameSize, ignoresCredit, overflowError } from './stream-codec';
 import { codeOfStatus, EventKind, FIXED_LENGTH, Flag, Status } from './wire';
 
 /** Where a client connection stands. */
@@ -53,6 +55,8 @@ export class PendingCall implements CancelListener {
   id = 0;
   /** The compressor id this call told the provider it can read (0: none); others are refused. */
   accept = 0;
+  /** Its streams (a client stream it sends, the streamed answer it reads); only for calls that stream. */
+  stream: ConsumerStream | undefined = undefined;
   constructor(readonly invocation: Invocation) {
     this.promise = new Promise<Result>(capture);
     this.resolve = capturedResolve;
@@ -76,7 +80,7 @@ function callName(inv: Invocation): string {
  * passed, and the call's `PendingCall` hears of it and sends a cancel frame. Scope: per provider address (× `connections`); the transport's callbacks
  * and the callers run on the one event loop, so no locking.
  */
-export class ClientConnection implements ChannelHandler, FrameSink {
+export class ClientConnection implements ChannelHandler, FrameSink, StreamCarrier {
   state: ConnectionState = ConnectionState.IDLE;
   /** The provider announced it is shutting down; cleared when a new connection opens. */
   closing = false;
@@ -95,6 +99,8 @@ export class ClientConnection implements ChannelHandler, FrameSink {
   private queuedIds: number[] = [];
   private queuedFrames: Buffer[] = [];
   private nextId = 1;
+  /** Client streams paused until the transport drains. */
+  private drainWaiters: ConsumerStream[] = [];
 
   constructor(
     private readonly core: ProtocolCore,
@@ -144,6 +150,7 @@ export class ClientConnection implements ChannelHandler, FrameSink {
     call.invocation.addCancelListener(call);
     if (this.state === ConnectionState.OPEN) {
       this.write(frame);
+      call.stream?.startPump();
       return;
     }
     this.queuedIds.push(id);
@@ -172,7 +179,45 @@ export class ClientConnection implements ChannelHandler, FrameSink {
     this.pending.delete(call.id);
     this.closeIfReleased();
     if (this.state === ConnectionState.OPEN) this.write(encodeEvent(EventKind.CANCEL, call.id, false, false));
+    call.stream?.finish();
     call.reject(reason);
+  }
+
+  // ---- streams (StreamCarrier) ----
+
+  /** Writes a frame of a streamed call; false when the transport is over its high-water mark. */
+  writeFrame(frame: Buffer): boolean {
+    if (this.state !== ConnectionState.OPEN) return false;
+    try {
+      return (this.channel as ClientChannel).write(frame);
+    } catch {
+      return false; // closed under us: onClose fails the call
+    }
+  }
+
+  waitDrain(stream: ConsumerStream): void {
+    this.drainWaiters.push(stream);
+  }
+
+  /**
+   * The streamed call `stream` is over on the consumer's side: forgotten here, its client stream
+   * stopped, and with `cancel` the provider told to stop too (the reader broke out of its loop).
+   */
+  release(stream: ConsumerStream, cancel: boolean): void {
+    const call = this.pending.get(stream.id);
+    stream.finish();
+    if (call === undefined || call.stream !== stream) return;
+    this.pending.delete(stream.id);
+    call.invocation.removeCancelListener(call);
+    if (cancel && this.state === ConnectionState.OPEN) this.write(encodeEvent(EventKind.CANCEL, stream.id, false, false));
+    this.closeIfReleased();
+  }
+
+  onDrain(): void {
+    const waiters = this.drainWaiters;
+    if (waiters.length === 0) return;
+    this.drainWaiters = [];
+    for (const stream of waiters) stream.drained();
   }
 
   /**
@@ -218,7 +263,13 @@ export class ClientConnection implements ChannelHandler, FrameSink {
     try {
       for (let i = 0; i < ids.length; i++) {
         // A call that timed out while we connected is not sent at all.
-        if (ids[i] === 0 || this.pending.has(ids[i])) channel.write(frames[i]);
+        if (ids[i] === 0) channel.write(frames[i]);
+        else {
+          const call = this.pending.get(ids[i]);
+          if (call === undefined) continue;
+          channel.write(frames[i]);
+          call.stream?.startPump();
+        }
       }
     } catch {
       // Closed again at once: onClose fails the pending calls.
@@ -253,17 +304,23 @@ export class ClientConnection implements ChannelHandler, FrameSink {
   onFrame(d: FrameDecoder, buf: Buffer, off: number): void {
     const flags = d.flags;
     if (flags & Flag.EVENT) {
-      this.onEvent(d);
+      this.onEvent(d, buf, off);
       return;
     }
     if ((flags & Flag.RESPONSE) === 0) return; // consumers serve no calls
     const call = this.pending.get(d.id);
     if (call === undefined) return; // timed out or cancelled already
-    this.pending.delete(d.id);
-    this.closeIfReleased();
     const h = this.header;
     const hStart = off + FIXED_LENGTH;
     const bStart = hStart + d.headerLength;
+    if (flags & Flag.STREAM && d.status === Status.OK) {
+      this.openStream(call, h.read(buf, hStart, bStart));
+      return;
+    }
+    this.pending.delete(d.id);
+    this.closeIfReleased();
+    // A single answer ends the call, and with it the client stream it may still be sending.
+    call.stream?.finish();
     if (!h.read(buf, hStart, bStart)) {
       call.reject(this.withRemote(rpcError(ProtocolErrors.BAD_HEADER, RpcCode.BAD_RESPONSE, 'response')));
       return;
@@ -285,11 +342,21 @@ export class ClientConnection implements ChannelHandler, FrameSink {
   }
 
   onOversize(d: FrameDecoder): void {
-    if ((d.flags & (Flag.EVENT | Flag.RESPONSE)) !== Flag.RESPONSE) return;
+    if ((d.flags & Flag.RESPONSE) === 0) return;
+    if (d.flags & Flag.EVENT) {
+      // An item over the limit: the stream fails (coded) and the provider is told to stop.
+      const st = d.event === EventKind.STREAM_DATA ? this.pending.get(d.id)?.stream : undefined;
+      if (st?.inbound !== undefined) {
+        const what = `an item of the stream of ${callName(st.invocation)} from ${this.address}`;
+        st.invocation.cancel(this.withRemote(rpcError(ProtocolErrors.PAYLOAD_TOO_LARGE, RpcCode.PAYLOAD_TOO_LARGE, what, d.headerLength + d.bodyLength, this.core.options.payload)));
+      }
+      return;
+    }
     const call = this.pending.get(d.id);
     if (call === undefined) return;
     this.pending.delete(d.id);
     this.closeIfReleased();
+    call.stream?.finish();
     const what = `the response to ${callName(call.invocation)} from ${this.address}`;
     call.reject(
       this.withRemote(
@@ -359,13 +426,132 @@ export class ClientConnection implements ChannelHandler, FrameSink {
   private failAll(makeError: (call: PendingCall) => RpcError): void {
     this.queuedIds = [];
     this.queuedFrames = [];
+    this.drainWaiters = [];
     if (this.pending.size === 0) return;
     const calls = this.pending.values();
     this.pending.clear();
-    for (const call of calls) call.reject(this.withRemote(makeError(call)));
+    for (const call of calls) {
+      const err = this.withRemote(makeError(call));
+      call.reject(err);
+      // A stream already handed to its reader fails there, after the items it holds.
+      call.stream?.fail(err);
+    }
   }
 
-  private onEvent(d: FrameDecoder): void {
+  /** The provider answered `call` with "a stream follows" (`headerOk`: its header parsed). */
+  private openStream(call: PendingCall, headerOk: boolean): void {
+    const h = this.header;
+    const serializer = headerOk ? this.core.codecs.serializerById(h.serializerId) : undefined;
+    if (serializer === undefined) {
+      const err = headerOk
+        ? rpcError(ProtocolErrors.UNKNOWN_SERIALIZER, RpcCode.SERIALIZATION, h.serializerId, 'consumer')
+        : rpcError(ProtocolErrors.BAD_HEADER, RpcCode.BAD_RESPONSE, 'response');
+      if (call.stream !== undefined) this.release(call.stream, true);
+      else {
+        this.pending.delete(call.id);
+        if (this.state === ConnectionState.OPEN) this.write(encodeEvent(EventKind.CANCEL, call.id, false, false));
+        this.closeIfReleased();
+      }
+      call.reject(this.withRemote(err));
+      return;
+    }
+    const o = this.core.options;
+    const st = (call.stream ??= new ConsumerStream(call.id, call.invocation, this, undefined, serializer, undefined, 0, o.payload));
+    const inbound = st.openInbound(o.streamWindow, serializer, h.streamWindow);
+    call.resolve(h.attachments === undefined ? { value: inbound } : { value: inbound, attachments: h.attachments });
+  }
+
+  /** A stream frame from the provider for one of our calls. */
+  private onStreamEvent(d: FrameDecoder, buf: Buffer, off: number): void {
+    const call = this.pending.get(d.id);
+    const st = call?.stream;
+    if (st === undefined) return; // a finished or unknown stream: dropped
+    switch (d.event) {
+      case EventKind.STREAM_DATA:
+        this.onItem(call as PendingCall, st, d, buf, off);
+        return;
+      case EventKind.STREAM_END:
+        if (st.inbound === undefined) return;
+        st.inbound.end();
+        this.release(st, false);
+        return;
+      case EventKind.STREAM_ERROR: {
+        const inbound = st.inbound;
+        if (inbound === undefined) return;
+        const hStart = off + FIXED_LENGTH;
+        const bStart = hStart + d.headerLength;
+        const err = this.header.read(buf, hStart, bStart)
+          ? this.errorOf(d.status, buf, bStart, bStart + d.bodyLength, st.invocation)
+          : this.withRemote(rpcError(ProtocolErrors.BAD_HEADER, RpcCode.BAD_RESPONSE, 'stream error'));
+        this.release(st, false);
+        inbound.error(err);
+        return;
+      }
+      case EventKind.STREAM_CREDIT: {
+        const start = off + FIXED_LENGTH + d.headerLength;
+        const n = readVarintIn(buf, start, start + d.bodyLength);
+        if (n > 0) st.credited(n);
+        return;
+      }
+      case EventKind.CANCEL:
+        st.stopPump(); // the provider stopped reading our client stream; its answer is still due
+        return;
+    }
+  }
+
+  /** One item of a streamed answer: decoded and queued for the reader, within the window. */
+  private onItem(call: PendingCall, st: ConsumerStream, d: FrameDecoder, buf: Buffer, off: number): void {
+    const inbound = st.inbound;
+    if (inbound === undefined || inbound.closed) return;
+    const hStart = off + FIXED_LENGTH;
+    const bStart = hStart + d.headerLength;
+    let item: unknown;
+    try {
+      if (d.headerLength > 0 && !this.header.read(buf, hStart, bStart)) {
+        throw this.withRemote(rpcError(ProtocolErrors.BAD_HEADER, RpcCode.BAD_RESPONSE, 'stream item'));
+      }
+      const compressorId = d.headerLength > 0 ? this.header.compressorId : 0;
+      item = this.decodeItem(buf, bStart, bStart + d.bodyLength, st, compressorId, call.accept);
+    } catch (err) {
+      st.invocation.cancel(RpcError.from(err, RpcCode.BAD_RESPONSE));
+      return;
+    }
+    const size = frameSize(d.headerLength, d.bodyLength);
+    inbound.push(item, size);
+    if (ignoresCredit(inbound, size, inbound.window)) {
+      const err = this.withRemote(overflowError(`the stream of ${callName(st.invocation)}`, this.address, inbound.buffered, inbound.window));
+      this.core.logger.warn(err.message, { code: err.reason, remote: this.address });
+      st.invocation.cancel(err);
+    }
+  }
+
+  private decodeItem(buf: Buffer, start: number, end: number, st: ConsumerStream, compressorId: number, accept: number): unknown {
+    const serializer = st.itemSerializer as NonNullable<ConsumerStream['itemSerializer']>;
+    const what = `an item of the stream of ${callName(st.invocation)}`;
+    let body: Uint8Array = buf.subarray(start, end);
+    if (compressorId !== 0) {
+      if (compressorId !== accept) throw this.withRemote(rpcError(ProtocolErrors.UNASKED_COMPRESSOR, RpcCode.BAD_RESPONSE, what, compressorId));
+      const compressor = this.core.codecs.compressorById(compressorId);
+      if (compressor === undefined) throw this.withRemote(rpcError(ProtocolErrors.UNKNOWN_COMPRESSOR, RpcCode.SERIALIZATION, compressorId, 'consumer'));
+      try {
+        body = compressor.decompress(body, this.core.options.payload);
+      } catch (err) {
+        if (RpcError.is(err) && err.code === RpcCode.PAYLOAD_TOO_LARGE) throw this.withRemote(err);
+        throw this.withRemote(rpcError(ProtocolErrors.DESERIALIZE, RpcCode.BAD_RESPONSE, what, compressor.name, (err as Error).message));
+      }
+    }
+    try {
+      return serializer.deserialize(body);
+    } catch (err) {
+      throw this.withRemote(rpcError(ProtocolErrors.DESERIALIZE, RpcCode.BAD_RESPONSE, what, serializer.name, (err as Error).message));
+    }
+  }
+
+  private onEvent(d: FrameDecoder, buf: Buffer, off: number): void {
+    if (d.event >= EventKind.STREAM_DATA || (d.event === EventKind.CANCEL && d.flags & Flag.RESPONSE)) {
+      if (d.flags & Flag.RESPONSE) this.onStreamEvent(d, buf, off);
+      return;
+    }
     if (d.event === EventKind.HEARTBEAT) {
       if ((d.flags & (Flag.RESPONSE | Flag.ONE_WAY)) === 0 && this.state === ConnectionState.OPEN) {
         this.write(encodeEvent(EventKind.HEARTBEAT, d.id, true, false));

@@ -110,6 +110,22 @@ export const ProtocolErrors = {
     (remote: string, cause: string) => `the connection from consumer ${remote} closed while the call ran: ${cause}`,
     'nothing to fix on the provider; an implementation can stop early by watching Plexus.context().signal.',
   ),
+  STREAM_OVERFLOW: defineError(
+    'PLEXUS_ERR_PROTOCOL_STREAM_OVERFLOW',
+    (what: string, remote: string, buffered: number, window: number) =>
+      `${what} from ${remote} ignored flow control: ${buffered} bytes of items unread, the window is ${window}; the stream was failed and the call cancelled`,
+    'the peer sends stream items without waiting for credit: run a released @plexus/protocol-plexus on both sides (or raise `protocol.streamWindow` on the reading side).',
+  ),
+  TOO_MANY_STREAMS: defineError(
+    'PLEXUS_ERR_PROTOCOL_TOO_MANY_STREAMS',
+    (call: string, remote: string, limit: number) => `${call} was refused: the connection from ${remote} already has ${limit} open streams`,
+    'close streams you no longer read (break out of the loop), or raise `protocol.maxStreams` on the provider.',
+  ),
+  STREAM_ONE_WAY: defineError(
+    'PLEXUS_ERR_PROTOCOL_STREAM_ONE_WAY',
+    (call: string) => `${call} is one-way but was given a stream argument; a client stream needs a two-way call`,
+    'drop `oneWay` for this method, or pass the items as an array.',
+  ),
 } as const;
 
 /** An RpcError whose message and reason come from a catalogue entry. */

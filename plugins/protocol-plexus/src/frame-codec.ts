@@ -1,4 +1,4 @@
-import { FIXED_LENGTH, Flag, Tag, varintSize, writeFixed, writeVarint } from './wire';
+import { DEFAULT_STREAM_WINDOW, EventKind, FIXED_LENGTH, Flag, Tag, varintSize, writeFixed, writeVarint } from './wire';
 
 /** Default of {@link HeaderReader.maxAttachments}. */
 export const DEFAULT_MAX_ATTACHMENTS = 256;
@@ -23,6 +23,10 @@ export class HeaderReader {
   method: string | undefined = undefined;
   methodIndex = -1;
   timeout = 0;
+  /** `STREAM_ARG`: position of the client-stream argument, or -1. */
+  streamArg = -1;
+  /** `STREAM_WINDOW`: the window the frame's sender grants, or 0 when absent (the default applies). */
+  streamWindow = 0;
   attachments: Record<string, string> | undefined = undefined;
   errorMessage: string | undefined = undefined;
   errorReason: string | undefined = undefined;
@@ -53,6 +57,8 @@ export class HeaderReader {
     this.method = undefined;
     this.methodIndex = -1;
     this.timeout = 0;
+    this.streamArg = -1;
+    this.streamWindow = 0;
     this.attachments = undefined;
     this.errorMessage = undefined;
     this.errorReason = undefined;
@@ -110,6 +116,18 @@ export class HeaderReader {
           this.timeout = n;
           break;
         }
+        case Tag.STREAM_ARG: {
+          const n = readVarintIn(buf, p, vEnd);
+          if (n < 0) return false;
+          this.streamArg = n;
+          break;
+        }
+        case Tag.STREAM_WINDOW: {
+          const n = readVarintIn(buf, p, vEnd);
+          if (n < 0) return false;
+          this.streamWindow = n;
+          break;
+        }
         case Tag.ATTACHMENT: {
           const keyLength = readVarintIn(buf, p, vEnd);
           if (keyLength < 0) return false;
@@ -156,7 +174,7 @@ export class HeaderReader {
 }
 
 /** A varint wholly inside `buf[p..end)`, or -1. */
-function readVarintIn(buf: Buffer, p: number, end: number): number {
+export function readVarintIn(buf: Buffer, p: number, end: number): number {
   let n = 0;
   let shift = 0;
   while (p < end && shift <= 28) {
@@ -231,8 +249,9 @@ export function requestHeaderSize(
   acceptCompressorId: number,
   timeout: number,
   attachments: Record<string, unknown> | undefined,
+  extra?: Uint8Array,
 ): number {
-  return route.length + 3 + (compressorId !== 0 ? 3 : 0) + (acceptCompressorId !== 0 ? 3 : 0) + (timeout > 0 ? 2 + varintSize(timeout) : 0) + attachmentsSize(attachments);
+  return (extra === undefined ? 0 : extra.length) + route.length + 3 + (compressorId !== 0 ? 3 : 0) + (acceptCompressorId !== 0 ? 3 : 0) + (timeout > 0 ? 2 + varintSize(timeout) : 0) + attachmentsSize(attachments);
 }
 
 /**
@@ -250,12 +269,17 @@ export function encodeRequest(
   attachments: Record<string, unknown> | undefined,
   body: Uint8Array,
   headerLength: number,
+  extra?: Uint8Array,
 ): Buffer {
   const buf = Buffer.allocUnsafe(FIXED_LENGTH + headerLength + body.length);
   writeFixed(buf, oneWay ? Flag.ONE_WAY : 0, 0, 0, id, headerLength, body.length);
   let p = FIXED_LENGTH;
   buf.set(route, p);
   p += route.length;
+  if (extra !== undefined) {
+    buf.set(extra, p);
+    p += extra.length;
+  }
   p = writeByteEntry(buf, p, Tag.SERIALIZER, serializerId);
   if (compressorId !== 0) p = writeByteEntry(buf, p, Tag.COMPRESSOR, compressorId);
   if (acceptCompressorId !== 0) p = writeByteEntry(buf, p, Tag.ACCEPT_COMPRESSOR, acceptCompressorId);
@@ -275,6 +299,27 @@ function writeByteEntry(buf: Buffer, p: number, tag: number, value: number): num
   buf[p + 1] = 1;
   buf[p + 2] = value;
   return p + 3;
+}
+
+/**
+ * Pre-encoded stream entries of a request (`STREAM_ARG`, `STREAM_WINDOW`), passed as `extra` to
+ * {@link requestHeaderSize} and {@link encodeRequest}; undefined when there are none.
+ */
+export function streamRequestEntries(streamArg: number, window: number): Buffer | undefined {
+  const withArg = streamArg >= 0;
+  const withWindow = window > 0 && window !== DEFAULT_STREAM_WINDOW;
+  if (!withArg && !withWindow) return undefined;
+  const buf = Buffer.allocUnsafe((withArg ? 2 + varintSize(streamArg) : 0) + (withWindow ? 2 + varintSize(window) : 0));
+  let p = 0;
+  if (withArg) p = writeVarintEntry(buf, p, Tag.STREAM_ARG, streamArg);
+  if (withWindow) writeVarintEntry(buf, p, Tag.STREAM_WINDOW, window);
+  return buf;
+}
+
+function writeVarintEntry(buf: Buffer, p: number, tag: number, value: number): number {
+  buf[p++] = tag;
+  buf[p++] = varintSize(value);
+  return writeVarint(buf, p, value);
 }
 
 /** Header bytes of a successful response; see {@link encodeResponse}. */
@@ -318,6 +363,63 @@ export function encodeErrorResponse(id: number, status: number, message: string,
   writeFixed(buf, Flag.RESPONSE, status, 0, id, headerLength, 0);
   const p = writeStringEntry(buf, FIXED_LENGTH, Tag.ERROR_MESSAGE, message, m);
   if (reason !== undefined) writeStringEntry(buf, p, Tag.ERROR_REASON, reason, r);
+  return buf;
+}
+
+/**
+ * The OK response that starts a streamed answer (flag `STREAM`, no body): the serializer its items
+ * use, the result's attachments, and the window the provider grants for the client stream of the
+ * same call when it has one and the window is not the default (`window` 0: none).
+ */
+export function encodeStreamStart(id: number, serializerId: number, attachments: Record<string, unknown> | undefined, window: number): Buffer {
+  const withWindow = window > 0 && window !== DEFAULT_STREAM_WINDOW;
+  const headerLength = 3 + attachmentsSize(attachments) + (withWindow ? 2 + varintSize(window) : 0);
+  const buf = Buffer.allocUnsafe(FIXED_LENGTH + headerLength);
+  writeFixed(buf, Flag.RESPONSE | Flag.STREAM, 0, 0, id, headerLength, 0);
+  let p = writeByteEntry(buf, FIXED_LENGTH, Tag.SERIALIZER, serializerId);
+  if (withWindow) p = writeVarintEntry(buf, p, Tag.STREAM_WINDOW, window);
+  writeAttachments(buf, p, attachments);
+  return buf;
+}
+
+/**
+ * One `STREAM_DATA` event: `body` is the serialized item, compressed when `compressorId` is not 0
+ * (then a `COMPRESSOR` entry says so; otherwise the header is empty). `response`: the provider
+ * sends it.
+ */
+export function encodeStreamData(id: number, response: boolean, compressorId: number, body: Uint8Array): Buffer {
+  const headerLength = compressorId !== 0 ? 3 : 0;
+  const buf = Buffer.allocUnsafe(FIXED_LENGTH + headerLength + body.length);
+  writeFixed(buf, response ? Flag.EVENT | Flag.RESPONSE : Flag.EVENT | Flag.ONE_WAY, 0, EventKind.STREAM_DATA, id, headerLength, body.length);
+  if (headerLength !== 0) writeByteEntry(buf, FIXED_LENGTH, Tag.COMPRESSOR, compressorId);
+  buf.set(body, FIXED_LENGTH + headerLength);
+  return buf;
+}
+
+/** A `STREAM_CREDIT` event granting `bytes` more to the writer of the stream of call `id`. */
+export function encodeStreamCredit(id: number, response: boolean, bytes: number): Buffer {
+  const n = Math.min(bytes, 0xffffffff);
+  const bodyLength = varintSize(n);
+  const buf = Buffer.allocUnsafe(FIXED_LENGTH + bodyLength);
+  writeFixed(buf, response ? Flag.EVENT | Flag.RESPONSE : Flag.EVENT | Flag.ONE_WAY, 0, EventKind.STREAM_CREDIT, id, 0, bodyLength);
+  writeVarint(buf, FIXED_LENGTH, n);
+  return buf;
+}
+
+/** A `STREAM_ERROR` event whose body is the error's serialized wire form. */
+export function encodeStreamError(id: number, response: boolean, status: number, serializerId: number, body: Uint8Array): Buffer {
+  const buf = Buffer.allocUnsafe(FIXED_LENGTH + 3 + body.length);
+  writeFixed(buf, response ? Flag.EVENT | Flag.RESPONSE : Flag.EVENT | Flag.ONE_WAY, status, EventKind.STREAM_ERROR, id, 3, body.length);
+  writeByteEntry(buf, FIXED_LENGTH, Tag.SERIALIZER, serializerId);
+  buf.set(body, FIXED_LENGTH + 3);
+  return buf;
+}
+
+/** A `STREAM_ERROR` event carrying the error in `ERROR_MESSAGE` / `ERROR_REASON` entries (no serializer needed). */
+export function encodeStreamErrorEntries(id: number, response: boolean, status: number, message: string, reason: string | undefined): Buffer {
+  const buf = encodeErrorResponse(id, status, message, reason);
+  buf[3] = response ? Flag.EVENT | Flag.RESPONSE : Flag.EVENT | Flag.ONE_WAY;
+  buf[5] = EventKind.STREAM_ERROR;
   return buf;
 }
 

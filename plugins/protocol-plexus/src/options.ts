@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_ATTACHMENTS } from './frame-codec';
+import { DEFAULT_STREAM_WINDOW } from './wire';
 import { DEFAULT_COMPRESS_THRESHOLD, DEFAULT_COMPRESSOR, DEFAULT_SERIALIZER, DEFAULT_TRANSPORT, type TlsOptions } from '@plexus/kernel/spi';
 
 /** The `protocol:` config block as the plexus protocol reads it. Every field has a default. */
@@ -33,10 +34,26 @@ export interface PlexusProtocolOptions {
    * header of a million tiny attachments is refused before it is read, with a coded error.
    */
   maxAttachments: number;
+  /**
+   * Receive window of every stream this side reads, in bytes (default 256 KiB): how much of a
+   * stream's items the writer may send before the reader took them. Big enough that a fast reader
+   * never waits for credit on loopback or a LAN, small enough that a thousand open streams hold at
+   * most a quarter GiB. Told to the writer in `STREAM_WINDOW` when it is not the default.
+   */
+  streamWindow: number;
+  /**
+   * Streams a provider keeps open per connection, streamed answers and client streams counted
+   * once per call (default 256). A call that would open one more is refused with `LIMIT_EXCEEDED`
+   * (`PLEXUS_ERR_PROTOCOL_TOO_MANY_STREAMS`): each open stream holds up to a window of memory and a
+   * running generator, so a consumer cannot open them without bound.
+   */
+  maxStreams: number;
 }
 
 export const DEFAULT_PORT = 20880;
 export const DEFAULT_PAYLOAD = 8 * 1024 * 1024;
+export const DEFAULT_MAX_STREAMS = 256;
+export { DEFAULT_STREAM_WINDOW };
 export { DEFAULT_COMPRESS_THRESHOLD };
 
 /** JSON schema of the options (the kernel validates with it and fills the defaults). */
@@ -59,6 +76,8 @@ export const optionsSchema = {
     connectTimeout: { type: 'integer', minimum: 1, default: 3000 },
     sendStack: { type: 'boolean', default: false },
     maxAttachments: { type: 'integer', minimum: 0, default: DEFAULT_MAX_ATTACHMENTS },
+    streamWindow: { type: 'integer', minimum: 1024, maximum: 0x7fffffff, default: DEFAULT_STREAM_WINDOW },
+    maxStreams: { type: 'integer', minimum: 1, default: DEFAULT_MAX_STREAMS },
   },
   additionalProperties: true,
 } as const;
@@ -87,6 +106,8 @@ export function normalizeOptions(raw: Readonly<Record<string, unknown>>): Plexus
     connectTimeout: num('connectTimeout', 3000, 1),
     sendStack: raw.sendStack === true || raw.sendStack === 'true',
     maxAttachments: num('maxAttachments', DEFAULT_MAX_ATTACHMENTS),
+    streamWindow: Math.min(num('streamWindow', DEFAULT_STREAM_WINDOW, 1024), 0x7fffffff),
+    maxStreams: Math.floor(num('maxStreams', DEFAULT_MAX_STREAMS, 1)),
   };
   if (typeof raw.path === 'string' && raw.path !== '') options.path = raw.path;
   // `tls: true` asks for TLS with the platform's defaults (system CAs on the consumer side).

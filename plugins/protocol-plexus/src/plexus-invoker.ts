@@ -1,8 +1,21 @@
-import { loopNow, RpcCode, RpcError, type Invocation, type Invoker, type Result, type URL } from '@plexus/kernel/spi';
+import {
+  isAsyncIterable,
+  loopNow,
+  RpcCode,
+  RpcError,
+  streamArgError,
+  streamArgIndex,
+  type Compressor,
+  type Invocation,
+  type Invoker,
+  type Result,
+  type URL,
+} from '@plexus/kernel/spi';
 import { PendingCall } from './client-connection';
+import { ConsumerStream } from './consumer-stream';
 import type { ConnectionPool } from './connection-pool';
 import { ProtocolErrors, rpcError } from './errors';
-import { encodeRequest, encodeRoute, requestHeaderSize } from './frame-codec';
+import { encodeRequest, encodeRoute, requestHeaderSize, streamRequestEntries } from './frame-codec';
 import { DEFAULT_COMPRESS_THRESHOLD } from './options';
 import type { ProtocolCore } from './protocol-core';
 
@@ -18,6 +31,8 @@ export type RouteCache = Map<string, Map<string, Buffer>>;
  */
 export class PlexusInvoker implements Invoker {
   private destroyed = false;
+  /** The `STREAM_WINDOW` entry every request carries when this side's window is not the default. */
+  private readonly windowEntry: Buffer | undefined;
 
   constructor(
     readonly url: URL,
@@ -25,7 +40,10 @@ export class PlexusInvoker implements Invoker {
     private readonly pool: ConnectionPool,
     private readonly routes: RouteCache,
     private readonly release: (pool: ConnectionPool) => void,
-  ) {}
+  ) {
+    // Sent on every request, not only on declared streams: an undeclared method may answer with one.
+    this.windowEntry = streamRequestEntries(-1, core.options.streamWindow);
+  }
 
   invoke(inv: Invocation): Promise<Result> {
     const conn = this.pool.pick();
@@ -35,16 +53,30 @@ export class PlexusInvoker implements Invoker {
     const options = core.options;
     const settings = inv.settings;
 
+    // A client stream: its argument's position goes in the header, nil in the serialized arguments.
+    let args = inv.args;
+    const streamArg = streamArgIndex(args);
+    if (streamArg >= 0) {
+      for (let i = streamArg + 1; i < args.length; i++) if (isAsyncIterable(args[i])) return Promise.reject(streamArgError(inv));
+      if (settings.oneWay === true) {
+        return Promise.reject(this.failure(ProtocolErrors.STREAM_ONE_WAY, RpcCode.BAD_REQUEST, `${inv.serviceKey}.${inv.method}`));
+      }
+      args = args.slice();
+      args[streamArg] = null;
+    }
+
     let serializerId: number;
+    let serializer: ConsumerStream['itemSerializer'];
+    let compressor: Compressor;
     let body: Uint8Array;
     let compressorId = 0;
     let acceptId = 0;
     try {
-      const serializer = core.codecs.serializer(settings.serializer || this.url.params.serializer || options.serializer);
-      const compressor = core.codecs.compressor(settings.compressor || this.url.params.compressor || options.compressor);
+      serializer = core.codecs.serializer(settings.serializer || this.url.params.serializer || options.serializer);
+      compressor = core.codecs.compressor(settings.compressor || this.url.params.compressor || options.compressor);
       serializerId = serializer.id;
       try {
-        body = serializer.serialize(inv.args);
+        body = serializer.serialize(args);
       } catch (err) {
         throw this.failure(ProtocolErrors.SERIALIZE, RpcCode.SERIALIZATION, `the arguments of ${inv.serviceKey}.${inv.method}`, serializer.name, (err as Error).message);
       }
@@ -75,7 +107,8 @@ export class PlexusInvoker implements Invoker {
 
     const route = this.route(inv.serviceKey, inv.method);
     const attachments = inv.attachments;
-    const headerLength = requestHeaderSize(route, compressorId, acceptId, timeout, attachments);
+    const extra = streamArg >= 0 ? streamRequestEntries(streamArg, options.streamWindow) : this.windowEntry;
+    const headerLength = requestHeaderSize(route, compressorId, acceptId, timeout, attachments, extra);
     if (headerLength + body.length > options.payload) {
       return Promise.reject(
         this.failure(
@@ -89,10 +122,15 @@ export class PlexusInvoker implements Invoker {
     }
     const oneWay = settings.oneWay === true;
     const id = conn.nextRequestId();
-    const frame = encodeRequest(id, oneWay, route, serializerId, compressorId, acceptId, timeout, attachments, body, headerLength);
+    const frame = encodeRequest(id, oneWay, route, serializerId, compressorId, acceptId, timeout, attachments, body, headerLength, extra);
     if (oneWay) return conn.oneWay(frame);
     const call = new PendingCall(inv);
     call.accept = acceptId;
+    if (streamArg >= 0) {
+      const threshold = settings.compressThreshold ?? DEFAULT_COMPRESS_THRESHOLD;
+      const itemCompressor = compressor!.id !== 0 ? compressor! : undefined;
+      call.stream = new ConsumerStream(id, inv, conn, inv.args[streamArg] as AsyncIterable<unknown>, serializer!, itemCompressor, threshold, options.payload);
+    }
     conn.request(id, call, frame);
     return call.promise;
   }

@@ -1,4 +1,7 @@
 import {
+  isAsyncIterable,
+  isRpcCode,
+  openProviderStream,
   RpcCode,
   RpcError,
   type Channel,
@@ -13,13 +16,24 @@ import {
   type ServiceInvoker,
   type TransportServer,
 } from '@plexus/kernel/spi';
-import { cancelledByConsumer, connectionLost, ProtocolErrors } from './errors';
-import { DEFAULT_MAX_ATTACHMENTS, encodeErrorResponse, encodeEvent, encodeResponse, HeaderReader, responseHeaderSize } from './frame-codec';
+import { cancelledByConsumer, connectionLost, ProtocolErrors, rpcError } from './errors';
+import {
+  DEFAULT_MAX_ATTACHMENTS,
+  encodeErrorResponse,
+  encodeEvent,
+  encodeResponse,
+  encodeStreamStart,
+  HeaderReader,
+  readVarintIn,
+  responseHeaderSize,
+} from './frame-codec';
+import { ProviderStream, type ProviderStreamCarrier } from './provider-stream';
+import { frameSize, ignoresCredit, overflowError } from './stream-codec';
 import { acceptsCompressor, configuredCompressors, GuardErrors, hasMethod } from './request-guard';
 import { describeBytes, FrameDecoder, type FrameSink, type GarbageKind } from './frame-decoder';
 import { PendingTable } from './pending-table';
 import type { ProtocolCore } from './protocol-core';
-import { EventKind, FIXED_LENGTH, Flag, Status, statusOfCode } from './wire';
+import { codeOfStatus, DEFAULT_STREAM_WINDOW, EventKind, FIXED_LENGTH, Flag, Status, statusOfCode } from './wire';
 
 const EMPTY = new Uint8Array(0);
 
@@ -71,10 +85,17 @@ export class ServerEndpoint implements ChannelHandler {
     if (channel.isOpen) channel.write(encodeEvent(EventKind.HEARTBEAT, 0, false, true));
   }
 
+  onDrain(channel: Channel): void {
+    const conn = channel.state as ProviderConnection | undefined;
+    if (conn instanceof ProviderConnection) conn.onDrain();
+  }
+
   onClose(channel: Channel, error?: Error): void {
     const conn = channel.state as ProviderConnection | undefined;
     if (!(conn instanceof ProviderConnection)) return;
     conn.decoder.destroy();
+    // Streams stop first, so nothing more is written for them; the cancel below runs their finally.
+    conn.closeStreams();
     if (conn.running.size === 0) return;
     // Nobody is left to answer: the calls' signals abort so implementations can stop early.
     const reason = connectionLost(channel.remoteAddress, error?.message ?? 'closed by the peer');
@@ -96,14 +117,18 @@ function sendClosing(channel: Channel): void {
  * The provider side of one consumer connection: decodes requests, runs them through the service
  * invoker and writes the responses, in whatever order they finish. Scope: per connection.
  */
-export class ProviderConnection implements FrameSink {
+export class ProviderConnection implements FrameSink, ProviderStreamCarrier {
   readonly decoder: FrameDecoder;
   /**
    * Two-way calls running now, by request id, so a cancel frame or a dropped connection stops them
    * (not a `Map`: see {@link PendingTable}; its hash is seeded, as the ids are the peer's).
    */
   readonly running = new PendingTable<Invocation>();
+  /** Calls with an open stream either way, by request id (at most `maxStreams`). */
+  readonly streams = new PendingTable<ProviderStream>();
   private readonly header = new HeaderReader();
+  /** Streamed answers paused until the transport drains. */
+  private drainWaiters: ProviderStream[] = [];
 
   constructor(
     private readonly endpoint: ServerEndpoint,
@@ -117,8 +142,14 @@ export class ProviderConnection implements FrameSink {
     if (flags & Flag.EVENT) {
       if (d.event === EventKind.HEARTBEAT && (flags & (Flag.RESPONSE | Flag.ONE_WAY)) === 0) {
         this.write(encodeEvent(EventKind.HEARTBEAT, d.id, true, false));
+      } else if (flags & Flag.RESPONSE) {
+        // nothing a provider awaits
       } else if (d.event === EventKind.CANCEL) {
+        // The pump stops before anything else is written; the cancel then runs the generator's finally.
+        this.streams.get(d.id)?.close();
         this.running.get(d.id)?.cancel(cancelledByConsumer(this.channel.remoteAddress));
+      } else if (d.event >= EventKind.STREAM_DATA) {
+        this.onStreamEvent(d, buf, off);
       }
       return;
     }
@@ -156,6 +187,15 @@ export class ProviderConnection implements FrameSink {
       this.fail(id, oneWay, Status.METHOD_NOT_FOUND, methodNotFound(service, method));
       return;
     }
+    const streamArg = h.streamArg;
+    if (streamArg >= 0) {
+      if (oneWay) return; // a client stream on a one-way call has nobody to answer; its items are dropped
+      if (this.streams.size >= core.options.maxStreams) {
+        this.fail(id, oneWay, Status.LIMIT_EXCEEDED, ProtocolErrors.TOO_MANY_STREAMS(`${h.service}.${String(method)}`, this.channel.remoteAddress, core.options.maxStreams));
+        return;
+      }
+    }
+    const consumerWindow = h.streamWindow > 0 ? h.streamWindow : DEFAULT_STREAM_WINDOW;
     const serializer = core.codecs.serializerById(h.serializerId);
     if (serializer === undefined) {
       this.fail(id, oneWay, Status.SERIALIZATION_ERROR, ProtocolErrors.UNKNOWN_SERIALIZER(h.serializerId, 'provider'));
@@ -200,6 +240,22 @@ export class ProviderConnection implements FrameSink {
       this.fail(id, oneWay, Status.BAD_REQUEST, ProtocolErrors.BAD_REQUEST('the body is not an array of arguments'));
       return;
     }
+    // The response goes out compressed only when the consumer said it can read that compressor.
+    // Only with a compressor the service is configured with, so a caller cannot make the provider
+    // spend gzip's CPU on every response; otherwise the response goes out plain (always readable).
+    const responseCompressor =
+      h.acceptCompressorId !== 0 && acceptsCompressor(service, h.acceptCompressorId, core.codecs, core.options)
+        ? core.codecs.compressorById(h.acceptCompressorId)
+        : undefined;
+    let stream: ProviderStream | undefined;
+    if (streamArg >= 0) {
+      if (streamArg >= args.length) {
+        this.fail(id, oneWay, Status.BAD_REQUEST, ProtocolErrors.BAD_REQUEST(`STREAM_ARG ${streamArg} points past the ${args.length} arguments`));
+        return;
+      }
+      stream = new ProviderStream(id, this, serializer, responseCompressor);
+      args[streamArg] = stream.openInbound(core.options.streamWindow);
+    }
     let inv: Invocation;
     try {
       inv = service.createInvocation({
@@ -217,18 +273,26 @@ export class ProviderConnection implements FrameSink {
       this.failWith(id, oneWay, statusOfCode(e.code), e.message, e.reason);
       return;
     }
-    // The response goes out compressed only when the consumer said it can read that compressor.
-    // Only with a compressor the service is configured with, so a caller cannot make the provider
-    // spend gzip's CPU on every response; otherwise the response goes out plain (always readable).
-    const responseCompressor =
-      h.acceptCompressorId !== 0 && acceptsCompressor(service, h.acceptCompressorId, core.codecs, core.options)
-        ? core.codecs.compressorById(h.acceptCompressorId)
-        : undefined;
+    if (stream !== undefined) {
+      stream.invocation = inv;
+      stream.inbound!.follow(inv);
+      this.streams.set(id, stream);
+    }
     core.requestStarted();
-    this.run(service, inv, id, oneWay, serializer, responseCompressor);
+    this.run(service, inv, id, oneWay, serializer, responseCompressor, stream, consumerWindow);
   }
 
   onOversize(d: FrameDecoder): void {
+    if ((d.flags & (Flag.EVENT | Flag.RESPONSE)) === Flag.EVENT && d.event === EventKind.STREAM_DATA) {
+      // An item over the limit: the client stream fails (coded) and the call is cancelled.
+      const st = this.streams.get(d.id);
+      if (st?.inbound !== undefined && !st.closed) {
+        const inv = st.invocation;
+        const what = `an item of the stream argument of ${inv.serviceKey}.${inv.method}`;
+        inv.cancel(rpcError(ProtocolErrors.PAYLOAD_TOO_LARGE, RpcCode.PAYLOAD_TOO_LARGE, what, d.headerLength + d.bodyLength, this.endpoint.core.options.payload));
+      }
+      return;
+    }
     if (d.flags & (Flag.EVENT | Flag.RESPONSE)) return;
     const { payload } = this.endpoint.core.options;
     const err = ProtocolErrors.PAYLOAD_TOO_LARGE('the request', d.headerLength + d.bodyLength, payload);
@@ -247,9 +311,18 @@ export class ProviderConnection implements FrameSink {
    * service offers it: no async function and no promise of the protocol's own — on the provider
    * every promise also pays the call context's async hooks.
    */
-  private run(service: ServiceInvoker, inv: Invocation, id: number, oneWay: boolean, serializer: Serializer, compressor: Compressor | undefined): void {
+  private run(
+    service: ServiceInvoker,
+    inv: Invocation,
+    id: number,
+    oneWay: boolean,
+    serializer: Serializer,
+    compressor: Compressor | undefined,
+    stream: ProviderStream | undefined,
+    window: number,
+  ): void {
     if (!oneWay) this.running.set(id, inv);
-    const reply = new Reply(this, id, inv, oneWay, serializer, compressor);
+    const reply = new Reply(this, id, inv, oneWay, serializer, compressor, stream, window);
     if (service.dispatch !== undefined) {
       service.dispatch(inv, reply);
       return;
@@ -261,6 +334,178 @@ export class ProviderConnection implements FrameSink {
       running = Promise.reject(err);
     }
     running.then(reply.resolved, reply.rejected);
+  }
+
+  // ---- streams ----
+
+  get sendStack(): boolean {
+    return this.endpoint.core.options.sendStack;
+  }
+
+  get payload(): number {
+    return this.endpoint.core.options.payload;
+  }
+
+  get compressThreshold(): number {
+    return this.endpoint.core.options.compressThreshold;
+  }
+
+  /** Writes a frame of a streamed call; false when the transport is over its high-water mark. */
+  writeFrame(frame: Buffer): boolean {
+    if (!this.channel.isOpen) return false;
+    try {
+      return this.channel.write(frame);
+    } catch {
+      return false; // closed meanwhile: onClose stops the stream
+    }
+  }
+
+  waitDrain(stream: ProviderStream): void {
+    this.drainWaiters.push(stream);
+  }
+
+  onDrain(): void {
+    const waiters = this.drainWaiters;
+    if (waiters.length === 0) return;
+    this.drainWaiters = [];
+    for (const stream of waiters) stream.drained();
+  }
+
+  /** @internal The method answered with a stream: the stream-start response, then its items. */
+  startStream(reply: Reply, value: AsyncIterable<unknown>, attachments: Record<string, string> | undefined): void {
+    const { id, inv } = reply;
+    const core = this.endpoint.core;
+    let st = reply.stream;
+    let refusal = inv.cancelled;
+    if (refusal === undefined && !this.channel.isOpen) refusal = connectionLost(this.channel.remoteAddress, 'closed before the stream started');
+    if (refusal === undefined && st === undefined && this.streams.size >= core.options.maxStreams) {
+      refusal = rpcError(ProtocolErrors.TOO_MANY_STREAMS, RpcCode.LIMIT_EXCEEDED, `${inv.serviceKey}.${inv.method}`, this.channel.remoteAddress, core.options.maxStreams);
+    }
+    if (refusal !== undefined) {
+      // Never started: the source is closed so whatever it holds is released.
+      void openProviderStream(inv, value).return();
+      reply.rejected(refusal);
+      return;
+    }
+    if (st === undefined) {
+      st = new ProviderStream(id, this, reply.serializer, reply.compressor);
+      st.invocation = inv;
+      this.streams.set(id, st);
+    }
+    this.write(encodeStreamStart(id, reply.serializer.id, attachments, st.inbound !== undefined ? st.inboundWindow : 0));
+    st.startAnswer(value, reply.window);
+  }
+
+  /** @internal A streamed answer is over (ended, failed, stopped): the call is done. */
+  streamDone(st: ProviderStream): void {
+    if (this.streams.get(st.id) === st) this.streams.delete(st.id);
+    if (this.running.get(st.id) === st.invocation) this.running.delete(st.id);
+    this.endpoint.core.requestFinished();
+  }
+
+  /** @internal A call with a client stream answered with one value (or failed): its stream is over. */
+  forgetStream(st: ProviderStream): void {
+    st.close();
+    if (this.streams.get(st.id) === st) this.streams.delete(st.id);
+  }
+
+  /** @internal The connection closed: every stream stops writing, pumps return their sources. */
+  closeStreams(): void {
+    this.drainWaiters = [];
+    if (this.streams.size === 0) return;
+    const streams = this.streams.values();
+    this.streams.clear();
+    for (const st of streams) st.close();
+  }
+
+  /** A stream frame from the consumer: an item, the end or failure of its client stream, credit. */
+  private onStreamEvent(d: FrameDecoder, buf: Buffer, off: number): void {
+    const st = this.streams.get(d.id);
+    if (st === undefined || st.closed) return; // unknown or finished: dropped
+    const start = off + FIXED_LENGTH + d.headerLength;
+    switch (d.event) {
+      case EventKind.STREAM_DATA:
+        this.onItem(st, d, buf, off);
+        return;
+      case EventKind.STREAM_END:
+        st.inbound?.end();
+        return;
+      case EventKind.STREAM_ERROR:
+        st.inbound?.error(this.streamError(d, buf, off, st));
+        return;
+      case EventKind.STREAM_CREDIT: {
+        const n = readVarintIn(buf, start, start + d.bodyLength);
+        if (n > 0) st.credited(n);
+        return;
+      }
+    }
+  }
+
+  private onItem(st: ProviderStream, d: FrameDecoder, buf: Buffer, off: number): void {
+    const inbound = st.inbound;
+    if (inbound === undefined || inbound.closed) return;
+    const inv = st.invocation;
+    const core = this.endpoint.core;
+    const hStart = off + FIXED_LENGTH;
+    const bStart = hStart + d.headerLength;
+    const what = `an item of the stream argument of ${inv.serviceKey}.${inv.method}`;
+    let item: unknown;
+    try {
+      let body: Uint8Array = buf.subarray(bStart, bStart + d.bodyLength);
+      const h = this.header;
+      if (d.headerLength > 0) {
+        if (!h.read(buf, hStart, bStart)) throw rpcError(ProtocolErrors.BAD_HEADER, RpcCode.BAD_REQUEST, 'stream item');
+        if (h.compressorId !== 0) {
+          // Only the compressor this call's consumer offered and the service accepts.
+          const compressor = st.compressor;
+          if (compressor === undefined || compressor.id !== h.compressorId) {
+            throw rpcError(ProtocolErrors.UNASKED_COMPRESSOR, RpcCode.SERIALIZATION, what, h.compressorId);
+          }
+          body = compressor.decompress(body, core.options.payload);
+        }
+      }
+      try {
+        item = st.serializer.deserialize(body);
+      } catch (err) {
+        throw rpcError(ProtocolErrors.DESERIALIZE, RpcCode.SERIALIZATION, what, st.serializer.name, (err as Error).message);
+      }
+    } catch (err) {
+      inv.cancel(RpcError.from(err, RpcCode.SERIALIZATION));
+      return;
+    }
+    const size = frameSize(d.headerLength, d.bodyLength);
+    inbound.push(item, size);
+    // Before the consumer could hear of this side's window it went by the default one.
+    const grant = Math.max(inbound.window, DEFAULT_STREAM_WINDOW);
+    if (ignoresCredit(inbound, size, grant)) {
+      const err = overflowError(`the stream argument of ${inv.serviceKey}.${inv.method}`, this.channel.remoteAddress, inbound.buffered, grant);
+      core.logger.warn(err.message, { code: err.reason, remote: this.channel.remoteAddress });
+      inv.cancel(err);
+    }
+  }
+
+  private streamError(d: FrameDecoder, buf: Buffer, off: number, st: ProviderStream): RpcError {
+    const h = this.header;
+    const hStart = off + FIXED_LENGTH;
+    const bStart = hStart + d.headerLength;
+    const code = codeOfStatus(d.status);
+    if (!h.read(buf, hStart, bStart)) return rpcError(ProtocolErrors.BAD_HEADER, RpcCode.BAD_REQUEST, 'stream error');
+    if (d.bodyLength > 0) {
+      try {
+        const wire = st.serializer.deserialize(buf.subarray(bStart, bStart + d.bodyLength));
+        if (typeof wire === 'object' && wire !== null) {
+          const w = wire as Record<string, unknown>;
+          if (!isRpcCode(w.code)) w.code = code;
+          return RpcError.fromWire(w, this.channel.remoteAddress);
+        }
+      } catch {
+        // unreadable: the status still says what kind of failure it was
+      }
+    }
+    return new RpcError(h.errorMessage ?? `the consumer's stream argument of ${st.invocation.method} failed with ${code}`, code, {
+      reason: h.errorReason,
+      remote: this.channel.remoteAddress,
+    });
   }
 
   /** @internal The end of one call: forget it, answer it (two-way, connection open), count it done. */
@@ -365,18 +610,29 @@ function methodNotFound(service: ServiceInvoker, method: string | number): { mes
 class Reply implements CallReply {
   constructor(
     private readonly conn: ProviderConnection,
-    private readonly id: number,
-    private readonly inv: Invocation,
+    readonly id: number,
+    readonly inv: Invocation,
     private readonly oneWay: boolean,
-    private readonly serializer: Serializer,
-    private readonly compressor: Compressor | undefined,
+    readonly serializer: Serializer,
+    readonly compressor: Compressor | undefined,
+    /** The call's client stream, if it has one. */
+    readonly stream: ProviderStream | undefined,
+    /** The window the consumer grants for a streamed answer. */
+    readonly window: number,
   ) {}
 
   readonly resolved = (result: Result): void => {
+    const value = result.value;
+    if (!this.oneWay && isAsyncIterable(value)) {
+      this.conn.startStream(this, value, result.attachments);
+      return;
+    }
+    if (this.stream !== undefined) this.conn.forgetStream(this.stream);
     this.conn.finish(this.id, this.inv, this.oneWay, this.serializer, this.compressor, result, undefined, false);
   };
 
   readonly rejected = (error: unknown): void => {
+    if (this.stream !== undefined) this.conn.forgetStream(this.stream);
     this.conn.finish(this.id, this.inv, this.oneWay, this.serializer, this.compressor, undefined, error, true);
   };
 }

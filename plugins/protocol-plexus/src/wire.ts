@@ -21,6 +21,11 @@ export const Flag = {
   ONE_WAY: 0x02,
   /** The frame is an event (byte 5 says which), not a call. */
   EVENT: 0x04,
+  /**
+   * On an OK response: the answer is a stream and its items follow as `STREAM_DATA` events, until
+   * a `STREAM_END` or `STREAM_ERROR`. The response itself carries no value.
+   */
+  STREAM: 0x08,
 } as const;
 
 /** Event kinds (byte 5 when the EVENT flag is set). */
@@ -34,7 +39,26 @@ export const EventKind = {
    * passed, caller aborted): the provider aborts that call's signal and sends no response.
    */
   CANCEL: 3,
+  /**
+   * One item of a stream, on the id of its call: from the provider (RESPONSE bit set) for a
+   * streamed answer, from the consumer (no RESPONSE bit) for a client stream. The body is the item,
+   * serialized with the call's serializer and compressed above the threshold like a body (a
+   * `COMPRESSOR` entry then says so).
+   */
+  STREAM_DATA: 4,
+  /** The writer's stream ended: no more items. Empty. */
+  STREAM_END: 5,
+  /**
+   * The writer's stream failed after the items already sent: status byte and error body or entries
+   * as an error response carries them.
+   */
+  STREAM_ERROR: 6,
+  /** The reader of a stream grants its writer more bytes: the body is a varint byte count. */
+  STREAM_CREDIT: 7,
 } as const;
+
+/** Receive window a stream's reader grants when its frames carry no `STREAM_WINDOW` entry (256 KiB). */
+export const DEFAULT_STREAM_WINDOW = 256 * 1024;
 
 /** Header entry tags. An entry is `tag (u8) · length (varint) · value`; unknown tags are skipped. */
 export const Tag = {
@@ -58,6 +82,17 @@ export const Tag = {
   ERROR_REASON: 0x09,
   /** Request only: u8 id of the compressor the response may use (sent whatever the request body's size). */
   ACCEPT_COMPRESSOR: 0x0a,
+  /**
+   * Request only: varint position of the argument that is a client stream. The serialized
+   * arguments hold nil there; the items follow as `STREAM_DATA` events from the consumer.
+   */
+  STREAM_ARG: 0x0b,
+  /**
+   * varint receive window, in bytes, that the frame's sender grants for the stream it will read:
+   * on a request, for a streamed answer; on a stream-start response, for the client stream.
+   * Absent: {@link DEFAULT_STREAM_WINDOW}.
+   */
+  STREAM_WINDOW: 0x0c,
 } as const;
 
 /**
