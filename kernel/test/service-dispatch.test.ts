@@ -142,3 +142,69 @@ describe('ServiceRuntime.dispatch', () => {
     expect([inline.executed, inline.entered]).toEqual([1, 0]);
   });
 });
+
+describe('ServiceRuntime.dispatch with interceptor filters', () => {
+  /** A filter with an interceptor that logs what it hears, and an invoke that must not be used inline. */
+  function logging(name: string, log: string[], opts: { refuse?: boolean; wait?: boolean } = {}): Filter {
+    const interceptor = {
+      before: (inv: Invocation): void | Promise<void> => {
+        log.push(`${name}.before ${inv.method}`);
+        if (opts.refuse) throw new RpcError(`${name} refuses`, RpcCode.LIMIT_EXCEEDED);
+        if (opts.wait) return new Promise<void>((r) => setTimeout(r, 5));
+        return undefined;
+      },
+      after: (inv: Invocation, error: unknown, elapsed: number) => {
+        log.push(`${name}.after ${inv.method} ${error === undefined ? 'ok' : (error as RpcError).code}${elapsed >= 0 ? '' : ' negative!'}`);
+      },
+    };
+    return {
+      interceptor,
+      invoke: () => {
+        log.push(`${name}.invoke`);
+        return Promise.reject(new Error('the chain was used'));
+      },
+    };
+  }
+
+  it('runs interceptors around the method inline: befores in order, afters in reverse, a sync answer with no promise', async () => {
+    const log: string[] = [];
+    const ex = new CountingExecutor(true);
+    const rt = runtime(ex, [logging('a', log), logging('b', log)]);
+    expect(await dispatch(rt, 'add', [2, 3])).toEqual({ value: 5, sync: true });
+    expect(log).toEqual(['a.before add', 'b.before add', 'b.after add ok', 'a.after add ok']);
+    expect(ex.executed).toBe(0);
+  });
+
+  it('tells the afters of an async method when it settles, with the coded error of a failure', async () => {
+    const log: string[] = [];
+    const rt = runtime(new CountingExecutor(true), [logging('a', log)]);
+    expect((await dispatch(rt, 'later', ['x'], { who: 'z' })).value).toBe('x:z');
+    const failed = await dispatch(rt, 'rejects', []);
+    expect(failed.error!.code).toBe(RpcCode.SERVICE_ERROR);
+    expect(log).toEqual(['a.before later', 'a.after later ok', 'a.before rejects', 'a.after rejects SERVICE_ERROR']);
+  });
+
+  it('a before that refuses answers its error: the method does not run, only earlier interceptors hear after', async () => {
+    const log: string[] = [];
+    const rt = runtime(new CountingExecutor(true), [logging('a', log), logging('b', log, { refuse: true }), logging('c', log)]);
+    const r = await dispatch(rt, 'add', [1, 1]);
+    expect(r.error!.code).toBe(RpcCode.LIMIT_EXCEEDED);
+    expect(log).toEqual(['a.before add', 'b.before add', 'a.after add LIMIT_EXCEEDED']);
+  });
+
+  it('a before that answers with a promise is awaited before the rest and the method', async () => {
+    const log: string[] = [];
+    const rt = runtime(new CountingExecutor(true), [logging('a', log, { wait: true }), logging('b', log)]);
+    expect(await dispatch(rt, 'add', [4, 4])).toEqual({ value: 8, sync: false });
+    expect(log).toEqual(['a.before add', 'b.before add', 'b.after add ok', 'a.after add ok']);
+  });
+
+  it('one filter without an interceptor puts every call back on the chain', async () => {
+    const log: string[] = [];
+    const plain: Filter = { invoke: (next, inv) => (log.push('plain'), next.invoke(inv)) };
+    const ex = new CountingExecutor(true);
+    const rt = runtime(ex, [plain, logging('a', log)]);
+    expect((await dispatch(rt, 'add', [1, 2])).error?.message).toBe('the chain was used');
+    expect(log).toEqual(['plain', 'a.invoke']);
+  });
+});

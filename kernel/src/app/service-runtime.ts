@@ -7,7 +7,8 @@ import { buildFilterChain } from '../pipeline/filter-chain';
 import { resolveMethodSettings } from '../pipeline/method-settings';
 import type { BoundMethod, MethodTable } from '../pipeline/method-table';
 import type { Executor } from '../spi/executor';
-import type { Filter } from '../spi/filter';
+import type { CallInterceptor, Filter } from '../spi/filter';
+import { performance } from 'node:perf_hooks';
 import { RpcInvocation, type Invocation, type MethodSettings } from '../spi/invocation';
 import type { Invoker } from '../spi/invoker';
 import type { CallReply, ProviderRequest, ServiceInvoker } from '../spi/protocol';
@@ -73,17 +74,37 @@ class InlineEnd {
   constructor(
     private readonly inline: { leave(): void },
     private readonly inv: Invocation,
+    private readonly interceptors: readonly CallInterceptor[] | undefined,
+    private readonly started: number,
   ) {}
 
   readonly ok = (value: unknown): Result => {
     this.inline.leave();
+    if (this.interceptors !== undefined) afterAll(this.interceptors, this.interceptors.length, this.inv, undefined, this.started);
     return resultOf(this.inv, value);
   };
 
   readonly fail = (err: unknown): never => {
     this.inline.leave();
-    throw serviceError(err, this.inv);
+    const e = serviceError(err, this.inv);
+    if (this.interceptors !== undefined) afterAll(this.interceptors, this.interceptors.length, this.inv, e, this.started);
+    throw e;
   };
+}
+
+/**
+ * Tells interceptors `count - 1` down to 0 that the call ended, outermost last, as a filter chain
+ * unwinds. An interceptor that throws here cannot change the answer any more; the others are told.
+ */
+function afterAll(ics: readonly CallInterceptor[], count: number, inv: Invocation, error: unknown, started: number): void {
+  const elapsed = performance.now() - started;
+  for (let i = count - 1; i >= 0; i--) {
+    try {
+      ics[i].after(inv, error, elapsed);
+    } catch {
+      // an observer's failure is not the call's
+    }
+  }
 }
 
 /**
@@ -138,8 +159,13 @@ export class ServiceRuntime implements ServiceInvoker {
   readonly methods: readonly string[];
   private readonly settings = new Map<string, MethodSettings>();
   private readonly chain: Invoker;
-  /** Set when no filter runs and the executor runs calls at once: `dispatch` calls the method itself. */
+  /**
+   * Set when the executor runs calls at once and no filter runs, or only filters with an
+   * interceptor: `dispatch` then calls the method itself.
+   */
   private readonly inline: { enter(): void; leave(): void } | undefined;
+  /** The filters' interceptors, when every filter has one; run around the method by `dispatch`. */
+  private readonly interceptors: readonly CallInterceptor[] | undefined;
 
   constructor(
     public url: URL,
@@ -155,7 +181,9 @@ export class ServiceRuntime implements ServiceInvoker {
       this.settings.set(m, resolveMethodSettings(m, [...levels, config.methods?.[m]]));
     }
     this.chain = buildFilterChain(new ExecutorInvoker(this, executor, table), filters);
-    this.inline = filters.length === 0 ? executor.inline : undefined;
+    const interceptors = filters.map((f) => f.interceptor);
+    this.interceptors = filters.length > 0 && interceptors.every((i) => i !== undefined) ? (interceptors as CallInterceptor[]) : undefined;
+    this.inline = filters.length === 0 || this.interceptors !== undefined ? executor.inline : undefined;
   }
 
   /** Whether `method` (a name or a wire index) is callable: answerable before a body is decoded. */
@@ -232,15 +260,36 @@ export class ServiceRuntime implements ServiceInvoker {
   }
 
   /**
-   * No filters and an executor that would only run the call now: the method runs here, in the
-   * call's context. A synchronous result is answered at once with no promise at all; a promise is
-   * held to the provider's deadline as usual.
+   * An executor that would only run the call now, and no filter but interceptors: the method runs
+   * here, in the call's context, between the interceptors' `before` and `after`. A synchronous
+   * result is answered at once with no promise at all; a promise is held to the provider's
+   * deadline as usual.
    */
   private dispatchInline(inv: Invocation, watched: number, reply: CallReply, inline: { enter(): void; leave(): void }): void {
     const fn = this.table.get(inv.method);
     if (fn === undefined) {
       reply.rejected(methodNotFound(this.table, inv.method));
       return;
+    }
+    const ics = this.interceptors;
+    let started = 0;
+    if (ics !== undefined) {
+      started = performance.now();
+      let i = 0;
+      try {
+        for (; i < ics.length; i++) {
+          const admitted = ics[i].before(inv);
+          if (admitted !== undefined) {
+            // A before that cannot decide at once: the rest of this call runs as a promise.
+            replyWhenSettled(inv, this.afterAdmission(admitted, i, fn, inv, inline, ics, started), watched, reply);
+            return;
+          }
+        }
+      } catch (err) {
+        afterAll(ics, i, inv, err, started);
+        reply.rejected(err);
+        return;
+      }
     }
     inline.enter();
     let out: unknown;
@@ -250,16 +299,52 @@ export class ServiceRuntime implements ServiceInvoker {
       if (out !== null && typeof out === 'object') then = (out as { then?: unknown }).then;
     } catch (err) {
       inline.leave();
-      reply.rejected(serviceError(err, inv));
+      const e = serviceError(err, inv);
+      if (ics !== undefined) afterAll(ics, ics.length, inv, e, started);
+      reply.rejected(e);
       return;
     }
     if (typeof then !== 'function') {
       inline.leave();
+      if (ics !== undefined) afterAll(ics, ics.length, inv, undefined, started);
       reply.resolved(resultOf(inv, out));
       return;
     }
-    const end = new InlineEnd(inline, inv);
+    const end = new InlineEnd(inline, inv, ics, started);
     // Promise.resolve adopts any thenable, even one whose `then` throws, as a rejection.
     replyWhenSettled(inv, Promise.resolve(out).then(end.ok, end.fail), watched, reply);
+  }
+
+  /** The rare path: interceptor `at` answered with a promise; the others and the method follow it. */
+  private async afterAdmission(
+    admitted: Promise<void>,
+    at: number,
+    fn: BoundMethod,
+    inv: Invocation,
+    inline: { enter(): void; leave(): void },
+    ics: readonly CallInterceptor[],
+    started: number,
+  ): Promise<Result> {
+    let i = at;
+    try {
+      await admitted;
+      for (i = at + 1; i < ics.length; i++) await ics[i].before(inv);
+    } catch (err) {
+      afterAll(ics, i, inv, err, started);
+      throw err;
+    }
+    inline.enter();
+    return callStorage.run(inv, callMethod, fn, inv).then(
+      (result) => {
+        inline.leave();
+        afterAll(ics, ics.length, inv, undefined, started);
+        return result;
+      },
+      (err: unknown) => {
+        inline.leave();
+        afterAll(ics, ics.length, inv, err, started);
+        throw err;
+      },
+    );
   }
 }

@@ -8,6 +8,7 @@ import {
   definePlugin,
   isRpcCode,
   type ExtensionContext,
+  type CallInterceptor,
   type Filter,
   type Invocation,
   type Invoker,
@@ -133,12 +134,28 @@ export class MetricsFilter implements Filter {
       },
       (err: unknown) => {
         s.inFlight--;
-        const code = RpcError.is(err) && isRpcCode(err.code) ? err.code : 'UNKNOWN';
-        s.record(s.error(code), (performance.now() - started) / 1000);
+        s.record(s.error(codeOf(err)), (performance.now() - started) / 1000);
         throw err;
       },
     );
   }
+
+  /**
+   * The provider's callback form: the same counting with no promise of its own (the kernel then
+   * answers synchronous methods without any). `$echo` never reaches a provider's filters.
+   */
+  readonly interceptor: CallInterceptor = {
+    before: (invocation: Invocation): void => {
+      let s = this.bySettings.get(invocation.settings);
+      if (s === undefined) s = this.seriesFor(invocation);
+      s.inFlight++;
+    },
+    after: (invocation: Invocation, error: unknown, elapsedMs: number): void => {
+      const s = this.bySettings.get(invocation.settings) ?? this.seriesFor(invocation);
+      s.inFlight--;
+      s.record(error === undefined ? s.ok : s.error(codeOf(error)), elapsedMs / 1000);
+    },
+  };
 
   /** The series of a call's method; kept per `MethodSettings` unless it is `other` (a later provider list may declare it). */
   private seriesFor(invocation: Invocation): MethodSeries {
@@ -171,6 +188,10 @@ export class MetricsFilter implements Filter {
     admitted.add(method);
     return method;
   }
+}
+
+function codeOf(err: unknown): string {
+  return RpcError.is(err) && isRpcCode(err.code) ? err.code : 'UNKNOWN';
 }
 
 /** The metric set of `registry`, registering the four metrics on first use. */
