@@ -17,7 +17,8 @@ export interface Filter {
    * they run (metrics, rate and concurrency limits, token checks) — never for one that changes the
    * result or the context the method runs in. When every filter of a provider service has one,
    * the kernel runs them around the method with no promise per filter, and answers a synchronous
-   * method with no promise at all. It must behave exactly as `invoke` does (`invokeIntercepted`
+   * method with no promise at all. The kernel uses interceptors on the provider side only (consumer
+   * chains call `invoke`); there it must behave exactly as `invoke` does (`invokeIntercepted`
    * writes `invoke` from it).
    */
   readonly interceptor?: CallInterceptor;

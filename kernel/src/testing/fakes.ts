@@ -51,6 +51,8 @@ export interface FakeInvocationInit {
   settings?: Partial<MethodSettings>;
   /** Epoch ms; overrides the deadline derived from `settings.timeout`. */
   deadline?: number;
+  /** Set for a provider-side call: the consumer's address. */
+  remoteAddress?: string;
 }
 
 /** An `RpcInvocation` of `demo.Greeter.sayHello('ada')` unless told otherwise. */
@@ -71,6 +73,7 @@ export function fakeInvocation(init: FakeInvocationInit = {}): RpcInvocation {
     serviceKey: key,
     settings,
     deadline: init.deadline,
+    remoteAddress: init.remoteAddress,
   });
 }
 

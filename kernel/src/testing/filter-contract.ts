@@ -1,5 +1,5 @@
 import { RpcCode, RpcError } from '../errors/rpc-error';
-import type { Filter } from '../spi/filter';
+import { invokeIntercepted, type Filter } from '../spi/filter';
 import type { Invocation } from '../spi/invocation';
 import type { Result } from '../spi/result';
 import { fakeInvocation, FakeInvoker, type FakeInvocationInit } from './fakes';
@@ -25,6 +25,11 @@ export interface FilterContractOptions {
    * forced on): `next` must then be called at most once instead of exactly once. Default false.
    */
   shortCuts?: boolean;
+  /**
+   * The filter offers an interceptor (`Filter.interceptor`): the suite runs a second time through
+   * it, as the provider's dispatch runs it, on provider-side calls. Default false.
+   */
+  interceptor?: boolean;
 }
 
 /**
@@ -136,4 +141,21 @@ export function filterContract(name: string, create: () => Filter | Promise<Filt
       });
     });
   });
+
+  if (options.interceptor) {
+    filterContract(
+      `${name}, through its interceptor`,
+      async () => {
+        const filter = await create();
+        const interceptor = filter.interceptor;
+        if (interceptor === undefined) throw new Error(`filter ${name} has no interceptor, but its contract says it has`);
+        return { invoke: (next, inv) => invokeIntercepted(interceptor, next, inv) };
+      },
+      {
+        ...options,
+        interceptor: false,
+        invocation: { remoteAddress: '10.0.0.9:40000', ...options.invocation },
+      },
+    );
+  }
 }

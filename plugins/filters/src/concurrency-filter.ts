@@ -1,4 +1,4 @@
-import { CONFIG, definePlugin, type CancelListener, type ExtensionContext, type Filter, type Invocation, type Invoker, type Logger, type MethodSettings, type Result, type RpcError } from '@plexus/kernel/spi';
+import { CONFIG, definePlugin, type CallInterceptor, type CancelListener, type ExtensionContext, type Filter, type Invocation, type Invoker, type Logger, type MethodSettings, type Result, type RpcError } from '@plexus/kernel/spi';
 import { activesExceeded, ConcurrencyErrors, executesExceeded } from './concurrency-errors';
 import { configRefusal } from './ratelimit-errors';
 import { asParam, configLevels, ECHO } from './ratelimit-spec';
@@ -13,6 +13,9 @@ const GIVE_UP_EARLY_MS = 1;
 /** One method's limit. */
 interface Gate {
   run(next: Invoker, invocation: Invocation): Promise<Result>;
+  /** The interceptor form of `run`: takes a slot (or refuses, or waits for one); `leave` gives it back. */
+  enter(invocation: Invocation): void | Promise<void>;
+  leave(): void;
 }
 
 /** Counts the calls of one method in flight; `start` runs one and frees its slot when it settles. */
@@ -22,6 +25,11 @@ abstract class CountingGate implements Gate {
   constructor(readonly limit: number) {}
 
   abstract run(next: Invoker, invocation: Invocation): Promise<Result>;
+  abstract enter(invocation: Invocation): void | Promise<void>;
+
+  leave(): void {
+    this.release();
+  }
 
   protected start(next: Invoker, invocation: Invocation): Promise<Result> {
     this.running++;
@@ -50,6 +58,11 @@ class ExecutesGate extends CountingGate {
     if (this.running >= this.limit) return Promise.reject(executesExceeded(invocation, this.limit));
     return this.start(next, invocation);
   }
+
+  enter(invocation: Invocation): void {
+    if (this.running >= this.limit) throw executesExceeded(invocation, this.limit);
+    this.running++;
+  }
 }
 
 /** A consumer call waiting for an `actives` slot: leaves the line on its deadline or its cancel. */
@@ -58,10 +71,11 @@ class Waiter implements CancelListener {
   timer: NodeJS.Timeout | undefined = undefined;
 
   constructor(
-    readonly next: Invoker,
+    /** The rest of the chain; undefined for an interceptor's wait, which only takes the slot. */
+    readonly next: Invoker | undefined,
     readonly invocation: Invocation,
     readonly since: number,
-    readonly resolve: (result: Promise<Result>) => void,
+    readonly resolve: (result: Promise<Result> | undefined) => void,
     readonly reject: (err: unknown) => void,
     readonly gate: ActivesGate,
   ) {}
@@ -95,11 +109,24 @@ class ActivesGate extends CountingGate {
 
   run(next: Invoker, invocation: Invocation): Promise<Result> {
     if (this.running < this.limit && this.waiting === 0) return this.start(next, invocation);
+    return this.wait(next, invocation) as Promise<Result>;
+  }
+
+  enter(invocation: Invocation): void | Promise<void> {
+    if (this.running < this.limit && this.waiting === 0) {
+      this.running++;
+      return;
+    }
+    return this.wait(undefined, invocation) as Promise<void>;
+  }
+
+  /** Queues the call until a slot frees (then runs `next`, or only takes the slot) or its deadline is near. */
+  private wait(next: Invoker | undefined, invocation: Invocation): Promise<Result | void> {
     const now = Date.now();
     const deadline = invocation.deadline;
     if (deadline > 0 && deadline - GIVE_UP_EARLY_MS <= now) return Promise.reject(activesExceeded(invocation, this.limit, 0));
-    return new Promise<Result>((resolve, reject) => {
-      const w = new Waiter(next, invocation, now, resolve, reject, this);
+    return new Promise<Result | void>((resolve, reject) => {
+      const w = new Waiter(next, invocation, now, resolve as (r: Promise<Result> | undefined) => void, reject, this);
       this.waiting++;
       this.line.push(w);
       invocation.addCancelListener(w);
@@ -115,7 +142,10 @@ class ActivesGate extends CountingGate {
       if (w.done) continue;
       w.finish();
       w.invocation.removeCancelListener(w);
-      w.resolve(this.start(w.next, w.invocation));
+      if (w.next === undefined) {
+        this.running++;
+        w.resolve(undefined);
+      } else w.resolve(this.start(w.next, w.invocation));
     }
     // Keep the line's array from growing with entries already served or gone.
     if (this.head === this.line.length) {
@@ -134,6 +164,10 @@ class BrokenGate implements Gate {
   run(): Promise<Result> {
     return Promise.reject(configRefusal(this.error));
   }
+  enter(): void {
+    throw configRefusal(this.error);
+  }
+  leave(): void {}
 }
 
 /**
@@ -153,12 +187,28 @@ export class ConcurrencyFilter implements Filter {
   constructor(private readonly logger: Logger) {}
 
   invoke(next: Invoker, invocation: Invocation): Promise<Result> {
+    const gate = this.gateFor(invocation);
+    return gate === null ? next.invoke(invocation) : gate.run(next, invocation);
+  }
+
+  /** The callback form: a slot taken before the call, given back after it; no promise on the way. */
+  readonly interceptor: CallInterceptor = {
+    before: (invocation: Invocation): void | Promise<void> => {
+      const gate = this.gateFor(invocation);
+      return gate === null ? undefined : gate.enter(invocation);
+    },
+    after: (invocation: Invocation): void => {
+      this.gates.get(invocation.settings)?.leave();
+    },
+  };
+
+  private gateFor(invocation: Invocation): Gate | null {
     let gate = this.gates.get(invocation.settings);
     if (gate === undefined) {
       gate = this.gateOf(invocation);
       this.gates.set(invocation.settings, gate);
     }
-    return gate === null ? next.invoke(invocation) : gate.run(next, invocation);
+    return gate;
   }
 
   private gateOf(invocation: Invocation): Gate | null {

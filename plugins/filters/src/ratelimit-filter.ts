@@ -2,6 +2,7 @@ import {
   loopNow,
   CONFIG,
   definePlugin,
+  type CallInterceptor,
   type ExtensionContext,
   type Filter,
   type Invocation,
@@ -91,11 +92,7 @@ export class RateLimitFilter implements Filter {
   }
 
   invoke(next: Invoker, invocation: Invocation): Promise<Result> {
-    let gate = this.gates.get(invocation.settings);
-    if (gate === undefined) {
-      gate = this.gateOf(invocation);
-      this.gates.set(invocation.settings, gate);
-    }
+    const gate = this.gateFor(invocation);
     if (gate === null) return next.invoke(invocation);
     const admitted = gate.admit();
     if (admitted === true) return next.invoke(invocation);
@@ -103,6 +100,31 @@ export class RateLimitFilter implements Filter {
     if (admitted === false) return Promise.reject(gate.refuse(invocation, side));
     const g = gate;
     return admitted.then((ok) => (ok ? next.invoke(invocation) : Promise.reject(g.refuse(invocation, side))));
+  }
+
+  /** The callback form: a token taken (or the call refused) before it runs; nothing after. */
+  readonly interceptor: CallInterceptor = {
+    before: (invocation: Invocation): void | Promise<void> => {
+      const gate = this.gateFor(invocation);
+      if (gate === null) return;
+      const admitted = gate.admit();
+      if (admitted === true) return;
+      const side = invocation.remoteAddress !== undefined ? 'provider' : 'consumer';
+      if (admitted === false) throw gate.refuse(invocation, side);
+      return admitted.then((ok) => {
+        if (!ok) throw gate.refuse(invocation, side);
+      });
+    },
+    after: (): void => undefined,
+  };
+
+  private gateFor(invocation: Invocation): Gate | null {
+    let gate = this.gates.get(invocation.settings);
+    if (gate === undefined) {
+      gate = this.gateOf(invocation);
+      this.gates.set(invocation.settings, gate);
+    }
+    return gate;
   }
 
   /** Closes the Redis connections of shared limits (the last user of one closes it). */

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { definePlugin, type Filter, type Invocation, type Invoker, type Logger, type MethodSettings, type Result, type URL } from '@plexus/kernel/spi';
+import { definePlugin, type CallInterceptor, type Filter, type Invocation, type Invoker, type Logger, type MethodSettings, type Result, type URL } from '@plexus/kernel/spi';
 import { configRefusal } from './ratelimit-errors';
 import { forbidden, TokenErrors } from './token-errors';
 
@@ -42,19 +42,34 @@ export class TokenFilter implements Filter {
   constructor(private readonly logger: Logger) {}
 
   invoke(next: Invoker, invocation: Invocation): Promise<Result> {
-    const remote = invocation.remoteAddress;
-    if (remote === undefined) return this.attach(next, invocation);
+    if (invocation.remoteAddress === undefined) return this.attach(next, invocation);
+    const refusal = this.check(invocation, invocation.remoteAddress);
+    return refusal === undefined ? next.invoke(invocation) : Promise.reject(refusal);
+  }
+
+  /** The provider's check as a callback (the kernel runs interceptors on the provider side only). */
+  readonly interceptor: CallInterceptor = {
+    before: (invocation: Invocation): void => {
+      if (invocation.remoteAddress === undefined) return;
+      const refusal = this.check(invocation, invocation.remoteAddress);
+      if (refusal !== undefined) throw refusal;
+    },
+    after: (): void => undefined,
+  };
+
+  /** Provider: the error refusing the call, or undefined when its token is right (or none is needed). */
+  private check(invocation: Invocation, remote: string): Error | undefined {
     let expected = this.expected.get(invocation.settings);
     if (expected === undefined) {
       expected = this.expectedOf(invocation);
       this.expected.set(invocation.settings, expected);
     }
-    if (expected === null || remote === 'injvm') return next.invoke(invocation);
-    if (expected instanceof Error) return Promise.reject(configRefusal(expected));
+    if (expected === null || remote === 'injvm') return undefined;
+    if (expected instanceof Error) return configRefusal(expected);
     const given: unknown = invocation.attachments[TOKEN_KEY];
-    if (typeof given !== 'string' || given === '') return Promise.reject(forbidden(invocation, false));
-    if (!timingSafeEqual(digest(given), expected)) return Promise.reject(forbidden(invocation, true));
-    return next.invoke(invocation);
+    if (typeof given !== 'string' || given === '') return forbidden(invocation, false);
+    if (!timingSafeEqual(digest(given), expected)) return forbidden(invocation, true);
+    return undefined;
   }
 
   private attach(next: Invoker, invocation: Invocation): Promise<Result> {

@@ -1,4 +1,4 @@
-import { RpcCode, RpcError, RpcInvocation, type Invocation, type MethodSettings, type Result } from '@plexus/kernel/spi';
+import { invokeIntercepted, RpcCode, RpcError, RpcInvocation, type Invocation, type Invoker, type MethodSettings, type Result } from '@plexus/kernel/spi';
 import { FakeInvoker, MemoryLogger, filterContract, methodSettings, rejectionOf } from '@plexus/kernel/testing';
 import plugin, { ConcurrencyFilter } from '../src/concurrency-filter';
 import { ACTIVES_REASON, EXECUTES_REASON } from '../src/concurrency-errors';
@@ -33,14 +33,20 @@ function invocation(settings: MethodSettings, side: 'consumer' | 'provider', dea
   });
 }
 
-filterContract('concurrency (no limits)', () => new ConcurrencyFilter(new MemoryLogger()));
+filterContract('concurrency (no limits)', () => new ConcurrencyFilter(new MemoryLogger()), { interceptor: true });
 filterContract('concurrency (actives above the suite)', () => new ConcurrencyFilter(new MemoryLogger()), {
   invocation: { settings: { params: { actives: '1000' } } },
 });
+filterContract('concurrency (executes above the suite)', () => new ConcurrencyFilter(new MemoryLogger()), {
+  invocation: { settings: { params: { executes: '1000' } } },
+  interceptor: true,
+});
 
 describe('executes (provider)', () => {
-  it('refuses the third concurrent call with a retryable LIMIT_EXCEEDED, and admits again once one ends', async () => {
-    const filter = new ConcurrencyFilter(new MemoryLogger());
+  it.each(['invoke', 'interceptor'])('refuses the third concurrent call with a retryable LIMIT_EXCEEDED, and admits again once one ends (%s)', async (form) => {
+    const f = new ConcurrencyFilter(new MemoryLogger());
+    // The interceptor is what the provider's dispatch runs; it must count exactly as invoke does.
+    const filter = form === 'invoke' ? f : { invoke: (next: Invoker, inv: Invocation) => invokeIntercepted(f.interceptor, next, inv) };
     const settings = methodSettings({ params: { executes: '2' } });
     const node = new HeldInvoker();
     const first = filter.invoke(node, invocation(settings, 'provider'));

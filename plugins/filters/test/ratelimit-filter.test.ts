@@ -32,9 +32,10 @@ async function admitted(filter: RateLimitFilter, settings: MethodSettings, n: nu
   return outcomes.filter((o) => o.status === 'fulfilled').length;
 }
 
-filterContract('ratelimit (no tps)', () => new RateLimitFilter(fakeExtensionContext()));
+filterContract('ratelimit (no tps)', () => new RateLimitFilter(fakeExtensionContext()), { interceptor: true });
 filterContract('ratelimit (tps far above the suite)', () => new RateLimitFilter(fakeExtensionContext()), {
   invocation: { settings: { params: { tps: '100000' } } },
+  interceptor: true,
 });
 
 describe('parseRateLimit', () => {

@@ -17,7 +17,7 @@ function consumerCall(filter: TokenFilter, providerUrl: string, method = 'sayHel
   return { next, inv, result: filter.invoke(next, inv) };
 }
 
-filterContract('token (no token configured)', () => new TokenFilter(new MemoryLogger()));
+filterContract('token (no token configured)', () => new TokenFilter(new MemoryLogger()), { interceptor: true });
 
 describe('token (provider)', () => {
   const settings = methodSettings({ params: { token: SECRET } });
