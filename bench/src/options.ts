@@ -17,6 +17,10 @@ export interface CliOptions {
   quick: boolean;
   codecs: boolean;
   onlyCodecs: boolean;
+  /** The streaming measurement: with the RPC bench (default), alone (`--streams`) or not at all. */
+  streams: 'also' | 'only' | 'off';
+  /** Items per measured stream. */
+  streamItems: number;
   verbose: boolean;
   help: boolean;
 }
@@ -35,6 +39,10 @@ export const USAGE = `Usage: npm run bench -- [options]
   --quick               1 round, 1000 ms windows, 500 ms warmup
   --codecs              run the codec suite as well
   --only-codecs         run only the codec suite
+  --streams             run only the streaming measurement (plexus vs raw-msgpack, items/s;
+                        it also runs after the RPC bench by default, about 5 s)
+  --no-streams          leave the streaming measurement out of the default run
+  --stream-items n      items per measured stream (default 100000)
   --verbose             show the peer processes' output
   --help                this text`;
 
@@ -51,6 +59,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     quick: false,
     codecs: false,
     onlyCodecs: false,
+    streams: 'also',
+    streamItems: 100_000,
     verbose: false,
     help: false,
   };
@@ -107,6 +117,15 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         o.onlyCodecs = true;
         o.codecs = true;
         break;
+      case '--streams':
+        o.streams = 'only';
+        break;
+      case '--no-streams':
+        o.streams = 'off';
+        break;
+      case '--stream-items':
+        o.streamItems = positiveInt(flag, value());
+        break;
       case '--verbose':
         o.verbose = true;
         break;
@@ -124,6 +143,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     if (cannot.length > 0) throw new Error(`--payload 64k: ${cannot.join(', ')} cannot carry it as the same bytes; use --peers among ${LARGE_PAYLOAD_PEER_NAMES.join(',')}`);
   }
   // --quick sets the defaults; explicit values still win.
+  if (o.onlyCodecs) o.streams = 'off';
   o.rounds = rounds ?? (o.quick ? 1 : o.rounds);
   o.durationMs = duration ?? (o.quick ? 1000 : o.durationMs);
   o.warmupMs = warmup ?? (o.quick ? 500 : o.warmupMs);

@@ -3,6 +3,7 @@
  * goals against raw-msgpack and, with the 64 KiB payload, throughput in MB/s.
  */
 import { fmtInt, TARGET_PEER, type RpcBenchResult, type TargetCheck, type TargetMetric } from './rpc-bench';
+import type { StreamBenchResult } from './stream-bench';
 
 /** Formats a finished run as a plain-text report (no colours, so it pastes anywhere). */
 export function formatRpcReport(result: RpcBenchResult): string {
@@ -125,4 +126,22 @@ function table(header: string[], rows: string[][], right: boolean[]): string[] {
       .join('  ')
       .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+}
+
+/** The streaming measurement: items/s and CPU per item of each peer, and plexus against raw. */
+export function formatStreamReport(result: StreamBenchResult): string {
+  const { options } = result;
+  const lines = [
+    `Streaming bench — one stream of ${fmtInt(options.items)} small items (msgpack, ~30 B), server process → this process; ` +
+      `${options.rounds} round(s), medians; ${options.pinned ? 'server on CPU 1, reader on CPU 0' : 'not pinned'}; load average ${result.loadAvg[0]}.`,
+    '',
+  ];
+  const header = ['peer', 'items/s', 'CPU µs/item reader', 'CPU µs/item server'];
+  const body = result.summary.map((r) => [r.peer, fmtInt(r.itemsPerSec), r.clientCpuUsPerItem.toFixed(2), r.serverCpuUsPerItem.toFixed(2)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  lines.push(row(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(row), '');
+  const met = result.ratio >= result.target;
+  lines.push(`plexus / raw-msgpack items/s: ${result.ratio.toFixed(2)}× (target ≥ ${result.target}×: ${met ? 'met' : 'NOT met'})`);
+  return lines.join('\n');
 }

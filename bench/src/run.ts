@@ -6,8 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, USAGE, type CliOptions } from './options';
 import { killAllPeers } from './peer-process';
-import { formatRpcReport } from './report';
+import { formatRpcReport, formatStreamReport } from './report';
 import { runRpcBench, type RpcBenchResult } from './rpc-bench';
+import { runStreamBench, type StreamBenchResult } from './stream-bench';
 
 /** The codec suite's module (bench/src/codec-suite.ts), loaded only when asked for. */
 interface CodecSuiteModule {
@@ -31,9 +32,9 @@ async function main(): Promise<number> {
   }
 
   const stamp = new Date().toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
-  const output: { rpc?: RpcBenchResult; codecs?: unknown } = {};
+  const output: { rpc?: RpcBenchResult; codecs?: unknown; streams?: StreamBenchResult } = {};
 
-  if (!options.onlyCodecs) {
+  if (!options.onlyCodecs && options.streams !== 'only') {
     const perMeasure = options.warmupMs + options.durationMs;
     const total = (options.rounds * options.concurrency.length * options.peers.length * perMeasure) / 1000;
     console.log(`RPC bench: peers ${options.peers.join(', ')}; concurrency ${options.concurrency.join(', ')}; payload ${options.payload}; about ${Math.ceil(total)} s of measuring.`);
@@ -51,6 +52,19 @@ async function main(): Promise<number> {
     console.log(`\n${formatRpcReport(output.rpc)}\n`);
   }
 
+  if (options.streams !== 'off') {
+    const rounds = options.quick ? 1 : options.rounds;
+    console.log(`Streaming bench: ${options.streamItems.toLocaleString('en-US')} items per stream, plexus vs raw-msgpack, ${rounds} round(s).`);
+    output.streams = await runStreamBench({
+      items: options.streamItems,
+      rounds,
+      pin: options.pin !== 'none',
+      verbose: options.verbose,
+      log: (line) => console.log(line),
+    });
+    console.log(`\n${formatStreamReport(output.streams)}\n`);
+  }
+
   if (options.codecs) {
     const suite = loadCodecSuite();
     if (typeof suite === 'string') {
@@ -62,10 +76,12 @@ async function main(): Promise<number> {
     }
   }
 
-  if (output.rpc !== undefined || output.codecs !== undefined) {
+  if (output.rpc !== undefined || output.codecs !== undefined || output.streams !== undefined) {
     fs.mkdirSync(RESULTS_DIR, { recursive: true });
-    const file = path.join(RESULTS_DIR, `${output.rpc ? 'rpc' : 'codecs'}-${stamp}.json`);
-    fs.writeFileSync(file, `${JSON.stringify(output.rpc ? { ...output.rpc, codecs: output.codecs } : output, null, 2)}\n`);
+    const kind = output.rpc ? 'rpc' : output.streams && !output.codecs ? 'streams' : 'codecs';
+    const file = path.join(RESULTS_DIR, `${kind}-${stamp}.json`);
+    const json = output.rpc ? { ...output.rpc, codecs: output.codecs, streams: output.streams } : output;
+    fs.writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
     console.log(`Results written to ${path.relative(process.cwd(), file)}`);
   }
   return 0;
