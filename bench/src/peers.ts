@@ -49,6 +49,12 @@ export const PEERS: readonly PeerSpec[] = [
   },
   { name: 'grpc', script: 'grpc', description: '@grpc/grpc-js unary call, msgpack messages, one channel', largePayload: true },
   {
+    name: 'plexus-grpc',
+    script: 'grpc-plexus',
+    description: 'Plexus full pipeline over the grpc protocol (node:http2), answering the grpc peer\'s own grpc-js client: msgpack messages, one channel',
+    largePayload: true,
+  },
+  {
     name: 'moleculer',
     script: 'moleculer',
     description: 'Moleculer brokers over the TCP transporter, JSON, static discovery',

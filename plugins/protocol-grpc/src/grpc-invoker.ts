@@ -154,7 +154,7 @@ export class GrpcInvoker implements Invoker {
     const headers: Record<string, string> = {
       ':method': 'POST',
       ':path': `/${inv.service}/${inv.method}`,
-      'content-type': m !== undefined ? `${GRPC_TYPE}+proto` : `${GRPC_TYPE}+json`,
+      'content-type': m !== undefined ? `${GRPC_TYPE}+proto` : `${GRPC_TYPE}+${this.codec().plainType}`,
       te: 'trailers',
       [H.ACCEPT_ENCODING]: ACCEPT_ENCODING,
       'user-agent': 'plexus-grpc/0.1',

@@ -68,6 +68,10 @@ export class GrpcProtocol implements Protocol, GrpcCore {
     const file = url.params.proto;
     let proto: ProtoService | undefined;
     if (file) proto = loadProto(path.resolve(this.baseDir(), file), { maxMessageSize: this.options.maxMessageSize }).service(url.path);
+    // Without a .proto, a serializer the service or reference names carries the bodies (grpc-js
+    // clients with their own serialize functions, e.g. msgpack); with one, the .proto decides.
+    const named = url.params.serializer;
+    if (proto === undefined && named && named !== 'json') return new ServiceCodec(url.path, undefined, this.ctx.resolve<Serializer>('serializer', named), named, json);
     return new ServiceCodec(url.path, proto, json);
   }
 

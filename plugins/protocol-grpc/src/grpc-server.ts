@@ -157,11 +157,20 @@ export class GrpcServer {
       trailersOnly(stream, contentType, rpcError(GrpcErrors.UNKNOWN_SERVICE, RpcCode.SERVICE_NOT_FOUND, clip(serviceKey(iface, version, group)), this.address, this.known()));
       return;
     }
-    const { codec, invoker } = exported;
+    const { invoker } = exported;
+    let codec = exported.codec;
     let m: ProtoMethod | undefined;
     try {
-      m = subtype === 'proto' ? codec.protoMethod(method) : undefined;
-      if (subtype === 'proto' && codec.proto === undefined) throw rpcError(GrpcErrors.NO_PROTO, RpcCode.BAD_REQUEST, iface);
+      if (subtype === '' || subtype === 'proto') {
+        if (codec.proto !== undefined) m = codec.protoMethod(method);
+        // A bare application/grpc to a service with a named serializer: a grpc-js client with its own serialize functions.
+        else if (subtype === 'proto' || codec.plainType === 'json') throw rpcError(GrpcErrors.NO_PROTO, RpcCode.BAD_REQUEST, iface);
+      } else if (subtype === 'json') {
+        codec = codec.json();
+      } else if (subtype !== codec.plainType) {
+        const spoken = codec.proto !== undefined ? 'proto, json' : codec.plainType === 'json' ? 'json' : `${codec.plainType}, json`;
+        throw rpcError(GrpcErrors.ENCODING, RpcCode.BAD_REQUEST, `service ${iface} does not speak application/grpc+${subtype} (it speaks ${spoken})`);
+      }
     } catch (err) {
       trailersOnly(stream, contentType, RpcError.from(err), GrpcStatus.UNIMPLEMENTED);
       return;
@@ -198,7 +207,7 @@ export class GrpcServer {
     }
     const socket = stream.session?.socket;
     const remote = `${socket?.remoteAddress ?? '?'}:${socket?.remotePort ?? 0}`;
-    new ServerCall(this.core, stream, exported, m, method, contentType, encoding === 'gzip', header(headers, H.PLEXUS_ARGS) === 'array', attachmentsOf(headers), timeout, remote, streamArg).start();
+    new ServerCall(this.core, stream, exported, codec, m, method, contentType, encoding === 'gzip', header(headers, H.PLEXUS_ARGS) === 'array', attachmentsOf(headers), timeout, remote, streamArg).start();
   };
 
   private known(): string {
@@ -240,6 +249,7 @@ class ServerCall implements CallReply, CancelListener {
     private readonly core: GrpcCore,
     private readonly stream: http2.ServerHttp2Stream,
     private readonly exported: ExportedService,
+    private readonly codec: ServiceCodec,
     private readonly m: ProtoMethod | undefined,
     private readonly method: string,
     private readonly contentType: string,
@@ -316,7 +326,7 @@ class ServerCall implements CallReply, CancelListener {
     const inbound = this.inbound!;
     let item: unknown;
     try {
-      item = this.exported.codec.decodeRequestItem(this.m, compressed ? this.inflate(body) : body);
+      item = this.codec.decodeRequestItem(this.m, compressed ? this.inflate(body) : body);
     } catch (err) {
       this.fail(RpcError.from(err, RpcCode.SERIALIZATION), true);
       return;
@@ -389,7 +399,7 @@ class ServerCall implements CallReply, CancelListener {
       try {
         let body = this.message!;
         if (this.compressedMessage) body = this.inflate(body);
-        args = this.exported.codec.decodeRequest(this.m, body, this.argsArray || this.streamArg >= 0);
+        args = this.codec.decodeRequest(this.m, body, this.argsArray || this.streamArg >= 0);
       } catch (err) {
         this.fail(RpcError.from(err, RpcCode.SERIALIZATION), true);
         return;
@@ -454,7 +464,7 @@ class ServerCall implements CallReply, CancelListener {
     }
     let body: Uint8Array;
     try {
-      body = this.exported.codec.encodeResponse(this.m, value);
+      body = this.codec.encodeResponse(this.m, value);
       if (body.length > this.core.options.maxMessageSize) {
         throw rpcError(GrpcErrors.TOO_LARGE, RpcCode.PAYLOAD_TOO_LARGE, `the answer of ${this.call}`, String(body.length), this.core.options.maxMessageSize);
       }
@@ -503,7 +513,7 @@ class ServerCall implements CallReply, CancelListener {
     write: (item: unknown): boolean => {
       let body: Uint8Array;
       try {
-        body = this.exported.codec.encodeResponse(this.m, item);
+        body = this.codec.encodeResponse(this.m, item);
       } catch (err) {
         throw RpcError.from(err, RpcCode.SERIALIZATION);
       }

@@ -148,11 +148,18 @@ export function frame(body: Uint8Array, compressed = false): Buffer {
   return out;
 }
 
-/** A content type this protocol answers: `application/grpc`, `+proto` or `+json`. Returns the subtype or undefined. */
-export function subtypeOf(contentType: string | undefined): 'proto' | 'json' | undefined {
+const SUBTYPE = /^[a-z0-9][a-z0-9._-]{0,31}$/;
+
+/**
+ * The message subtype of a gRPC content type: `''` for a bare `application/grpc` (protobuf by the
+ * spec, or whatever a grpc-js client's own serialize functions write), `proto`, `json` or another
+ * name after `+`; undefined when it is not gRPC at all.
+ */
+export function subtypeOf(contentType: string | undefined): string | undefined {
   if (contentType === undefined) return undefined;
   const t = contentType.split(';', 1)[0].trim().toLowerCase();
-  if (t === GRPC_TYPE || t === `${GRPC_TYPE}+proto`) return 'proto';
-  if (t === `${GRPC_TYPE}+json`) return 'json';
-  return undefined;
+  if (t === GRPC_TYPE) return '';
+  if (!t.startsWith(`${GRPC_TYPE}+`)) return undefined;
+  const sub = t.slice(GRPC_TYPE.length + 1);
+  return SUBTYPE.test(sub) ? sub : undefined;
 }

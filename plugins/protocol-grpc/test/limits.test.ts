@@ -73,6 +73,7 @@ function call(session: http2.ClientHttp2Session, path: string, body: Buffer | un
   });
 }
 
+const o2s = (b: Buffer) => b.toString('utf8');
 const grpcStatus = (o: Outcome) => o.trailers['grpc-status'] ?? o.headers['grpc-status'];
 const grpcMessage = (o: Outcome) => decodeURIComponent(String(o.trailers['grpc-message'] ?? o.headers['grpc-message'] ?? ''));
 
@@ -122,6 +123,28 @@ describe('grpc server limits and hostile input', () => {
     expect(grpcMessage(flag)).toMatch(/compressed flag 7/);
     const timeout = await call(s, '/helloworld.Greeter/SayHello', one, { 'grpc-timeout': '10 seconds' });
     expect(grpcStatus(timeout)).toBe('3');
+  });
+
+  it('a service without a .proto naming serializer: msgpack reads bare application/grpc (grpc-js with its own serialize functions) and +msgpack', async () => {
+    const { port } = await provider('acc.Echo', { Echo: (v: unknown) => v }, { serializer: 'msgpack' });
+    const s = connect(port);
+    // "hi" as MessagePack, written by hand: fixstr of 2 bytes
+    const packed = Buffer.from([0xa2, 0x68, 0x69]);
+    for (const type of ['application/grpc', 'application/grpc+msgpack']) {
+      const o = await call(s, '/acc.Echo/Echo', prefix(packed), { 'content-type': type });
+      expect(grpcStatus(o)).toBe('0');
+      expect(o.data).toEqual(prefix(packed));
+    }
+    const json = await call(s, '/acc.Echo/Echo', prefix(Buffer.from('{"a":2}')), { 'content-type': 'application/grpc+json' });
+    expect(grpcStatus(json)).toBe('0');
+    expect(o2s(json.data.subarray(5))).toBe('{"a":2}');
+    const other = await call(s, '/acc.Echo/Echo', prefix(packed), { 'content-type': 'application/grpc+cbor' });
+    expect(grpcStatus(other)).toBe('12');
+    expect(grpcMessage(other)).toMatch(/does not speak application\/grpc\+cbor \(it speaks msgpack, json\)/);
+    // a service with neither .proto nor serializer: a bare application/grpc is protobuf it cannot read
+    const { port: plain } = await provider('acc.Plain', { Echo: (v: unknown) => v });
+    const bare = await call(connect(plain), '/acc.Plain/Echo', prefix(packed), { 'content-type': 'application/grpc' });
+    expect(bare.headers['plexus-reason']).toBe('PLEXUS_ERR_GRPC_NO_PROTO');
   });
 
   it('answers non-gRPC requests with HTTP statuses', async () => {

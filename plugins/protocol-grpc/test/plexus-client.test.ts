@@ -144,6 +144,30 @@ describe('Plexus consumer → Plexus grpc provider', () => {
   });
 });
 
+describe('plain bodies by the serializer named', () => {
+  it('a consumer and a provider naming serializer: msgpack speak application/grpc+msgpack (binary stays binary), streams included', async () => {
+    const { port } = await provider('acc.Bin', {
+      size: (b: Uint8Array) => b.length,
+      async *chunks(n: number) {
+        for (let i = 0; i < n; i++) yield Buffer.alloc(i + 1, i);
+      },
+    }, { serializer: 'msgpack' });
+    const c = app('bin-consumer');
+    await c.start();
+    const bin = c.refer<{ size(b: Uint8Array): Promise<number>; chunks(n: number): AsyncIterableIterator<Uint8Array> }>({
+      interface: 'acc.Bin',
+      url: `grpc://127.0.0.1:${port}`,
+      serializer: 'msgpack',
+      retries: 0,
+      methods: { chunks: { stream: true } },
+    });
+    expect(await bin.size(Buffer.alloc(1000, 7))).toBe(1000);
+    const got: number[][] = [];
+    for await (const chunk of bin.chunks(3)) got.push([...chunk]);
+    expect(got).toEqual([[0], [1, 1], [2, 2, 2]]);
+  });
+});
+
 describe('the tri name and trailers', () => {
   it('serves and calls as `tri` (Dubbo Triple) once the package is listed, version and group in tri-* headers', async () => {
     const p = app('tri-provider', { plugins: ['@plexus/protocol-grpc'], protocols: [{ name: 'tri', host: '127.0.0.1', port: 0 }] });
