@@ -3,6 +3,7 @@
  * provider, a Plexus consumer calls an unmodified grpc-js server, and Plexus calls Plexus with and
  * without a .proto.
  */
+import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { Plexus } from '@plexus/kernel';
 import { RpcCode, RpcError } from '@plexus/kernel/spi';
@@ -381,6 +382,81 @@ describe('Plexus consumer → Plexus grpc provider (streams)', () => {
     expect(await ticks.plain(40, 2)).toBe(42);
     // more than one stream argument is refused before anything is sent
     await expect(ticks.sumFrom(0, nums(), nums() as never)).rejects.toMatchObject({ reason: 'PLEXUS_ERR_STREAM_ARGS' });
+  });
+
+  it('a connection that drops mid-stream fails the reader with a coded NETWORK error after its items; the provider generator stops', async () => {
+    let finals = 0;
+    const impl = {
+      async *ticks() {
+        try {
+          for (let i = 0; ; i++) {
+            yield i;
+            await sleep(5);
+          }
+        } finally {
+          finals++;
+        }
+      },
+    };
+    const { port } = await provider('acc.Drop', impl);
+    // A TCP relay between the two, so the test can cut the connection as a network would.
+    const sockets = new Set<net.Socket>();
+    const relay = net.createServer((inbound) => {
+      const outbound = net.connect(port, '127.0.0.1');
+      for (const s of [inbound, outbound]) {
+        sockets.add(s);
+        s.on('error', () => undefined);
+      }
+      inbound.pipe(outbound).pipe(inbound);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    try {
+      const c = app('drop-consumer');
+      await c.start();
+      const drop = c.refer<{ ticks(): AsyncIterableIterator<number> }>({
+        interface: 'acc.Drop',
+        url: `grpc://127.0.0.1:${(relay.address() as net.AddressInfo).port}`,
+        retries: 0,
+        timeout: 10_000,
+        methods: { ticks: { stream: true } },
+      });
+      const seen: number[] = [];
+      let caught: RpcError | undefined;
+      try {
+        for await (const n of drop.ticks()) {
+          seen.push(n);
+          if (n === 5) for (const s of sockets) s.destroy();
+        }
+      } catch (err) {
+        caught = err as RpcError;
+      }
+      expect(seen.slice(0, 6)).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(caught?.code).toBe(RpcCode.NETWORK);
+      expect(caught?.reason).toBe('PLEXUS_ERR_GRPC_DISCONNECTED');
+      await waitFor(() => finals === 1);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+    }
+  });
+
+  it('a one-way call with a stream argument is refused before anything is sent', async () => {
+    let called = 0;
+    const { port } = await provider('acc.Sink', {
+      async drain(items: AsyncIterable<number>) {
+        called++;
+        for await (const n of items) void n;
+      },
+    });
+    const c = app('sink-consumer');
+    await c.start();
+    const sink = c.refer<{ drain(items: AsyncIterable<number>): Promise<void> }>({ interface: 'acc.Sink', url: `grpc://127.0.0.1:${port}`, retries: 0, methods: { drain: { oneWay: true } } });
+    async function* one() {
+      yield 1;
+    }
+    await expect(sink.drain(one())).rejects.toMatchObject({ reason: 'PLEXUS_ERR_GRPC_STREAMING', message: expect.stringMatching(/one-way/) });
+    await sleep(50);
+    expect(called).toBe(0);
   });
 
   it('a reader slower than the provider holds it by flow control: memory stays bounded', async () => {
