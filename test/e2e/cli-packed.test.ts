@@ -1,7 +1,7 @@
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { packageFolders, packedProject } from './helpers';
 
 /**
  * The `plexus` command as users get it: the kernel, every plugin and the `plexus` package packed
@@ -9,17 +9,10 @@ import * as path from 'node:path';
  * on 127.0.0.1. Every process started here is tracked by PID and stopped in afterAll.
  * `start` serves the plexus and http protocols at once.
  */
-const ROOT = path.resolve(__dirname, '..', '..');
-const PACKAGES = ['kernel', ...fs.readdirSync(path.join(ROOT, 'plugins')).map((p) => `plugins/${p}`), 'cli'];
-
 let project: string;
 let bin: string;
 let registryDir: string;
 const started: ChildProcess[] = [];
-
-function npm(args: string[], cwd: string): string {
-  return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' } });
-}
 
 interface Ran {
   code: number | null;
@@ -92,19 +85,9 @@ services:
 }
 
 beforeAll(() => {
-  project = fs.mkdtempSync(path.join(os.tmpdir(), 'plexus-cli-packed-'));
+  project = packedProject('cli-packed', packageFolders(true));
   registryDir = path.join(project, 'registry');
   fs.mkdirSync(registryDir);
-  const tarballs = path.join(project, 'tarballs');
-  fs.mkdirSync(tarballs);
-  const deps: Record<string, string> = {};
-  for (const pkg of PACKAGES) {
-    const out = npm(['pack', '--json', '--pack-destination', tarballs], path.join(ROOT, pkg));
-    const [{ name, filename }] = JSON.parse(out) as Array<{ name: string; filename: string }>;
-    deps[name] = `file:tarballs/${path.basename(filename)}`;
-  }
-  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'cli-packed', private: true, dependencies: deps }, null, 2));
-  npm(['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], project);
   bin = path.join(project, 'node_modules', 'plexus', 'dist', 'bin.js');
   fs.writeFileSync(
     path.join(project, 'echo.js'),

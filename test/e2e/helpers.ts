@@ -1,8 +1,50 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const FIXTURES = path.join(__dirname, '..', 'fixtures', 'e2e');
+
+/** The monorepo's root. */
+export const ROOT = path.resolve(__dirname, '..', '..');
+
+/** Every publishable package folder: the kernel, each plugin, and (with `cli`) the command. */
+export function packageFolders(cli = false): string[] {
+  return ['kernel', ...fs.readdirSync(path.join(ROOT, 'plugins')).map((p) => `plugins/${p}`), ...(cli ? ['cli'] : [])];
+}
+
+/** Runs npm quietly (no audit, no fund), bounded to 5 minutes; answers its stdout. */
+export function npm(args: string[], cwd: string): string {
+  return execFileSync('npm', args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 300_000,
+    env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' },
+  });
+}
+
+/**
+ * A fresh project outside the monorepo, as a user would have it: `packages` (folders under the
+ * root) packed with `npm pack` and installed from those tarballs, so a test sees what publishing
+ * would ship — missing `files`, dependencies only the workspace hoisting provided. `dependencies`
+ * adds registry packages (e.g. `@grpc/grpc-js`). Answers the project's folder (under the OS temp dir).
+ */
+export function packedProject(prefix: string, packages: readonly string[], dependencies: Record<string, string> = {}): string {
+  const project = fs.mkdtempSync(path.join(os.tmpdir(), `plexus-${prefix}-`));
+  const tarballs = path.join(project, 'tarballs');
+  fs.mkdirSync(tarballs);
+  const deps: Record<string, string> = { ...dependencies };
+  for (const pkg of packages) {
+    const out = npm(['pack', '--json', '--pack-destination', tarballs], path.join(ROOT, pkg));
+    const [{ name, filename }] = JSON.parse(out) as Array<{ name: string; filename: string }>;
+    deps[name] = `file:tarballs/${path.basename(filename)}`;
+  }
+  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: `${prefix}-app`, private: true, dependencies: deps }, null, 2));
+  npm(['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], project);
+  return project;
+}
 
 export interface ProviderProcess {
   child: ChildProcess;

@@ -1,7 +1,7 @@
 import { execFileSync, fork } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { packageFolders, packedProject } from './helpers';
 
 /**
  * The published shape: every publishable package packed with `npm pack`, installed into a fresh
@@ -9,27 +9,10 @@ import * as path from 'node:path';
  * and a consumer process with direct `url:` references. Catches path imports into sibling
  * sources, files missing from `files`, and dependencies that only the workspace hoisting provided.
  */
-const ROOT = path.resolve(__dirname, '..', '..');
-const PACKAGES = ['kernel', ...fs.readdirSync(path.join(ROOT, 'plugins')).map((p) => `plugins/${p}`)];
-
 let project: string;
 
-function npm(args: string[], cwd: string): string {
-  return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' } });
-}
-
 beforeAll(() => {
-  project = fs.mkdtempSync(path.join(os.tmpdir(), 'plexus-packed-'));
-  const tarballs = path.join(project, 'tarballs');
-  fs.mkdirSync(tarballs);
-  const deps: Record<string, string> = {};
-  for (const pkg of PACKAGES) {
-    const out = npm(['pack', '--json', '--pack-destination', tarballs], path.join(ROOT, pkg));
-    const [{ name, filename }] = JSON.parse(out) as Array<{ name: string; filename: string }>;
-    deps[name] = `file:tarballs/${path.basename(filename)}`;
-  }
-  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'packed-app', private: true, dependencies: deps }, null, 2));
-  npm(['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], project);
+  project = packedProject('packed', packageFolders());
 
   fs.writeFileSync(
     path.join(project, 'greeter.js'),
