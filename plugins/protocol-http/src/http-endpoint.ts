@@ -25,6 +25,8 @@ export const H = {
 } as const;
 
 const ATTACHMENT_PREFIX_LENGTH = H.ATTACHMENT.length;
+/** An HTTP token (RFC 9110): what a header name may be made of. */
+const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const JSON_TYPE = 'application/json';
 /** Methods every service answers besides its table (the kernel's built-in liveness probe). */
 const BUILT_IN_METHODS = ['$echo'];
@@ -286,10 +288,16 @@ export class HttpEndpoint {
     res.end(body);
   }
 
-  /** @internal Answers a result. */
-  succeed(res: http.ServerResponse, body: Uint8Array): void {
+  /** @internal Answers a result, with the provider's response attachments as `plexus-attachment-*` headers. */
+  succeed(res: http.ServerResponse, body: Uint8Array, attachments?: Readonly<Record<string, string>>): void {
     if (res.destroyed) return;
     const headers = ['content-type', JSON_TYPE, 'content-length', String(body.length)];
+    if (attachments !== undefined) {
+      for (const key in attachments) {
+        // A key HTTP cannot carry as a header name is left out rather than breaking the answer.
+        if (HTTP_TOKEN.test(key)) headers.push(H.ATTACHMENT + key, encodeURIComponent(String(attachments[key])));
+      }
+    }
     if (this.core.draining) headers.push('connection', 'close');
     res.writeHead(200, headers);
     res.end(body);
@@ -465,7 +473,7 @@ class HttpCall implements CallReply {
         );
         return;
       }
-      this.endpoint.succeed(this.res, body);
+      this.endpoint.succeed(this.res, body, result?.attachments);
     } finally {
       this.core.requestFinished();
       this.nextTurn();
@@ -508,7 +516,7 @@ interface Head {
  * as attachments (keys lowercase, as HTTP makes them; values percent-decoded when they decode,
  * else kept as sent), in a null-prototype record.
  */
-function readHead(raw: readonly string[], maxAttachments: number): Head {
+export function readHead(raw: readonly string[], maxAttachments: number): Head {
   const head: Head = { contentType: undefined, contentLength: undefined, version: undefined, group: undefined, timeout: undefined, attachments: undefined };
   let attachments: Record<string, string> | undefined;
   let count = 0;

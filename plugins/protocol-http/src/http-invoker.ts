@@ -5,7 +5,7 @@ import { loopNow, RpcCode, RpcError, type CancelListener, type Invocation, type 
 import { BodyReader } from './body-reader';
 import { HttpErrors, rpcError } from './errors';
 import type { HttpCore } from './http-core';
-import { H } from './http-endpoint';
+import { H, readHead } from './http-endpoint';
 import { codeOfStatus } from './status';
 
 /** A header name HTTP accepts (RFC 9110 token). */
@@ -15,6 +15,11 @@ const MAX_CACHED_PATHS = 1024;
 const CONNECTED = Symbol('plexus.http.connected');
 
 /** The keep-alive agent of one provider address, shared by every reference to it. @internal */
+function isEmpty(record: Record<string, string>): boolean {
+  for (const _ in record) return false;
+  return true;
+}
+
 export class AgentHandle {
   readonly agent: http.Agent;
   refs = 0;
@@ -247,7 +252,10 @@ class HttpRequest implements CancelListener {
       const status = res.statusCode ?? 0;
       if (status === 200) {
         try {
-          this.succeed({ value: bytes.length === 0 ? undefined : this.invoker.json().deserialize(bytes) });
+          const value = bytes.length === 0 ? undefined : this.invoker.json().deserialize(bytes);
+          // The provider's response attachments, bounded like a request's (beyond maxAttachments: none).
+          const attachments = readHead(res.rawHeaders, this.invoker.options.maxAttachments).attachments;
+          this.succeed(attachments === undefined || isEmpty(attachments) ? { value } : { value, attachments });
         } catch (err) {
           this.fail(rpcError(HttpErrors.BAD_RESPONSE, RpcCode.BAD_RESPONSE, this.call, address, RpcError.from(err).message));
         }

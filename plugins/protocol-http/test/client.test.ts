@@ -5,7 +5,10 @@
  */
 import * as http from 'node:http';
 import { Plexus } from '@plexus/kernel';
-import { RpcCode } from '@plexus/kernel/spi';
+import { RpcCode, URL } from '@plexus/kernel/spi';
+import { fakeExtensionContext, fakeInvocation } from '@plexus/kernel/testing';
+import { HttpProtocol } from '../src/http-protocol';
+import { JsonSerializer } from '@plexus/serializer-json';
 import { app, provider, sleep, stopApps } from './support';
 
 afterEach(stopApps);
@@ -24,6 +27,10 @@ const impl = {
     throw new Error('out of stock');
   },
   ctx: () => ({ ...Plexus.context().attachments, timeout: String(Plexus.context().deadline > 0) }),
+  tagged: (v: string) => {
+    Plexus.context().responseAttachments.region = 'eu west';
+    return v;
+  },
   watch: (ms: number) =>
     new Promise((resolve) => {
       const signal = Plexus.context().signal;
@@ -44,6 +51,20 @@ async function consumer(port: number, ref: Record<string, unknown> = {}): Promis
 
 describe('http client', () => {
   beforeEach(() => (aborted = []));
+
+  it('hands the provider\'s response attachments to the consumer chain as Result.attachments', async () => {
+    const { port } = await provider('acc.Echo', impl, { version: '1.0.0' });
+    const protocol = new HttpProtocol(fakeExtensionContext({}, { resolve: () => new JsonSerializer() }));
+    try {
+      const invoker = protocol.refer(new URL('http', '127.0.0.1', port, 'acc.Echo', { version: '1.0.0' }));
+      const tagged = await invoker.invoke(fakeInvocation({ service: 'acc.Echo', version: '1.0.0', method: 'tagged', args: ['v'], settings: { timeout: 2000 } }));
+      expect(tagged).toEqual({ value: 'v', attachments: { region: 'eu west' } });
+      const plain = await invoker.invoke(fakeInvocation({ service: 'acc.Echo', version: '1.0.0', method: 'add', args: [1, 2], settings: { timeout: 2000 } }));
+      expect(plain).toEqual({ value: 3 });
+    } finally {
+      await protocol.destroy();
+    }
+  });
 
   it('calls through a reference with url: http://, attachments and version ride in headers', async () => {
     const { port } = await provider('acc.Echo', impl, { version: '1.0.0' });

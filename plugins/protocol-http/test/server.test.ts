@@ -21,6 +21,11 @@ const acc = {
     await sleep(ms);
     return 'late';
   },
+  tagged: (v: string) => {
+    Plexus.context().responseAttachments.region = 'eu west';
+    Plexus.context().responseAttachments['bad key'] = 'dropped';
+    return v;
+  },
   produced: 0,
   async *ticks() {
     for (let i = 0; ; i++) {
@@ -41,6 +46,15 @@ describe('http server: calls', () => {
     expect((await post(port, '/acc.Echo/$echo', '[{"a":[1,2]}]')).json).toEqual({ a: [1, 2] });
     // an empty body is no arguments; a JSON content type with parameters is fine
     expect((await post(port, '/acc.Echo/add', '', { 'content-type': 'application/json; charset=utf-8' })).json).toBeNull();
+  });
+
+  it('sends the response attachments the method set as plexus-attachment-* headers (keys HTTP cannot carry left out)', async () => {
+    const { port } = await provider('acc.Echo', acc);
+    const r = await post(port, '/acc.Echo/tagged', '["v"]');
+    expect(r.status).toBe(200);
+    expect(r.json).toBe('v');
+    expect(r.headers['plexus-attachment-region']).toBe('eu%20west');
+    expect(Object.keys(r.headers).filter((h) => h.startsWith('plexus-attachment-'))).toEqual(['plexus-attachment-region']);
   });
 
   it('refuses a streamed answer with 501 PLEXUS_ERR_HTTP_STREAMING; the generator never runs', async () => {
