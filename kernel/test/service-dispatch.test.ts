@@ -199,6 +199,31 @@ describe('ServiceRuntime.dispatch with interceptor filters', () => {
     expect(log).toEqual(['a.before add', 'b.before add', 'b.after add ok', 'a.after add ok']);
   });
 
+  it('runs the method inside every around, the first interceptor outermost, on the sync and async paths', async () => {
+    const log: string[] = [];
+    const wrapping = (name: string): Filter => ({
+      interceptor: {
+        before: () => undefined,
+        around: (inv, proceed) => {
+          log.push(`${name}.in ${inv.method}`);
+          const out = proceed();
+          log.push(`${name}.out`);
+          return out;
+        },
+        after: () => undefined,
+      },
+      invoke: () => Promise.reject(new Error('the chain was used')),
+    });
+    const rt = runtime(new CountingExecutor(true), [wrapping('a'), wrapping('b')]);
+    expect(await dispatch(rt, 'who', [], { who: 'ctx-kept' })).toEqual({ value: 'ctx-kept', sync: true });
+    expect(log).toEqual(['a.in who', 'b.in who', 'b.out', 'a.out']);
+    log.length = 0;
+    const slow = logging('w', log, { wait: true });
+    const rt2 = runtime(new CountingExecutor(true), [slow, wrapping('a')]);
+    expect((await dispatch(rt2, 'add', [1, 1])).value).toBe(2);
+    expect(log).toEqual(['w.before add', 'a.in add', 'a.out', 'w.after add ok']);
+  });
+
   it('one filter without an interceptor puts every call back on the chain', async () => {
     const log: string[] = [];
     const plain: Filter = { invoke: (next, inv) => (log.push('plain'), next.invoke(inv)) };

@@ -166,6 +166,8 @@ export class ServiceRuntime implements ServiceInvoker {
   private readonly inline: { enter(): void; leave(): void } | undefined;
   /** The filters' interceptors, when every filter has one; run around the method by `dispatch`. */
   private readonly interceptors: readonly CallInterceptor[] | undefined;
+  /** Those of them with an `around`, in order; undefined when none has one. */
+  private readonly arounds: readonly CallInterceptor[] | undefined;
 
   constructor(
     public url: URL,
@@ -183,6 +185,8 @@ export class ServiceRuntime implements ServiceInvoker {
     this.chain = buildFilterChain(new ExecutorInvoker(this, executor, table), filters);
     const interceptors = filters.map((f) => f.interceptor);
     this.interceptors = filters.length > 0 && interceptors.every((i) => i !== undefined) ? (interceptors as CallInterceptor[]) : undefined;
+    const arounds = this.interceptors?.filter((i) => i.around !== undefined);
+    this.arounds = arounds !== undefined && arounds.length > 0 ? arounds : undefined;
     this.inline = filters.length === 0 || this.interceptors !== undefined ? executor.inline : undefined;
   }
 
@@ -278,7 +282,7 @@ export class ServiceRuntime implements ServiceInvoker {
       let i = 0;
       try {
         for (; i < ics.length; i++) {
-          const admitted = ics[i].before(inv);
+          const admitted = ics[i].before(inv, this.url);
           if (admitted !== undefined) {
             // A before that cannot decide at once: the rest of this call runs as a promise.
             replyWhenSettled(inv, this.afterAdmission(admitted, i, fn, inv, inline, ics, started), watched, reply);
@@ -295,7 +299,7 @@ export class ServiceRuntime implements ServiceInvoker {
     let out: unknown;
     let then: unknown;
     try {
-      out = callStorage.run(inv, applyMethod, fn, inv);
+      out = this.arounds === undefined ? callStorage.run(inv, applyMethod, fn, inv) : this.wrapped(inv, () => callStorage.run(inv, applyMethod, fn, inv));
       if (out !== null && typeof out === 'object') then = (out as { then?: unknown }).then;
     } catch (err) {
       inline.leave();
@@ -315,6 +319,18 @@ export class ServiceRuntime implements ServiceInvoker {
     replyWhenSettled(inv, Promise.resolve(out).then(end.ok, end.fail), watched, reply);
   }
 
+  /** `run` inside every interceptor's `around`, the first interceptor outermost. */
+  private wrapped(inv: Invocation, run: () => unknown): unknown {
+    const arounds = this.arounds!;
+    let proceed = run;
+    for (let i = arounds.length - 1; i >= 0; i--) {
+      const ic = arounds[i];
+      const inner = proceed;
+      proceed = () => ic.around!(inv, inner);
+    }
+    return proceed();
+  }
+
   /** The rare path: interceptor `at` answered with a promise; the others and the method follow it. */
   private async afterAdmission(
     admitted: Promise<void>,
@@ -328,13 +344,13 @@ export class ServiceRuntime implements ServiceInvoker {
     let i = at;
     try {
       await admitted;
-      for (i = at + 1; i < ics.length; i++) await ics[i].before(inv);
+      for (i = at + 1; i < ics.length; i++) await ics[i].before(inv, this.url);
     } catch (err) {
       afterAll(ics, i, inv, err, started);
       throw err;
     }
     inline.enter();
-    return callStorage.run(inv, callMethod, fn, inv).then(
+    return (this.arounds === undefined ? callStorage.run(inv, callMethod, fn, inv) : (this.wrapped(inv, () => callStorage.run(inv, callMethod, fn, inv)) as Promise<Result>)).then(
       (result) => {
         inline.leave();
         afterAll(ics, ics.length, inv, undefined, started);

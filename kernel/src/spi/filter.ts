@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Invocation } from './invocation';
 import type { Invoker } from './invoker';
 import type { Result } from './result';
+import type { URL } from '../url/url';
 
 export const FILTER = Symbol.for('plexus.filter');
 
@@ -29,9 +30,16 @@ export interface CallInterceptor {
   /**
    * Before the call runs, in filter order. Throwing (or rejecting) refuses the call with that
    * error: later interceptors and the method do not run, earlier ones hear `after` with it. May
-   * return a promise when it cannot decide at once (a shared limit asking a server).
+   * return a promise when it cannot decide at once (a shared limit asking a server). `url` is the
+   * service's exported URL (what `next.url` is to the filter's `invoke`).
    */
-  before(invocation: Invocation): void | Promise<void>;
+  before(invocation: Invocation, url: URL): void | Promise<void>;
+  /**
+   * Optional: runs the call's next step through `proceed` — to make a context active around the
+   * method and everything it awaits (a tracing span). Must call `proceed` once, synchronously, and
+   * return what it returns. Interceptors nest: the first is outermost.
+   */
+  around?(invocation: Invocation, proceed: () => unknown): unknown;
   /**
    * Once the call ended, in reverse order: `error` is undefined on success, else what the caller
    * gets (a business error is a coded SERVICE_ERROR). `elapsedMs`: since the first `before`.
@@ -46,11 +54,15 @@ class Interception {
     private readonly started: number,
   ) {}
 
-  /** The rest of the chain, then `after` with its outcome. */
+  /** The rest of the chain (inside `around`, when the interceptor has one), then `after` with its outcome. */
   run(next: Invoker): Promise<Result> {
     let running: Promise<Result>;
     try {
-      running = next.invoke(this.invocation);
+      const around = this.interceptor.around;
+      running =
+        around === undefined
+          ? next.invoke(this.invocation)
+          : (around.call(this.interceptor, this.invocation, () => next.invoke(this.invocation)) as Promise<Result>);
     } catch (err) {
       running = Promise.reject(err);
     }
@@ -73,7 +85,7 @@ export function invokeIntercepted(interceptor: CallInterceptor, next: Invoker, i
   const started = performance.now();
   let admitted: void | Promise<void>;
   try {
-    admitted = interceptor.before(invocation);
+    admitted = interceptor.before(invocation, next.url);
   } catch (err) {
     return Promise.reject(err);
   }

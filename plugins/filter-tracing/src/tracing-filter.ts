@@ -18,6 +18,7 @@ import {
   definePlugin,
   PlexusError,
   RpcError,
+  type CallInterceptor,
   type CancelListener,
   type ExtensionContext,
   type Filter,
@@ -79,6 +80,8 @@ export const ATTR_GROUP = 'rpc.plexus.group';
  * executor that ran the method from another call's continuation (a queued `limited` call).
  */
 const servedByCall = new WeakMap<object, Context>();
+/** The recording SERVER span of a provider call run through the interceptor, to end after it. */
+const spanCalls = new WeakMap<object, SpanCall>();
 /** Every context made active for a SERVER span, so one that leaked into another call is recognised. */
 const servedContexts = new WeakSet<Context>();
 
@@ -157,16 +160,46 @@ export class TracingFilter implements Filter {
   }
 
   private server(next: Invoker, inv: Invocation): Promise<Result> {
+    const served = this.openServerSpan(inv, next.url);
+    if (served === undefined) return next.invoke(inv);
+    return run(served.span, inv, served.ctx, next);
+  }
+
+  /**
+   * The provider's callback form (the kernel runs it around the method with no promise of its
+   * own): the SERVER span opened before the call, its context active around the method and all it
+   * awaits, the span ended with the outcome.
+   */
+  readonly interceptor: CallInterceptor = {
+    before: (inv: Invocation, url: URL): void => {
+      if (inv.method === ECHO || inv.remoteAddress === undefined) return;
+      const served = this.openServerSpan(inv, url);
+      if (served === undefined || !served.span.isRecording()) return;
+      const call = new SpanCall(served.span, inv);
+      inv.addCancelListener(call);
+      spanCalls.set(inv, call);
+    },
+    around: (inv: Invocation, proceed: () => unknown): unknown => {
+      const ctx = servedByCall.get(inv);
+      return ctx === undefined ? proceed() : context.with(ctx, proceed);
+    },
+    after: (inv: Invocation, error: unknown): void => {
+      spanCalls.get(inv)?.end(error);
+    },
+  };
+
+  /** Opens the SERVER span of a provider call; undefined when there is nothing to record or pass on. */
+  private openServerSpan(inv: Invocation, url: URL): { span: Span; ctx: Context } | undefined {
     this.caller = inv.remoteAddress ?? '';
     const parent = (propagation.fields().length > 0 ? propagation : this.fallback).extract(ROOT_CONTEXT, inv.attachments, this.getter);
-    const shape = this.shapeOf(inv, next.url);
+    const shape = this.shapeOf(inv, url);
     const span = this.tracer.startSpan(shape.name, { kind: SpanKind.SERVER, attributes: shape.attributes }, parent);
     if (span.isRecording()) peerAttributes(span, inv.remoteAddress!);
-    else if (parent === ROOT_CONTEXT && !isSpanContextValid(span.spanContext())) return next.invoke(inv);
+    else if (parent === ROOT_CONTEXT && !isSpanContextValid(span.spanContext())) return undefined;
     const ctx = trace.setSpan(parent, span);
     servedByCall.set(inv, ctx);
     servedContexts.add(ctx);
-    return run(span, inv, ctx, next);
+    return { span, ctx };
   }
 
   /** The span name and the attributes fixed per target and method, built once and shared (frozen). */

@@ -141,6 +141,16 @@ describe('tracing filter', () => {
     expect(server.attributes['network.peer.port']).toEqual(expect.any(Number));
   });
 
+  it('the SERVER span is the active span inside the provider method', async () => {
+    const impl = { ...backImpl, activeSpan: () => trace.getActiveSpan()?.spanContext().spanId ?? null };
+    const { port } = await provide('tracing-back', 'trace.Back', impl);
+    const back = await refer<Back & { activeSpan(): Promise<string | null> }>('trace.Back', port);
+    const seen = await back.activeSpan();
+    await waitFor(() => sdk.spans('trace.Back/activeSpan').length === 2, 3000, 'two spans');
+    const server = sdk.spans('trace.Back/activeSpan').find((s) => s.kind === SpanKind.SERVER)!;
+    expect(seen).toBe(server.spanContext().spanId);
+  });
+
   it('the CLIENT span is a child of the span active around the call, and its sampled flag crosses', async () => {
     const { port } = await provide('tracing-back', 'trace.Back', backImpl);
     const back = await refer<Back>('trace.Back', port);
