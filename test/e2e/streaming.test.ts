@@ -1,7 +1,7 @@
 import { execFileSync, fork } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { packedProject } from './helpers';
 
 /**
  * Streams between two processes over the plexus protocol, from the packages as published: the
@@ -11,7 +11,6 @@ import * as path from 'node:path';
  * `finally` is seen to run (the provider counts it and answers the count to a later call, and
  * prints it on stdout).
  */
-const ROOT = path.resolve(__dirname, '..', '..');
 const PACKAGES = [
   'kernel',
   'plugins/protocol-plexus',
@@ -25,22 +24,8 @@ const PACKAGES = [
 
 let project: string;
 
-function npm(args: string[], cwd: string): string {
-  return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' } });
-}
-
 beforeAll(() => {
-  project = fs.mkdtempSync(path.join(os.tmpdir(), 'plexus-streaming-'));
-  const tarballs = path.join(project, 'tarballs');
-  fs.mkdirSync(tarballs);
-  const deps: Record<string, string> = {};
-  for (const pkg of PACKAGES) {
-    const out = npm(['pack', '--json', '--pack-destination', tarballs], path.join(ROOT, pkg));
-    const [{ name, filename }] = JSON.parse(out) as Array<{ name: string; filename: string }>;
-    deps[name] = `file:tarballs/${path.basename(filename)}`;
-  }
-  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'streaming-app', private: true, dependencies: deps }, null, 2));
-  npm(['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], project);
+  project = packedProject('streaming', PACKAGES);
 
   fs.writeFileSync(
     path.join(project, 'feed.js'),
