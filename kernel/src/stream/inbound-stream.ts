@@ -94,31 +94,46 @@ export class InboundStream<T = unknown> extends RpcStream<T> {
     return this.reader;
   }
 
-  protected read(): Promise<IteratorResult<T>> {
-    if (this.head < this.items.length) {
-      const item = this.items[this.head];
-      const size = this.sizes[this.head];
-      this.items[this.head] = undefined as T;
-      this.head++;
-      if (this.head === this.items.length) {
-        this.items.length = 0;
-        this.sizes.length = 0;
-        this.head = 0;
-      } else if (this.head > 1024 && this.head * 2 > this.items.length) {
-        this.items.splice(0, this.head);
-        this.sizes.splice(0, this.head);
-        this.head = 0;
-      }
-      this.bytes -= size;
-      this.account(size);
-      return Promise.resolve({ done: false, value: item });
-    }
+  protected override read(): Promise<IteratorResult<T>> {
+    if (this.head < this.items.length) return Promise.resolve({ done: false, value: this.take() });
     if (this.pendingEnd) {
-      if (this.pendingError !== undefined) this.fail(this.pendingError);
-      else this.finish();
+      this.settlePending();
       return this.next();
     }
     return this.park();
+  }
+
+  protected pull(): void {
+    if (this.head < this.items.length) this.deliver(this.take());
+    else if (this.pendingEnd) this.settlePending();
+    // else: the read waits for push, end or error
+  }
+
+  /** The oldest buffered item, out of the queue and accounted for. */
+  private take(): T {
+    const head = this.head;
+    const items = this.items;
+    const item = items[head];
+    const size = this.sizes[head];
+    items[head] = undefined as T;
+    this.head = head + 1;
+    if (this.head === items.length) {
+      items.length = 0;
+      this.sizes.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > items.length) {
+      items.splice(0, this.head);
+      this.sizes.splice(0, this.head);
+      this.head = 0;
+    }
+    this.bytes -= size;
+    this.account(size);
+    return item;
+  }
+
+  private settlePending(): void {
+    if (this.pendingError !== undefined) this.fail(this.pendingError);
+    else this.finish();
   }
 
   protected closedByReader(reason: RpcError): void {

@@ -43,6 +43,30 @@ export function streamClosedError(inv: Invocation | undefined, by: 'consumer' | 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 /**
+ * Who waits for a stream's next item without a promise: `RpcStream.nextInto` hands the outcome to
+ * these methods (at once when it is known, later otherwise). A `StreamPump` is one; `next()` parks
+ * a promise's resolve and reject as one.
+ */
+export interface StreamWaiter<T> {
+  /** The next item (`done: false`) or the end (`done: true`). */
+  onNext(result: IteratorResult<T>): void;
+  /** The stream failed: its coded error, or the read was refused. */
+  onNextError(err: unknown): void;
+}
+
+function concurrentReadError(): RpcError {
+  return new RpcError('next() called while an earlier next() of the stream is still pending', RpcCode.BAD_REQUEST, {
+    reason: 'PLEXUS_ERR_STREAM_CONCURRENT_READ',
+  });
+}
+
+/** A parked `next()`: the promise's own resolve and reject. */
+class ParkedRead<T> implements StreamWaiter<T> {
+  onNext!: (result: IteratorResult<T>) => void;
+  onNextError!: (err: unknown) => void;
+}
+
+/**
  * What every stream the kernel hands out has in common, whichever side reads it: a consumer
  * reading a provider's items, a provider reading a consumer's argument stream, or a consumer
  * reading an in-process provider's generator. It is an `AsyncIterableIterator`; once it ends,
@@ -62,7 +86,7 @@ export abstract class RpcStream<T = unknown> implements AsyncIterableIterator<T>
   /** Set once the stream ended, failed or was closed; reads answer from it. */
   protected outcome: RpcError | 'end' | undefined = undefined;
   protected invocation: Invocation | undefined = undefined;
-  private waiting: { resolve(r: IteratorResult<T>): void; reject(e: unknown): void } | undefined = undefined;
+  private waiting: StreamWaiter<T> | undefined = undefined;
   private side: WatchSide = 'consumer';
   private settledHooks: Array<() => void> | undefined = undefined;
   private abortSignal: AbortSignal | undefined = undefined;
@@ -136,14 +160,29 @@ export abstract class RpcStream<T = unknown> implements AsyncIterableIterator<T>
   next(): Promise<IteratorResult<T>> {
     const outcome = this.outcome;
     if (outcome !== undefined) return outcome === 'end' ? Promise.resolve(DONE) : Promise.reject(outcome);
-    if (this.waiting !== undefined) {
-      return Promise.reject(
-        new RpcError('next() called while an earlier next() of the stream is still pending', RpcCode.BAD_REQUEST, {
-          reason: 'PLEXUS_ERR_STREAM_CONCURRENT_READ',
-        }),
-      );
-    }
+    if (this.waiting !== undefined) return Promise.reject(concurrentReadError());
     return this.read();
+  }
+
+  /**
+   * `next()` without a promise: the outcome goes to `waiter` — synchronously when it is already
+   * known (an item buffered, the stream over), later otherwise. What a sender that reads many
+   * items uses (`StreamPump`): no promise, result object or closure per item of its own. A waiter
+   * that reads again from inside `onNext` must not recurse without bound (the pump loops instead).
+   */
+  nextInto(waiter: StreamWaiter<T>): void {
+    const outcome = this.outcome;
+    if (outcome !== undefined) {
+      if (outcome === 'end') waiter.onNext(DONE);
+      else waiter.onNextError(outcome);
+      return;
+    }
+    if (this.waiting !== undefined) {
+      waiter.onNextError(concurrentReadError());
+      return;
+    }
+    this.waiting = waiter;
+    this.pull();
   }
 
   /** The reader stops early (`break` in `for await`): the other side is told and stops producing. */
@@ -167,8 +206,18 @@ export abstract class RpcStream<T = unknown> implements AsyncIterableIterator<T>
 
   /** Which side reads this stream, for the error the writer sees when the reader stops. */
   protected abstract readerSide(): 'consumer' | 'provider';
-  /** Produce the next item: resolve through `deliver`, `finish` or `fail`, now or later. */
-  protected abstract read(): Promise<IteratorResult<T>>;
+  /**
+   * Produce the next item for the read that is waiting: answer through `deliver`, `finish` or
+   * `fail`, now or later.
+   */
+  protected abstract pull(): void;
+
+  /** `next()` once it is known that the stream is open and no read waits: parks, then pulls. */
+  protected read(): Promise<IteratorResult<T>> {
+    const parked = this.park();
+    this.pull();
+    return parked;
+  }
   /** The reader closed the stream early: tell the writer (a cancel frame, a generator's `return()`). */
   protected abstract closedByReader(reason: RpcError): void;
   /** The call was cancelled or passed its deadline while the stream was open: stop the writer. */
@@ -176,9 +225,13 @@ export abstract class RpcStream<T = unknown> implements AsyncIterableIterator<T>
 
   /** Parks a read until `deliver`, `finish` or `fail`. */
   protected park(): Promise<IteratorResult<T>> {
-    return new Promise<IteratorResult<T>>((resolve, reject) => {
-      this.waiting = { resolve, reject };
+    const w = new ParkedRead<T>();
+    const parked = new Promise<IteratorResult<T>>((resolve, reject) => {
+      w.onNext = resolve;
+      w.onNextError = reject;
     });
+    this.waiting = w;
+    return parked;
   }
 
   /** True when a read is parked. */
@@ -190,7 +243,14 @@ export abstract class RpcStream<T = unknown> implements AsyncIterableIterator<T>
   protected deliver(value: T): void {
     const w = this.waiting!;
     this.waiting = undefined;
-    w.resolve({ done: false, value });
+    w.onNext({ done: false, value });
+  }
+
+  /** Hands an iterator's own result object (`done: false`) to the waiting read, as it is. */
+  protected deliverResult(result: IteratorResult<T>): void {
+    const w = this.waiting!;
+    this.waiting = undefined;
+    w.onNext(result);
   }
 
   /** The writer ended the stream: the parked read, and every later one, is done. */
@@ -220,8 +280,8 @@ export abstract class RpcStream<T = unknown> implements AsyncIterableIterator<T>
     const w = this.waiting;
     if (w !== undefined) {
       this.waiting = undefined;
-      if (outcome === 'end') w.resolve(DONE);
-      else w.reject(outcome);
+      if (outcome === 'end') w.onNext(DONE);
+      else w.onNextError(outcome);
     }
     const hooks = this.settledHooks;
     if (hooks !== undefined) {

@@ -3,22 +3,25 @@ import { callStorage } from '../pipeline/call-context';
 import type { Invocation } from '../spi/invocation';
 import { RpcStream } from './rpc-stream';
 
-function nextOf<T>(it: AsyncIterator<T>): Promise<IteratorResult<T>> {
-  return it.next();
-}
-
 /**
  * What a provider method's `AsyncIterable` becomes: each `next()` runs the implementation's
  * iterator inside the call's context (so `Plexus.context()` works in an `async *` method between
  * yields), whatever it throws becomes a coded error, and the call's deadline and cancel end it —
  * a pending `next()` rejects at once and the generator's `return()` runs its `finally`.
  *
- * Protocols read it to send the items (`openProviderStream`); an in-process consumer reads it
- * directly.
+ * Protocols read it to send the items (`openProviderStream`, through a `StreamPump`, which reads
+ * with `nextInto`: no promise of its own per item); an in-process consumer reads it directly.
+ *
+ * The context costs one `callStorage.run` per read that comes from outside, and none per read
+ * made from inside the delivery of the previous item (a pump reading on at once): that delivery
+ * runs as the reaction of a `then` attached inside the call's context, so the context is already
+ * the call's and the next `next()` of the iterator runs in it too.
  */
 export class SourceStream<T = unknown> extends RpcStream<T> {
   private readonly iterator: AsyncIterator<T>;
   private returned = false;
+  /** True while an item is being delivered: the code running now is in the call's context. */
+  private inContext = false;
 
   constructor(
     source: AsyncIterable<T>,
@@ -33,19 +36,22 @@ export class SourceStream<T = unknown> extends RpcStream<T> {
     return 'consumer';
   }
 
-  protected read(): Promise<IteratorResult<T>> {
-    let pending: Promise<IteratorResult<T>>;
+  protected pull(): void {
     try {
-      pending = callStorage.run(this.inv, nextOf, this.iterator) as Promise<IteratorResult<T>>;
+      if (this.inContext) this.issue();
+      else callStorage.run(this.inv, this.issue);
     } catch (err) {
       this.fail(serviceError(err, this.inv));
       this.stopSource();
-      return this.next();
     }
-    const parked = this.park();
-    Promise.resolve(pending).then(this.ok, this.failed);
-    return parked;
   }
+
+  /** Asks the iterator for its next item; its answer comes back through `ok` / `failed`. */
+  private readonly issue = (): void => {
+    const pending = this.iterator.next();
+    if (pending instanceof Promise) pending.then(this.ok, this.failed);
+    else Promise.resolve(pending).then(this.ok, this.failed);
+  };
 
   private readonly ok = (r: IteratorResult<T>): void => {
     if (this.outcome !== undefined) return;
@@ -53,7 +59,14 @@ export class SourceStream<T = unknown> extends RpcStream<T> {
       this.fail(serviceError(new TypeError('the stream\'s iterator answered next() with a non-object'), this.inv));
       this.stopSource();
     } else if (r.done) this.finish();
-    else this.deliver(r.value);
+    else {
+      this.inContext = true;
+      try {
+        this.deliverResult(r);
+      } finally {
+        this.inContext = false;
+      }
+    }
   };
 
   private readonly failed = (err: unknown): void => {

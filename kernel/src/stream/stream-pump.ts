@@ -1,6 +1,7 @@
 import { RpcCode, RpcError } from '../errors/rpc-error';
 import { serviceError } from '../errors/service-error';
 import type { Invocation } from '../spi/invocation';
+import { RpcStream, type StreamWaiter } from './rpc-stream';
 
 /** Where a pump writes a stream's items: a protocol's frames for one call and direction. */
 export interface StreamSink<T> {
@@ -28,15 +29,29 @@ function errorOf(err: unknown, inv: Invocation | undefined): RpcError {
  * written. Either way the pump ends exactly once, with one of `sink.end()`, `sink.error()` or
  * nothing (stopped).
  *
+ * It is driven by callbacks, not an async loop: the pump is itself the waiter of the source's
+ * reads (`RpcStream.nextInto` for the kernel's streams — no promise per item besides the source's
+ * own — or one `then` of bound methods on any other iterator's promise), and it reads on from
+ * inside the delivery of each item while the sink has room. An item the source has ready at once
+ * (a buffered `InboundStream`) loops here rather than recursing.
+ *
  * Scope: one per streamed call and direction; event loop only.
  */
-export class StreamPump<T = unknown> {
+export class StreamPump<T = unknown> implements StreamWaiter<T> {
   private iterator: AsyncIterator<T> | undefined;
+  /** The source when it is one of the kernel's streams: read with `nextInto`. */
+  private stream: RpcStream<T> | undefined;
   private paused = false;
   private stopped = false;
   private running = false;
-  private wake: (() => void) | undefined;
+  /** A read of the source is in flight. */
+  private reading = false;
+  /** Inside `loop`: an item answered synchronously asks for another turn instead of recursing. */
+  private looping = false;
+  private again = false;
   private returned = false;
+  private finished: (() => void) | undefined;
+  private over: Promise<void> | undefined;
 
   constructor(
     private readonly source: AsyncIterable<T>,
@@ -52,19 +67,26 @@ export class StreamPump<T = unknown> {
 
   /** Starts reading the source. Resolves when the pump is over; never rejects. */
   start(): Promise<void> {
-    if (this.running || this.stopped) return Promise.resolve();
+    if (this.running || this.stopped) return this.over ?? Promise.resolve();
     this.running = true;
-    return this.run();
+    this.over = new Promise<void>((resolve) => (this.finished = resolve));
+    let it: AsyncIterator<T>;
+    try {
+      it = this.iterator = this.source[Symbol.asyncIterator]();
+    } catch (err) {
+      this.failWith(err);
+      return this.over;
+    }
+    if (it instanceof RpcStream) this.stream = it as RpcStream<T>;
+    this.loop();
+    return this.over;
   }
 
   /** The receiver has room again (credit arrived, the transport drained). */
   resume(): void {
+    if (!this.paused) return;
     this.paused = false;
-    const wake = this.wake;
-    if (wake !== undefined) {
-      this.wake = undefined;
-      wake();
-    }
+    if (!this.stopped && this.running) this.loop();
   }
 
   /** Ends the pump from outside: no more writes, and the source's `return()` runs. */
@@ -72,34 +94,83 @@ export class StreamPump<T = unknown> {
     if (this.stopped) return;
     this.stopped = true;
     this.closeSource();
-    this.resume();
+    this.paused = false;
+    this.settle();
   }
 
-  private async run(): Promise<void> {
-    let it: AsyncIterator<T>;
+  /** @internal The source's next item (StreamWaiter). */
+  onNext(r: IteratorResult<T>): void {
+    this.reading = false;
+    if (this.stopped) return;
+    if (r.done) {
+      this.stopped = true;
+      this.returned = true;
+      try {
+        this.sink.end();
+      } catch {
+        // a sink that cannot send the end has lost its connection: nothing more to tell
+      }
+      this.settle();
+      return;
+    }
+    let room: boolean;
     try {
-      it = this.iterator = this.source[Symbol.asyncIterator]();
+      room = this.sink.write(r.value);
     } catch (err) {
       this.failWith(err);
       return;
     }
-    try {
-      for (;;) {
-        if (this.paused) await new Promise<void>((resolve) => (this.wake = resolve));
-        if (this.stopped) return;
-        const r = await it.next();
-        if (this.stopped) return;
-        if (r.done) {
-          this.stopped = true;
-          this.returned = true;
-          this.sink.end();
-          return;
-        }
-        if (!this.sink.write(r.value)) this.paused = true;
-      }
-    } catch (err) {
-      this.failWith(err);
+    if (!room) {
+      this.paused = true;
+      return;
     }
+    if (this.looping) this.again = true;
+    else this.loop();
+  }
+
+  /** @internal The source failed (StreamWaiter). */
+  onNextError(err: unknown): void {
+    this.reading = false;
+    this.failWith(err);
+  }
+
+  private readonly resolved = (r: IteratorResult<T>): void => {
+    if (r === null || typeof r !== 'object') {
+      this.onNextError(new TypeError("the stream's iterator answered next() with a non-object"));
+      return;
+    }
+    this.onNext(r);
+  };
+
+  private readonly rejected = (err: unknown): void => this.onNextError(err);
+
+  /** Reads the source while nothing is in flight, the sink has room and the pump runs. */
+  private loop(): void {
+    this.looping = true;
+    try {
+      do {
+        this.again = false;
+        if (this.reading || this.paused || this.stopped) return;
+        this.reading = true;
+        const stream = this.stream;
+        if (stream !== undefined) stream.nextInto(this);
+        else this.readIterator();
+      } while (this.again);
+    } finally {
+      this.looping = false;
+    }
+  }
+
+  private readIterator(): void {
+    let pending: unknown;
+    try {
+      pending = (this.iterator as AsyncIterator<T>).next();
+    } catch (err) {
+      this.onNextError(err);
+      return;
+    }
+    if (pending instanceof Promise) pending.then(this.resolved, this.rejected);
+    else Promise.resolve(pending as IteratorResult<T>).then(this.resolved, this.rejected);
   }
 
   private failWith(err: unknown): void {
@@ -111,6 +182,14 @@ export class StreamPump<T = unknown> {
     } catch {
       // a sink that cannot send the error has lost its connection: nothing more to tell
     }
+    this.settle();
+  }
+
+  private settle(): void {
+    const finished = this.finished;
+    if (finished === undefined) return;
+    this.finished = undefined;
+    finished();
   }
 
   private closeSource(): void {
