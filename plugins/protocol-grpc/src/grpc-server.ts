@@ -560,7 +560,7 @@ class ServerCall implements CallReply, CancelListener {
     }
     // The client is still sending (a client stream the answer did not wait for): RST_STREAM(NO_ERROR)
     // after the status tells it to stop (RFC 9113 §8.1).
-    if (!this.ended && !stream.closed) stream.close(NGHTTP2_NO_ERROR);
+    if (!this.ended) stopReading(stream);
   };
 
   /** A failure: its status as trailers-only, or — once headers went out — as trailers after the items. */
@@ -577,7 +577,7 @@ class ServerCall implements CallReply, CancelListener {
     trailersOnly(this.stream, this.contentType, err);
     // The client is still sending: RST_STREAM(NO_ERROR) after the status tells it to stop (RFC 9113
     // §8.1), and nothing more of it is read or held.
-    if (!this.ended) this.stream.close(NGHTTP2_NO_ERROR);
+    if (!this.ended) stopReading(this.stream);
   }
 
   /** Ends the call without a status (a peer that broke a limit): RST_STREAM(CANCEL). */
@@ -629,6 +629,18 @@ class ServerCall implements CallReply, CancelListener {
     timer.unref();
     stream.once('close', () => clearTimeout(timer));
   }
+}
+
+/**
+ * RST_STREAM(NO_ERROR) once the status just submitted has been framed: nghttp2 drops a closed
+ * stream's pending HEADERS, so a reset in the same turn would lose the trailers (grpc-js then
+ * reports "Call ended without gRPC status"). Node frames the session's output in its own immediate,
+ * which runs before this one.
+ */
+function stopReading(stream: http2.ServerHttp2Stream): void {
+  setImmediate(() => {
+    if (!stream.closed && !stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
+  });
 }
 
 /** The trailers of a successful answer: status 0 and the result's attachments that are valid metadata. */

@@ -155,6 +155,25 @@ describe('grpc-js client → Plexus grpc provider (streams)', () => {
     expect(produced).toBe(after);
   });
 
+  it('a provider that answers before the client ended its stream: grpc-js gets the answer and stops sending', async () => {
+    const impl = {
+      async Sum(items: AsyncIterable<Item>) {
+        for await (const item of items) return { sum: item.n, count: 1 };
+        return { sum: 0, count: 0 };
+      },
+    };
+    const { port } = await provider('feed.Feed', impl, { proto: FEED_PROTO });
+    const call = await new Promise<{ reply?: { sum: number; count: number }; error?: grpc.ServiceError }>((resolve) => {
+      const c = feedClient(port).Sum((error: grpc.ServiceError | null, reply: { sum: number; count: number }) => resolve(error ? { error } : { reply }));
+      c.write({ n: 41 });
+      // keeps sending without ending its side
+      const more = setInterval(() => c.write({ n: 1 }), 5);
+      c.on('status', () => clearInterval(more));
+    });
+    expect(call.error).toBeUndefined();
+    expect(call.reply).toEqual({ sum: 41, count: 1 });
+  });
+
   it('cancel from grpc-js (RST_STREAM) runs the provider generator finally', async () => {
     const { port } = await provider('feed.Feed', feedImpl, { proto: FEED_PROTO });
     const before = finallies;
@@ -438,6 +457,37 @@ describe('Plexus consumer → Plexus grpc provider (streams)', () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => relay.close(() => resolve()));
     }
+  });
+
+  it("the caller's abort signal ends a stream with CANCELLED and stops the provider's generator", async () => {
+    let finals = 0;
+    const { port } = await provider('acc.Abort', {
+      async *ticks() {
+        try {
+          for (let i = 0; ; i++) {
+            yield i;
+            await sleep(5);
+          }
+        } finally {
+          finals++;
+        }
+      },
+    });
+    const c = app('abort-consumer');
+    await c.start();
+    const ticks = c.refer<{ ticks(): AsyncIterableIterator<number> }>({ interface: 'acc.Abort', url: `grpc://127.0.0.1:${port}`, retries: 0, timeout: 10_000, methods: { ticks: { stream: true } } });
+    const ac = new AbortController();
+    const seen: number[] = [];
+    await expect(
+      Plexus.withCallOptions({ signal: ac.signal }, async () => {
+        for await (const n of ticks.ticks()) {
+          seen.push(n);
+          if (n === 3) ac.abort();
+        }
+      }),
+    ).rejects.toMatchObject({ code: RpcCode.CANCELLED });
+    expect(seen).toEqual([0, 1, 2, 3]);
+    await waitFor(() => finals === 1);
   });
 
   it('a one-way call with a stream argument is refused before anything is sent', async () => {
