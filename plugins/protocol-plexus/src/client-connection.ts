@@ -17,7 +17,7 @@ import { encodeEvent, HeaderReader, readVarintIn } from './frame-codec';
 import { describeBytes, FrameDecoder, type FrameSink, type GarbageKind } from './frame-decoder';
 import { PendingTable } from './pending-table';
 import type { ProtocolCore } from './protocol-core';
-import { frameSize, ignoresCredit, overflowError } from './stream-codec';
+import { batchError, frameSize, ignoresCredit, overflowError, pushBatch } from './stream-codec';
 import { codeOfStatus, EventKind, FIXED_LENGTH, Flag, Status } from './wire';
 
 /** Where a client connection stands. */
@@ -457,6 +457,8 @@ export class ClientConnection implements ChannelHandler, FrameSink, StreamCarrie
     }
     const o = this.core.options;
     const st = (call.stream ??= new ConsumerStream(call.id, call.invocation, this, undefined, serializer, undefined, 0, o.payload));
+    // The provider reads our client stream batched from here on.
+    if (this.decoder.flags & Flag.BATCH) st.batching();
     const inbound = st.openInbound(o.streamWindow, serializer, h.streamWindow);
     call.resolve(h.attachments === undefined ? { value: inbound } : { value: inbound, attachments: h.attachments });
   }
@@ -490,6 +492,7 @@ export class ClientConnection implements ChannelHandler, FrameSink, StreamCarrie
       case EventKind.STREAM_CREDIT: {
         const start = off + FIXED_LENGTH + d.headerLength;
         const n = readVarintIn(buf, start, start + d.bodyLength);
+        if (d.flags & Flag.BATCH) st.batching();
         if (n > 0) st.credited(n);
         return;
       }
@@ -499,25 +502,34 @@ export class ClientConnection implements ChannelHandler, FrameSink, StreamCarrie
     }
   }
 
-  /** One item of a streamed answer: decoded and queued for the reader, within the window. */
+  /**
+   * One `STREAM_DATA` frame of a streamed answer: its item (or, with the `BATCH` flag, its items)
+   * decoded and queued for the reader, within the window.
+   */
   private onItem(call: PendingCall, st: ConsumerStream, d: FrameDecoder, buf: Buffer, off: number): void {
     const inbound = st.inbound;
     if (inbound === undefined || inbound.closed) return;
     const hStart = off + FIXED_LENGTH;
     const bStart = hStart + d.headerLength;
-    let item: unknown;
+    const bEnd = bStart + d.bodyLength;
+    const size = frameSize(d.headerLength, d.bodyLength);
     try {
       if (d.headerLength > 0 && !this.header.read(buf, hStart, bStart)) {
         throw this.withRemote(rpcError(ProtocolErrors.BAD_HEADER, RpcCode.BAD_RESPONSE, 'stream item'));
       }
       const compressorId = d.headerLength > 0 ? this.header.compressorId : 0;
-      item = this.decodeItem(buf, bStart, bStart + d.bodyLength, st, compressorId, call.accept);
+      if ((d.flags & Flag.BATCH) === 0) {
+        inbound.push(this.decodeItem(buf, bStart, bEnd, st, compressorId, call.accept), size);
+      } else {
+        // A batch is never compressed; its frame's bytes are shared out among its items.
+        const items = compressorId === 0 ? this.decodeItem(buf, bStart, bEnd, st, 0, 0) : undefined;
+        if (!Array.isArray(items) || items.length === 0) throw this.badBatch(st);
+        pushBatch(inbound, items, size);
+      }
     } catch (err) {
       st.invocation.cancel(RpcError.from(err, RpcCode.BAD_RESPONSE));
       return;
     }
-    const size = frameSize(d.headerLength, d.bodyLength);
-    inbound.push(item, size);
     if (ignoresCredit(inbound, size, inbound.window)) {
       const err = this.withRemote(overflowError(`the stream of ${callName(st.invocation)}`, this.address, inbound.buffered, inbound.window));
       this.core.logger.warn(err.message, { code: err.reason, remote: this.address });
@@ -525,11 +537,15 @@ export class ClientConnection implements ChannelHandler, FrameSink, StreamCarrie
     }
   }
 
+  private badBatch(st: ConsumerStream): RpcError {
+    return this.withRemote(batchError(`the stream of ${callName(st.invocation)}`, RpcCode.BAD_RESPONSE));
+  }
+
   private decodeItem(buf: Buffer, start: number, end: number, st: ConsumerStream, compressorId: number, accept: number): unknown {
     const serializer = st.itemSerializer as NonNullable<ConsumerStream['itemSerializer']>;
-    const what = `an item of the stream of ${callName(st.invocation)}`;
     let body: Uint8Array = buf.subarray(start, end);
     if (compressorId !== 0) {
+      const what = `an item of the stream of ${callName(st.invocation)}`;
       if (compressorId !== accept) throw this.withRemote(rpcError(ProtocolErrors.UNASKED_COMPRESSOR, RpcCode.BAD_RESPONSE, what, compressorId));
       const compressor = this.core.codecs.compressorById(compressorId);
       if (compressor === undefined) throw this.withRemote(rpcError(ProtocolErrors.UNKNOWN_COMPRESSOR, RpcCode.SERIALIZATION, compressorId, 'consumer'));
@@ -543,7 +559,8 @@ export class ClientConnection implements ChannelHandler, FrameSink, StreamCarrie
     try {
       return serializer.deserialize(body);
     } catch (err) {
-      throw this.withRemote(rpcError(ProtocolErrors.DESERIALIZE, RpcCode.BAD_RESPONSE, what, serializer.name, (err as Error).message));
+      // The message is made only for the failure: a stream decodes many items.
+      throw this.withRemote(rpcError(ProtocolErrors.DESERIALIZE, RpcCode.BAD_RESPONSE, `an item of the stream of ${callName(st.invocation)}`, serializer.name, (err as Error).message));
     }
   }
 

@@ -6,11 +6,10 @@ import {
   type Invocation,
   type RpcError,
   type Serializer,
-  type StreamSink,
 } from '@plexus/kernel/spi';
-import { encodeEvent, encodeStreamCredit } from './frame-codec';
-import { encodeFailure, encodeItem } from './stream-codec';
-import { DEFAULT_STREAM_WINDOW, EventKind } from './wire';
+import { encodeStreamCredit } from './frame-codec';
+import { StreamWriter } from './stream-writer';
+import { DEFAULT_STREAM_WINDOW } from './wire';
 
 /** What a consumer stream needs from the connection that carries its call. */
 export interface StreamCarrier {
@@ -26,25 +25,20 @@ export interface StreamCarrier {
 /**
  * The streams of one consumer call, both ways: the provider's streamed answer (`inbound`, an
  * `InboundStream` the caller reads) and the client stream the call sends (`pump`, reading the
- * `AsyncIterable` argument into `STREAM_DATA` frames within the provider's window). Allocated only
- * for calls that stream; the hooks and the sink are this object's methods, so a stream costs no
- * closure per item.
+ * `AsyncIterable` argument into `STREAM_DATA` frames within the provider's window, batched once
+ * the provider said it reads batches). Allocated only for calls that stream; the hooks and the
+ * sink are this object's methods, so a stream costs no closure per item.
  *
  * Scope: one per streamed call; event loop only.
  */
-export class ConsumerStream implements InboundStreamHooks, StreamSink<unknown> {
+export class ConsumerStream extends StreamWriter implements InboundStreamHooks {
   inbound: InboundStream | undefined = undefined;
   pump: StreamPump | undefined = undefined;
   /** Serializer of the streamed answer's items (from the stream-start response). */
   itemSerializer: Serializer | undefined = undefined;
-  /** Bytes the client stream may still send before it waits for credit. */
-  private allowance = DEFAULT_STREAM_WINDOW;
-  private waitingDrain = false;
-  /** The call is over here: nothing more is sent for it. */
-  private over = false;
 
   constructor(
-    readonly id: number,
+    id: number,
     readonly invocation: Invocation,
     private readonly carrier: StreamCarrier,
     /** The client stream to send, if the call has one. */
@@ -52,8 +46,11 @@ export class ConsumerStream implements InboundStreamHooks, StreamSink<unknown> {
     private readonly serializer: Serializer,
     private readonly compressor: Compressor | undefined,
     private readonly threshold: number,
-    private readonly payload: number,
-  ) {}
+    private readonly payloadLimit: number,
+  ) {
+    super(id, false);
+    this.allowance = DEFAULT_STREAM_WINDOW;
+  }
 
   /** The request frame went out: start sending the client stream, if any. */
   startPump(): void {
@@ -87,42 +84,45 @@ export class ConsumerStream implements InboundStreamHooks, StreamSink<unknown> {
     this.carrier.release(this, true);
   }
 
-  // ---- the client stream, sent to the provider (StreamSink) ----
+  // ---- the client stream, sent to the provider (StreamWriter) ----
 
-  write(item: unknown): boolean {
-    if (this.over) return false;
-    const inv = this.invocation;
-    const frame = encodeItem(this.id, false, item, this.serializer, this.compressor, this.threshold, this.payload, `the stream argument of ${inv.serviceKey}.${inv.method}`);
-    this.allowance -= frame.length;
-    if (!this.carrier.writeFrame(frame)) {
-      this.waitingDrain = true;
-      this.carrier.waitDrain(this);
-      return false;
-    }
-    return this.allowance > 0;
+  protected writeFrame(frame: Buffer): boolean {
+    return this.carrier.writeFrame(frame);
   }
 
-  end(): void {
-    if (!this.over) this.carrier.writeFrame(encodeEvent(EventKind.STREAM_END, this.id, false, false));
+  protected waitDrain(): void {
+    this.carrier.waitDrain(this);
   }
 
-  error(err: RpcError): void {
-    if (!this.over) this.carrier.writeFrame(encodeFailure(this.id, false, err, this.serializer, false, this.payload));
+  protected resumePump(): void {
+    this.pump?.resume();
+  }
+
+  protected describe(): string {
+    return `the stream argument of ${this.invocation.serviceKey}.${this.invocation.method}`;
+  }
+
+  protected get writeSerializer(): Serializer {
+    return this.serializer;
+  }
+
+  protected get writeCompressor(): Compressor | undefined {
+    return this.compressor;
+  }
+
+  protected get compressThreshold(): number {
+    return this.threshold;
+  }
+
+  protected get payload(): number {
+    return this.payloadLimit;
+  }
+
+  protected get sendStack(): boolean {
+    return false;
   }
 
   // ---- from the connection ----
-
-  /** The provider granted `bytes` more for the client stream. */
-  credited(bytes: number): void {
-    this.allowance += bytes;
-    if (this.allowance > 0 && !this.waitingDrain) this.pump?.resume();
-  }
-
-  /** The transport drained. */
-  drained(): void {
-    this.waitingDrain = false;
-    if (this.allowance > 0) this.pump?.resume();
-  }
 
   /** The provider stopped reading the client stream (its method broke out of the loop). */
   stopPump(): void {
@@ -134,7 +134,7 @@ export class ConsumerStream implements InboundStreamHooks, StreamSink<unknown> {
    * client stream stops (its `return()` runs) and nothing more is written for it.
    */
   finish(): void {
-    this.over = true;
+    this.stopWriting();
     this.pump?.stop();
   }
 

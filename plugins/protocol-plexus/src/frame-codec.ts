@@ -272,7 +272,8 @@ export function encodeRequest(
   extra?: Uint8Array,
 ): Buffer {
   const buf = Buffer.allocUnsafe(FIXED_LENGTH + headerLength + body.length);
-  writeFixed(buf, oneWay ? Flag.ONE_WAY : 0, 0, 0, id, headerLength, body.length);
+  // A two-way call may be answered with a stream: this consumer reads its items batched.
+  writeFixed(buf, oneWay ? Flag.ONE_WAY : Flag.BATCH, 0, 0, id, headerLength, body.length);
   let p = FIXED_LENGTH;
   buf.set(route, p);
   p += route.length;
@@ -371,11 +372,12 @@ export function encodeErrorResponse(id: number, status: number, message: string,
  * use, the result's attachments, and the window the provider grants for the client stream of the
  * same call when it has one and the window is not the default (`window` 0: none).
  */
-export function encodeStreamStart(id: number, serializerId: number, attachments: Record<string, unknown> | undefined, window: number): Buffer {
+export function encodeStreamStart(id: number, serializerId: number, attachments: Record<string, unknown> | undefined, window: number, batch = true): Buffer {
   const withWindow = window > 0 && window !== DEFAULT_STREAM_WINDOW;
   const headerLength = 3 + attachmentsSize(attachments) + (withWindow ? 2 + varintSize(window) : 0);
   const buf = Buffer.allocUnsafe(FIXED_LENGTH + headerLength);
-  writeFixed(buf, Flag.RESPONSE | Flag.STREAM, 0, 0, id, headerLength, 0);
+  // BATCH: this provider reads the call's client stream batched.
+  writeFixed(buf, Flag.RESPONSE | Flag.STREAM | (batch ? Flag.BATCH : 0), 0, 0, id, headerLength, 0);
   let p = writeByteEntry(buf, FIXED_LENGTH, Tag.SERIALIZER, serializerId);
   if (withWindow) p = writeVarintEntry(buf, p, Tag.STREAM_WINDOW, window);
   writeAttachments(buf, p, attachments);
@@ -383,25 +385,29 @@ export function encodeStreamStart(id: number, serializerId: number, attachments:
 }
 
 /**
- * One `STREAM_DATA` event: `body` is the serialized item, compressed when `compressorId` is not 0
- * (then a `COMPRESSOR` entry says so; otherwise the header is empty). `response`: the provider
- * sends it.
+ * One `STREAM_DATA` event: `body` is the serialized item — with `batch`, an array of items
+ * serialized as one value (flag `BATCH`) — compressed when `compressorId` is not 0 (then a
+ * `COMPRESSOR` entry says so; otherwise the header is empty). `response`: the provider sends it.
  */
-export function encodeStreamData(id: number, response: boolean, compressorId: number, body: Uint8Array): Buffer {
+export function encodeStreamData(id: number, response: boolean, compressorId: number, body: Uint8Array, batch = false): Buffer {
   const headerLength = compressorId !== 0 ? 3 : 0;
   const buf = Buffer.allocUnsafe(FIXED_LENGTH + headerLength + body.length);
-  writeFixed(buf, response ? Flag.EVENT | Flag.RESPONSE : Flag.EVENT | Flag.ONE_WAY, 0, EventKind.STREAM_DATA, id, headerLength, body.length);
+  const flags = (response ? Flag.EVENT | Flag.RESPONSE : Flag.EVENT | Flag.ONE_WAY) | (batch ? Flag.BATCH : 0);
+  writeFixed(buf, flags, 0, EventKind.STREAM_DATA, id, headerLength, body.length);
   if (headerLength !== 0) writeByteEntry(buf, FIXED_LENGTH, Tag.COMPRESSOR, compressorId);
   buf.set(body, FIXED_LENGTH + headerLength);
   return buf;
 }
 
-/** A `STREAM_CREDIT` event granting `bytes` more to the writer of the stream of call `id`. */
-export function encodeStreamCredit(id: number, response: boolean, bytes: number): Buffer {
+/**
+ * A `STREAM_CREDIT` event granting `bytes` more to the writer of the stream of call `id`. With
+ * `batch` (a provider's credit for a client stream) it also says the provider reads batches.
+ */
+export function encodeStreamCredit(id: number, response: boolean, bytes: number, batch = false): Buffer {
   const n = Math.min(bytes, 0xffffffff);
   const bodyLength = varintSize(n);
   const buf = Buffer.allocUnsafe(FIXED_LENGTH + bodyLength);
-  writeFixed(buf, response ? Flag.EVENT | Flag.RESPONSE : Flag.EVENT | Flag.ONE_WAY, 0, EventKind.STREAM_CREDIT, id, 0, bodyLength);
+  writeFixed(buf, (response ? Flag.EVENT | Flag.RESPONSE : Flag.EVENT | Flag.ONE_WAY) | (batch ? Flag.BATCH : 0), 0, EventKind.STREAM_CREDIT, id, 0, bodyLength);
   writeVarint(buf, FIXED_LENGTH, n);
   return buf;
 }

@@ -5,12 +5,10 @@ import {
   type Compressor,
   type InboundStreamHooks,
   type Invocation,
-  type RpcError,
   type Serializer,
-  type StreamSink,
 } from '@plexus/kernel/spi';
 import { encodeEvent, encodeStreamCredit } from './frame-codec';
-import { encodeFailure, encodeItem } from './stream-codec';
+import { StreamWriter } from './stream-writer';
 import { EventKind } from './wire';
 
 /** What a provider stream needs from the connection that carries its call. */
@@ -29,33 +27,31 @@ export interface ProviderStreamCarrier {
 /**
  * The streams of one provider call, both ways: the consumer's client stream the method reads
  * (`inbound`, given to it as the argument) and the streamed answer it returns (`pump`, reading the
- * method's `AsyncIterable` into `STREAM_DATA` frames within the consumer's window). The hooks and
- * the sink are this object's methods: no closure per item.
+ * method's `AsyncIterable` into `STREAM_DATA` frames within the consumer's window, batched when
+ * the consumer's request said it reads batches). The hooks and the sink are this object's methods:
+ * no closure per item.
  *
  * Scope: one per streamed call; event loop only.
  */
-export class ProviderStream implements InboundStreamHooks, StreamSink<unknown> {
+export class ProviderStream extends StreamWriter implements InboundStreamHooks {
   inbound: InboundStream | undefined = undefined;
   pump: StreamPump | undefined = undefined;
   /** The window the provider announced for the client stream, and the grant its writer went by. */
   inboundWindow = 0;
-  /** Bytes the streamed answer may still send before it waits for credit. */
-  private allowance = 0;
-  private waitingDrain = false;
-  /** The call is over: nothing more is sent for it. */
-  private over = false;
 
   /** The call; set once the invocation exists (the inbound stream is made before it). */
   invocation!: Invocation;
 
   constructor(
-    readonly id: number,
+    id: number,
     private readonly carrier: ProviderStreamCarrier,
     /** Serializer of the call: its arguments, items both ways, errors. */
     readonly serializer: Serializer,
     /** What items may be compressed with both ways (the one the consumer accepts), if any. */
     readonly compressor: Compressor | undefined,
-  ) {}
+  ) {
+    super(id, true);
+  }
 
   /** The consumer's client stream, read by the method: replaces its nil argument. */
   openInbound(window: number): InboundStream {
@@ -64,9 +60,13 @@ export class ProviderStream implements InboundStreamHooks, StreamSink<unknown> {
     return this.inbound;
   }
 
-  /** Starts pumping the method's `AsyncIterable` within the consumer's `window`. */
-  startAnswer(value: AsyncIterable<unknown>, window: number): void {
+  /**
+   * Starts pumping the method's `AsyncIterable` within the consumer's `window`; with `batch` (the
+   * consumer's request said it reads them) items ready in the same turn share a frame.
+   */
+  startAnswer(value: AsyncIterable<unknown>, window: number, batch: boolean): void {
     this.allowance = window;
+    if (batch) this.batching();
     const pump = new StreamPump(openProviderStream(this.invocation, value), this, this.invocation);
     this.pump = pump;
     pump.start().then(this.pumped, this.pumped);
@@ -80,7 +80,8 @@ export class ProviderStream implements InboundStreamHooks, StreamSink<unknown> {
   // ---- the consumer's client stream, read by the method (InboundStreamHooks) ----
 
   credit(bytes: number): void {
-    if (!this.over) this.carrier.writeFrame(encodeStreamCredit(this.id, true, bytes));
+    // BATCH: this provider reads the client stream's items batched.
+    if (!this.over) this.carrier.writeFrame(encodeStreamCredit(this.id, true, bytes, true));
   }
 
   /** The method stopped reading the client stream (or the call ended): the consumer stops sending. */
@@ -88,41 +89,46 @@ export class ProviderStream implements InboundStreamHooks, StreamSink<unknown> {
     if (!this.over) this.carrier.writeFrame(encodeEvent(EventKind.CANCEL, this.id, true, false));
   }
 
-  // ---- the streamed answer, sent to the consumer (StreamSink) ----
+  // ---- the streamed answer, sent to the consumer (StreamWriter) ----
 
-  write(item: unknown): boolean {
-    if (this.over) return false;
-    const c = this.carrier;
-    const inv = this.invocation;
-    const frame = encodeItem(this.id, true, item, this.serializer, this.compressor, c.compressThreshold, c.payload, `the stream of ${inv.serviceKey}.${inv.method}`);
-    this.allowance -= frame.length;
-    if (!c.writeFrame(frame)) {
-      this.waitingDrain = true;
-      c.waitDrain(this);
-      return false;
-    }
-    return this.allowance > 0;
+  protected writeFrame(frame: Buffer): boolean {
+    return this.carrier.writeFrame(frame);
   }
 
-  end(): void {
-    if (!this.over) this.carrier.writeFrame(encodeEvent(EventKind.STREAM_END, this.id, true, false));
+  protected waitDrain(): void {
+    this.carrier.waitDrain(this);
   }
 
-  error(err: RpcError): void {
-    if (!this.over) this.carrier.writeFrame(encodeFailure(this.id, true, err, this.serializer, this.carrier.sendStack, this.carrier.payload));
+  protected resumePump(): void {
+    this.pump?.resume();
   }
 
-  // ---- from the connection ----
-
-  /** The consumer granted `bytes` more for the streamed answer. */
-  credited(bytes: number): void {
-    this.allowance += bytes;
-    if (this.allowance > 0 && !this.waitingDrain) this.pump?.resume();
+  protected stopPump(): void {
+    this.pump?.stop();
   }
 
-  drained(): void {
-    this.waitingDrain = false;
-    if (this.allowance > 0) this.pump?.resume();
+  protected describe(): string {
+    return `the stream of ${this.invocation.serviceKey}.${this.invocation.method}`;
+  }
+
+  protected get writeSerializer(): Serializer {
+    return this.serializer;
+  }
+
+  protected get writeCompressor(): Compressor | undefined {
+    return this.compressor;
+  }
+
+  protected get compressThreshold(): number {
+    return this.carrier.compressThreshold;
+  }
+
+  protected get payload(): number {
+    return this.carrier.payload;
+  }
+
+  protected get sendStack(): boolean {
+    return this.carrier.sendStack;
   }
 
   /**
@@ -130,7 +136,7 @@ export class ProviderStream implements InboundStreamHooks, StreamSink<unknown> {
    * answered with one value): nothing more is written, the answer's generator gets its `return()`.
    */
   close(): void {
-    this.over = true;
+    this.stopWriting();
     this.pump?.stop();
   }
 

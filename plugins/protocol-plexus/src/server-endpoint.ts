@@ -28,7 +28,7 @@ import {
   responseHeaderSize,
 } from './frame-codec';
 import { ProviderStream, type ProviderStreamCarrier } from './provider-stream';
-import { frameSize, ignoresCredit, overflowError } from './stream-codec';
+import { batchError, frameSize, ignoresCredit, overflowError, pushBatch } from './stream-codec';
 import { acceptsCompressor, configuredCompressors, GuardErrors, hasMethod } from './request-guard';
 import { describeBytes, FrameDecoder, type FrameSink, type GarbageKind } from './frame-decoder';
 import { PendingTable } from './pending-table';
@@ -279,7 +279,7 @@ export class ProviderConnection implements FrameSink, ProviderStreamCarrier {
       this.streams.set(id, stream);
     }
     core.requestStarted();
-    this.run(service, inv, id, oneWay, serializer, responseCompressor, stream, consumerWindow);
+    this.run(service, inv, id, oneWay, serializer, responseCompressor, stream, consumerWindow, (flags & Flag.BATCH) !== 0);
   }
 
   onOversize(d: FrameDecoder): void {
@@ -320,9 +320,10 @@ export class ProviderConnection implements FrameSink, ProviderStreamCarrier {
     compressor: Compressor | undefined,
     stream: ProviderStream | undefined,
     window: number,
+    batch: boolean,
   ): void {
     if (!oneWay) this.running.set(id, inv);
-    const reply = new Reply(this, id, inv, oneWay, serializer, compressor, stream, window);
+    const reply = new Reply(this, id, inv, oneWay, serializer, compressor, stream, window, batch);
     if (service.dispatch !== undefined) {
       service.dispatch(inv, reply);
       return;
@@ -393,7 +394,7 @@ export class ProviderConnection implements FrameSink, ProviderStreamCarrier {
       this.streams.set(id, st);
     }
     this.write(encodeStreamStart(id, reply.serializer.id, attachments, st.inbound !== undefined ? st.inboundWindow : 0));
-    st.startAnswer(value, reply.window);
+    st.startAnswer(value, reply.window, reply.batch);
   }
 
   /** @internal A streamed answer is over (ended, failed, stopped): the call is done. */
@@ -441,6 +442,10 @@ export class ProviderConnection implements FrameSink, ProviderStreamCarrier {
     }
   }
 
+  /**
+   * One `STREAM_DATA` frame of a client stream: its item (or, with the `BATCH` flag, its items)
+   * decoded and queued for the method, within the window.
+   */
   private onItem(st: ProviderStream, d: FrameDecoder, buf: Buffer, off: number): void {
     const inbound = st.inbound;
     if (inbound === undefined || inbound.closed) return;
@@ -448,39 +453,50 @@ export class ProviderConnection implements FrameSink, ProviderStreamCarrier {
     const core = this.endpoint.core;
     const hStart = off + FIXED_LENGTH;
     const bStart = hStart + d.headerLength;
-    const what = `an item of the stream argument of ${inv.serviceKey}.${inv.method}`;
-    let item: unknown;
+    const bEnd = bStart + d.bodyLength;
+    const size = frameSize(d.headerLength, d.bodyLength);
     try {
-      let body: Uint8Array = buf.subarray(bStart, bStart + d.bodyLength);
-      const h = this.header;
+      let compressorId = 0;
       if (d.headerLength > 0) {
-        if (!h.read(buf, hStart, bStart)) throw rpcError(ProtocolErrors.BAD_HEADER, RpcCode.BAD_REQUEST, 'stream item');
-        if (h.compressorId !== 0) {
-          // Only the compressor this call's consumer offered and the service accepts.
-          const compressor = st.compressor;
-          if (compressor === undefined || compressor.id !== h.compressorId) {
-            throw rpcError(ProtocolErrors.UNASKED_COMPRESSOR, RpcCode.SERIALIZATION, what, h.compressorId);
-          }
-          body = compressor.decompress(body, core.options.payload);
-        }
+        if (!this.header.read(buf, hStart, bStart)) throw rpcError(ProtocolErrors.BAD_HEADER, RpcCode.BAD_REQUEST, 'stream item');
+        compressorId = this.header.compressorId;
       }
-      try {
-        item = st.serializer.deserialize(body);
-      } catch (err) {
-        throw rpcError(ProtocolErrors.DESERIALIZE, RpcCode.SERIALIZATION, what, st.serializer.name, (err as Error).message);
+      if ((d.flags & Flag.BATCH) === 0) {
+        inbound.push(this.decodeItem(st, buf, bStart, bEnd, compressorId), size);
+      } else {
+        // A batch is never compressed; its frame's bytes are shared out among its items.
+        const items = compressorId === 0 ? this.decodeItem(st, buf, bStart, bEnd, 0) : undefined;
+        if (!Array.isArray(items) || items.length === 0) throw batchError(`the stream argument of ${inv.serviceKey}.${inv.method}`, RpcCode.SERIALIZATION);
+        pushBatch(inbound, items, size);
       }
     } catch (err) {
       inv.cancel(RpcError.from(err, RpcCode.SERIALIZATION));
       return;
     }
-    const size = frameSize(d.headerLength, d.bodyLength);
-    inbound.push(item, size);
     // Before the consumer could hear of this side's window it went by the default one.
     const grant = Math.max(inbound.window, DEFAULT_STREAM_WINDOW);
     if (ignoresCredit(inbound, size, grant)) {
       const err = overflowError(`the stream argument of ${inv.serviceKey}.${inv.method}`, this.channel.remoteAddress, inbound.buffered, grant);
       core.logger.warn(err.message, { code: err.reason, remote: this.channel.remoteAddress });
       inv.cancel(err);
+    }
+  }
+
+  /** One item of a client stream, inflated (only with the compressor its call accepts) and decoded. */
+  private decodeItem(st: ProviderStream, buf: Buffer, start: number, end: number, compressorId: number): unknown {
+    let body: Uint8Array = buf.subarray(start, end);
+    if (compressorId !== 0) {
+      const compressor = st.compressor;
+      if (compressor === undefined || compressor.id !== compressorId) {
+        throw rpcError(ProtocolErrors.UNASKED_COMPRESSOR, RpcCode.SERIALIZATION, itemOf(st), compressorId);
+      }
+      body = compressor.decompress(body, this.endpoint.core.options.payload);
+    }
+    try {
+      return st.serializer.deserialize(body);
+    } catch (err) {
+      // The message is made only for the failure: a stream decodes many items.
+      throw rpcError(ProtocolErrors.DESERIALIZE, RpcCode.SERIALIZATION, itemOf(st), st.serializer.name, (err as Error).message);
     }
   }
 
@@ -588,6 +604,10 @@ export class ProviderConnection implements FrameSink, ProviderStreamCarrier {
   }
 }
 
+function itemOf(st: ProviderStream): string {
+  return `an item of the stream argument of ${st.invocation.serviceKey}.${st.invocation.method}`;
+}
+
 /** `maxAttachments` from the protocol options when they carry it (feature-checked), else 256. */
 function maxAttachmentsOf(options: object): number {
   const v = (options as { maxAttachments?: unknown }).maxAttachments;
@@ -619,6 +639,8 @@ class Reply implements CallReply {
     readonly stream: ProviderStream | undefined,
     /** The window the consumer grants for a streamed answer. */
     readonly window: number,
+    /** The consumer reads a streamed answer's items batched (its request had the BATCH flag). */
+    readonly batch: boolean,
   ) {}
 
   readonly resolved = (result: Result): void => {

@@ -26,6 +26,15 @@ export const Flag = {
    * a `STREAM_END` or `STREAM_ERROR`. The response itself carries no value.
    */
   STREAM: 0x08,
+  /**
+   * Several stream items in one frame. On a two-way request: the consumer reads batched
+   * `STREAM_DATA` events for the call's streamed answer. On a stream-start response or a
+   * `STREAM_CREDIT` event from the provider: the provider reads them for the call's client stream.
+   * On a `STREAM_DATA` event: the body is a non-empty array of items serialized as one value with
+   * the call's serializer; the reader hands them over one by one. A writer batches only for a
+   * reader that said it reads batches: an older peer never sets the bit, so it never gets a batch.
+   */
+  BATCH: 0x10,
 } as const;
 
 /** Event kinds (byte 5 when the EVENT flag is set). */

@@ -67,7 +67,8 @@ function sampleRequest(id: number, body = Buffer.from('["ada"]'), attachments: R
 describe('frame codec: round trips', () => {
   it('a request carries route, codecs, timeout and attachments', () => {
     const [f] = decodeAll(sampleRequest(7)).frames;
-    expect(f.flags).toBe(0);
+    // A two-way request says its consumer reads a streamed answer's items batched.
+    expect(f.flags).toBe(Flag.BATCH);
     expect(f.id).toBe(7);
     expect(f.body.toString()).toBe('["ada"]');
     const h = readHeader(f.header);
