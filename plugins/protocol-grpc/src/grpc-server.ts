@@ -342,15 +342,18 @@ class ServerCall implements CallReply, CancelListener {
     }
   };
 
-  private readonly inboundHooks: InboundStreamHooks = {
-    credit: () => this.resumeReading(),
-    stop: () => {
-      // The method stopped reading (break) or the call ended: the rest of the client stream is
-      // dropped as it arrives; the trailers that end the call reset the stream.
-      this.discarding = true;
-      this.resumeReading();
-    },
-  };
+  /** What the provider's InboundStream tells this call (made for client streams only). */
+  private inboundHooks(): InboundStreamHooks {
+    return {
+      credit: () => this.resumeReading(),
+      stop: () => {
+        // The method stopped reading (break) or the call ended: the rest of the client stream is
+        // dropped as it arrives; the trailers that end the call reset the stream.
+        this.discarding = true;
+        this.resumeReading();
+      },
+    };
+  }
 
   private resumeReading(): void {
     if (!this.paused) return;
@@ -411,7 +414,7 @@ class ServerCall implements CallReply, CancelListener {
         this.fail(rpcError(GrpcErrors.BAD_MESSAGE, RpcCode.BAD_REQUEST, this.call, `plexus-stream-arg names argument ${this.streamArg} of ${args.length}`), true);
         return;
       }
-      this.inbound = new InboundStream(this.inboundHooks, DEFAULT_STREAM_WINDOW, 'provider');
+      this.inbound = new InboundStream(this.inboundHooks(), DEFAULT_STREAM_WINDOW, 'provider');
       args[this.streamArg] = this.inbound;
     }
     const service = this.exported.invoker;
@@ -505,28 +508,31 @@ class ServerCall implements CallReply, CancelListener {
     // The stream's own deadline (held by the source) and a cancel end it with their status even
     // while the pump waits for the client's window.
     inv.addCancelListener(this);
-    this.pump = new StreamPump(source, this.sink, inv);
+    this.pump = new StreamPump(source, this.sink(), inv);
     void this.pump.start();
   }
 
-  private readonly sink: StreamSink<unknown> = {
-    write: (item: unknown): boolean => {
-      let body: Uint8Array;
-      try {
-        body = this.codec.encodeResponse(this.m, item);
-      } catch (err) {
-        throw RpcError.from(err, RpcCode.SERIALIZATION);
-      }
-      if (body.length > this.core.options.maxMessageSize) {
-        throw rpcError(GrpcErrors.TOO_LARGE, RpcCode.PAYLOAD_TOO_LARGE, `an item of the answer stream of ${this.call}`, String(body.length), this.core.options.maxMessageSize);
-      }
-      if (this.stream.write(frame(body))) return true;
-      this.armWriteTimer();
-      return false;
-    },
-    end: () => this.endStream(undefined),
-    error: (err: RpcError) => this.endStream(err),
-  };
+  /** Where the pump writes a streamed answer's items (made for streamed answers only). */
+  private sink(): StreamSink<unknown> {
+    return {
+      write: (item: unknown): boolean => {
+        let body: Uint8Array;
+        try {
+          body = this.codec.encodeResponse(this.m, item);
+        } catch (err) {
+          throw RpcError.from(err, RpcCode.SERIALIZATION);
+        }
+        if (body.length > this.core.options.maxMessageSize) {
+          throw rpcError(GrpcErrors.TOO_LARGE, RpcCode.PAYLOAD_TOO_LARGE, `an item of the answer stream of ${this.call}`, String(body.length), this.core.options.maxMessageSize);
+        }
+        if (this.stream.write(frame(body))) return true;
+        this.armWriteTimer();
+        return false;
+      },
+      end: () => this.endStream(undefined),
+      error: (err: RpcError) => this.endStream(err),
+    };
+  }
 
   private readonly drained = (): void => {
     this.clearWriteTimer();
