@@ -374,9 +374,11 @@ describe('Plexus consumer → Plexus grpc provider (streams)', () => {
       echo(items: AsyncIterable<unknown>): AsyncIterableIterator<unknown>;
       plain(a: number, b: number): Promise<number>;
     }>({ interface: 'acc.Ticks', url: `grpc://127.0.0.1:${port}`, retries: 0, methods: { ticks: { stream: true }, echo: { stream: true } } });
-    const got: number[] = [];
-    for await (const t of ticks.ticks(50)) got.push(t.i);
-    expect(got).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    const got: Array<{ i: number; at: string }> = [];
+    for await (const t of ticks.ticks(50)) got.push(t);
+    expect(got.map((t) => t.i)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    // the generator runs in its call's context, between yields too
+    expect(got.every((t) => t.at === 'ticks')).toBe(true);
     async function* nums() {
       for (let i = 1; i <= 10; i++) yield i;
     }
@@ -394,6 +396,12 @@ describe('Plexus consumer → Plexus grpc provider (streams)', () => {
     const three: number[] = [];
     for await (const t of stream) three.push(t.i);
     expect(three).toEqual([0, 1, 2]);
+    // generic $stream, and a stream expected where the provider answers one value
+    const viaStream: number[] = [];
+    for await (const t of generic.$stream<{ i: number }>('ticks', [2])) viaStream.push(t.i);
+    expect(viaStream).toEqual([0, 1]);
+    const single = generic.$stream('plain', [1, 2]);
+    await expect(single.next()).rejects.toMatchObject({ reason: 'PLEXUS_ERR_STREAM_NOT_A_STREAM' });
     // break runs the provider's finally
     const before = finals;
     for await (const t of ticks.ticks(100_000)) if (t.i === 3) break;
