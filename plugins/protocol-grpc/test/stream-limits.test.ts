@@ -222,6 +222,58 @@ describe('grpc server limits for streams', () => {
     await waitFor(() => finals === 1);
   });
 
+  it('malformed client streams get coded statuses: a garbage item, an item over maxMessageSize, a bad plexus-stream-arg, no argument list', async () => {
+    let providerSaw: unknown;
+    const impl = {
+      async Sum(items: AsyncIterable<{ n: number }>) {
+        try {
+          for await (const item of items) void item;
+        } catch (err) {
+          providerSaw = err;
+          throw err;
+        }
+        return { sum: 0, count: 0 };
+      },
+    };
+    const { port } = await provider('feed.Feed', impl, { proto: FEED_PROTO }, { maxMessageSize: 4096 });
+    const s = connect(port);
+    const garbage = open(s, 'Sum');
+    garbage.write(prefix(sum.request.encode({ n: 1 })));
+    garbage.write(prefix(Buffer.from([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])));
+    const g = await closed(garbage);
+    expect(g.trailers['grpc-status']).toBe('13');
+    expect(g.trailers['plexus-reason']).toBe('PLEXUS_ERR_PROTOBUF_DECODE');
+    await waitFor(() => providerSaw !== undefined);
+    const big = open(s, 'Sum');
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(1 << 30, 1);
+    big.write(head);
+    const b = await closed(big);
+    expect(b.trailers['grpc-status']).toBe('8');
+    expect(b.trailers['plexus-reason']).toBe('PLEXUS_ERR_GRPC_TOO_LARGE');
+    // Between Plexus peers without a .proto: the stream's position must name an argument, and the argument list must come first.
+    const { port: jsonPort } = await provider('acc.Sum', { total: async (items: AsyncIterable<number>) => items && 0 });
+    const j = connect(jsonPort);
+    const json = (headers: http2.OutgoingHttpHeaders) => {
+      const req = j.request({ ':method': 'POST', ':path': '/acc.Sum/total', 'content-type': 'application/grpc+json', te: 'trailers', ...headers }, { endStream: false });
+      req.on('error', () => undefined);
+      return req;
+    };
+    const badArg = json({ 'plexus-stream-arg': 'first' });
+    badArg.end();
+    const ba = await closed(badArg);
+    expect(ba.trailers['grpc-status']).toBe('3');
+    expect(ba.trailers['plexus-reason']).toBe('PLEXUS_ERR_GRPC_BAD_HEADER');
+    const outside = json({ 'plexus-stream-arg': '3' });
+    outside.end(prefix(Buffer.from('[null]')));
+    const o = await closed(outside);
+    expect(decodeURIComponent(String(o.trailers['grpc-message']))).toMatch(/names argument 3 of 1/);
+    const none = json({ 'plexus-stream-arg': '0' });
+    none.end();
+    const n = await closed(none);
+    expect(decodeURIComponent(String(n.trailers['grpc-message']))).toMatch(/ended before the argument list/);
+  });
+
   it('a client stream sent faster than the provider reads is paused by flow control, then delivered whole', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
