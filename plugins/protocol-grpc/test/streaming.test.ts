@@ -205,7 +205,8 @@ describe('Plexus consumer → grpc-js server (streams)', () => {
           call.end(trailer);
           return;
         }
-        call.write({ n: i++, tag: call.metadata.get('tenant')[0] ?? '' });
+        const big = call.metadata.get('big')[0] === String(i);
+        call.write({ n: i++, tag: big ? 'x'.repeat(5000) : (call.metadata.get('tenant')[0] ?? '') });
         if (delay > 0) setTimeout(next, delay);
         else setImmediate(next);
       };
@@ -226,8 +227,8 @@ describe('Plexus consumer → grpc-js server (streams)', () => {
     },
   };
 
-  async function consumer(port: number, reference: Record<string, unknown> = {}) {
-    const c = app('feed-consumer', { protocols: [{ name: 'grpc', port: 0 }] });
+  async function consumer(port: number, reference: Record<string, unknown> = {}, grpcOptions: Record<string, unknown> = {}) {
+    const c = app('feed-consumer', { protocols: [{ name: 'grpc', port: 0, ...grpcOptions }] });
     await c.start();
     return c.refer<{
       Count(ask: Ask): AsyncIterableIterator<Item>;
@@ -291,6 +292,23 @@ describe('Plexus consumer → grpc-js server (streams)', () => {
     expect((caught as RpcError).code).toBe(RpcCode.TIMEOUT);
     expect(got.length).toBeGreaterThan(3);
     expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it('an item over maxMessageSize fails the read with a coded error after the items before it', async () => {
+    const port = await grpcServer(impl, feedPackage().Feed.service);
+    const feed = await consumer(port, {}, { maxMessageSize: 2048 });
+    const got: number[] = [];
+    let caught: RpcError | undefined;
+    try {
+      await Plexus.withAttachments({ big: '2' }, async () => {
+        for await (const item of feed.Count({ count: 10 })) got.push(item.n);
+      });
+    } catch (err) {
+      caught = err as RpcError;
+    }
+    expect(got).toEqual([0, 1]);
+    expect(caught?.code).toBe(RpcCode.PAYLOAD_TOO_LARGE);
+    expect(caught?.reason).toBe('PLEXUS_ERR_GRPC_TOO_LARGE');
   });
 
   it('break resets the stream: the grpc-js server sees the call cancelled', async () => {
