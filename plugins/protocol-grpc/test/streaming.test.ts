@@ -174,6 +174,32 @@ describe('grpc-js client → Plexus grpc provider (streams)', () => {
     expect(call.reply).toEqual({ sum: 41, count: 1 });
   });
 
+  it('the deadline covers a client stream too: DEADLINE_EXCEEDED while the client still sends, and the provider read ends', async () => {
+    let providerSaw: RpcError | undefined;
+    const impl = {
+      async Sum(items: AsyncIterable<Item>) {
+        try {
+          for await (const item of items) void item;
+        } catch (err) {
+          providerSaw = err as RpcError;
+          throw err;
+        }
+        return { sum: 0, count: 0 };
+      },
+    };
+    const { port } = await provider('feed.Feed', impl, { proto: FEED_PROTO });
+    const started = Date.now();
+    const outcome = await new Promise<grpc.ServiceError | null>((resolve) => {
+      const call = feedClient(port).Sum(new grpc.Metadata(), { deadline: Date.now() + 300 }, (err: grpc.ServiceError | null) => resolve(err));
+      const more = setInterval(() => call.write({ n: 1 }), 10);
+      call.on('status', () => clearInterval(more));
+    });
+    expect(outcome?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(Date.now() - started).toBeLessThan(1500);
+    await waitFor(() => providerSaw !== undefined);
+    expect([RpcCode.SERVER_TIMEOUT, RpcCode.CANCELLED]).toContain(providerSaw!.code);
+  });
+
   it('cancel from grpc-js (RST_STREAM) runs the provider generator finally', async () => {
     const { port } = await provider('feed.Feed', feedImpl, { proto: FEED_PROTO });
     const before = finallies;
