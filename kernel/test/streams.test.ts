@@ -36,6 +36,32 @@ describe('InboundStream', () => {
     expect(s.buffered).toBe(0);
   });
 
+  it('a smaller credit step gives credit back sooner, in steps of that size', async () => {
+    const credits: number[] = [];
+    const s = new InboundStream<number>({ credit: (b) => credits.push(b) }, 100, 'consumer', 25);
+    for (let i = 0; i < 10; i++) s.push(i, 10);
+    for (let i = 0; i < 10; i++) await s.next();
+    // 10 bytes per item: credit goes back once 30 (≥ 25) were read; the last 10 wait for more.
+    expect(credits).toEqual([30, 30, 30]);
+  });
+
+  it('reads through nextInto without a promise: buffered items at once, later ones when pushed', () => {
+    const s = new InboundStream<number>();
+    const got: Array<IteratorResult<number> | string> = [];
+    const waiter = { onNext: (r: IteratorResult<number>) => got.push(r), onNextError: (e: unknown) => got.push(`error ${(e as RpcError).code}`) };
+    s.push(1, 1);
+    s.nextInto(waiter);
+    expect(got).toEqual([{ done: false, value: 1 }]);
+    s.nextInto(waiter);
+    expect(got).toHaveLength(1);
+    s.nextInto(waiter);
+    expect(got[1]).toBe(`error ${RpcCode.BAD_REQUEST}`); // a second read while one waits
+    s.push(2, 1);
+    s.error(new RpcError('boom', RpcCode.SERVICE_ERROR));
+    s.nextInto(waiter);
+    expect(got.slice(2)).toEqual([{ done: false, value: 2 }, `error ${RpcCode.SERVICE_ERROR}`]);
+  });
+
   it('an error reaches the reader after the items already received', async () => {
     const s = new InboundStream<number>();
     s.push(1, 1);
@@ -168,6 +194,28 @@ describe('StreamPump', () => {
     expect(sink.written).toEqual([0, 1]);
     expect(sink.ended).toBe(false);
     expect(pump.done).toBe(true);
+  });
+
+  it('a source with its items already buffered is read in a loop, not by recursion', async () => {
+    const s = new InboundStream<number>({}, 1 << 30);
+    for (let i = 0; i < 100_000; i++) s.push(i, 1);
+    s.end();
+    let n = 0;
+    let ended = false;
+    const sink: StreamSink<number> = {
+      write: (item) => {
+        if (item !== n) throw new Error(`item ${n} expected, got ${item}`);
+        n++;
+        return true;
+      },
+      end: () => (ended = true),
+      error: (e) => {
+        throw e;
+      },
+    };
+    await new StreamPump(s, sink).start();
+    expect(n).toBe(100_000);
+    expect(ended).toBe(true);
   });
 
   it('a sink that throws on write (an item it cannot encode) fails the stream with that error', async () => {

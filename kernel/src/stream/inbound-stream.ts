@@ -8,7 +8,8 @@ export const DEFAULT_STREAM_WINDOW = 256 * 1024;
 export interface InboundStreamHooks {
   /**
    * The reader took items worth `bytes` out of the buffer: the writer may send that much more (a
-   * credit frame, resuming a paused HTTP/2 stream). Batched: called once half the window was read.
+   * credit frame, resuming a paused HTTP/2 stream). Batched: called once the credit step (by
+   * default half the window) was read.
    */
   credit?(bytes: number): void;
   /**
@@ -34,13 +35,23 @@ export class InboundStream<T = unknown> extends RpcStream<T> {
   private unacknowledged = 0;
   private stopped = false;
 
+  /** Bytes read after which credit goes back to the writer. */
+  private readonly creditStep: number;
+
   constructor(
     private readonly hooks: InboundStreamHooks = {},
     /** Bytes the writer may have in flight; the protocol tells the writer the same number. */
     readonly window = DEFAULT_STREAM_WINDOW,
     private readonly reader: 'consumer' | 'provider' = 'consumer',
+    /**
+     * Bytes the reader takes before credit goes back (default: half the window). A smaller step
+     * keeps a writer whose credit needs time to arrive busy: with four steps to a window it
+     * still has three quarters of the window to write while the credit for the first travels.
+     */
+    creditStep = window / 2,
   ) {
     super();
+    this.creditStep = Math.max(1, Math.min(creditStep, window));
   }
 
   /** Bytes of items received and not yet read. */
@@ -146,10 +157,10 @@ export class InboundStream<T = unknown> extends RpcStream<T> {
     this.stopWriter(reason);
   }
 
-  /** Gives credit back once half the window was read, so the writer is never starved nor chatty. */
+  /** Gives credit back once `creditStep` bytes were read, so the writer is never starved nor chatty. */
   private account(size: number): void {
     this.unacknowledged += size;
-    if (this.unacknowledged * 2 >= this.window && this.hooks.credit !== undefined) {
+    if (this.unacknowledged >= this.creditStep && this.hooks.credit !== undefined) {
       const bytes = this.unacknowledged;
       this.unacknowledged = 0;
       this.hooks.credit(bytes);

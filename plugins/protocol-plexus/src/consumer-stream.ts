@@ -8,6 +8,7 @@ import {
   type Serializer,
 } from '@plexus/kernel/spi';
 import { encodeStreamCredit } from './frame-codec';
+import { CREDIT_STEPS } from './stream-codec';
 import { StreamWriter } from './stream-writer';
 import { DEFAULT_STREAM_WINDOW } from './wire';
 
@@ -65,7 +66,7 @@ export class ConsumerStream extends StreamWriter implements InboundStreamHooks {
     // The provider's window for the client stream, when it announced one: what was sent so far
     // counts against it instead of against the default.
     if (clientWindow > 0) this.credited(clientWindow - DEFAULT_STREAM_WINDOW);
-    const inbound = new InboundStream(this, window, 'consumer');
+    const inbound = new InboundStream(this, window, 'consumer', window / CREDIT_STEPS);
     this.inbound = inbound;
     inbound.follow(this.invocation);
     return inbound;

@@ -8,6 +8,7 @@ import {
   type Serializer,
 } from '@plexus/kernel/spi';
 import { encodeEvent, encodeStreamCredit } from './frame-codec';
+import { CREDIT_STEPS } from './stream-codec';
 import { StreamWriter } from './stream-writer';
 import { EventKind } from './wire';
 
@@ -56,7 +57,7 @@ export class ProviderStream extends StreamWriter implements InboundStreamHooks {
   /** The consumer's client stream, read by the method: replaces its nil argument. */
   openInbound(window: number): InboundStream {
     this.inboundWindow = window;
-    this.inbound = new InboundStream(this, window, 'provider');
+    this.inbound = new InboundStream(this, window, 'provider', window / CREDIT_STEPS);
     return this.inbound;
   }
 
