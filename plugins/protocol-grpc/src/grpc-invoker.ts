@@ -235,6 +235,8 @@ class ClientCall implements CancelListener {
   private paused = false;
   /** Sends the client stream argument. */
   private pump: StreamPump | undefined;
+  /** Resets a call whose request is still open (a client stream) without ending it first. */
+  private abort: AbortController | undefined;
 
   constructor(
     private readonly invoker: GrpcInvoker,
@@ -253,7 +255,10 @@ class ClientCall implements CancelListener {
     let req: http2.ClientHttp2Stream;
     try {
       session = handle.get();
-      req = session.request(headers, { endStream: false });
+      // A call that streams its argument is cancelled through a signal: Node's close() would send
+      // END_STREAM before the RST_STREAM, and the server would take the cut stream for a complete one.
+      if (source !== undefined) this.abort = new AbortController();
+      req = session.request(headers, { endStream: false, signal: this.abort?.signal });
     } catch (err) {
       this.fail(new RpcError(GrpcErrors.CONNECT(handle.address, (err as Error).message).message, RpcCode.NETWORK, { reason: GrpcErrors.CONNECT.code, retryable: true }));
       return;
@@ -388,7 +393,9 @@ class ClientCall implements CancelListener {
   private abandon(): void {
     this.pump?.stop();
     const req = this.req;
-    if (req !== undefined && !req.closed) req.close(NGHTTP2_CANCEL);
+    if (req === undefined || req.closed) return;
+    if (this.abort !== undefined && !req.writableEnded) this.abort.abort();
+    else req.close(NGHTTP2_CANCEL);
   }
 
   private readStatus(h: http2.IncomingHttpHeaders): void {

@@ -289,7 +289,9 @@ class ServerCall implements CallReply, CancelListener {
     stream.on('end', () => {
       this.ended = true;
       this.clearRequestTimer();
-      if (this.done) return;
+      // A reset ends the readable side too: that is a cancel ('close' follows), never the end of a
+      // request or of a client stream.
+      if (this.done || stream.aborted) return;
       if (this.streamArg < 0) this.run();
       else if (this.inbound === undefined) this.fail(rpcError(GrpcErrors.BAD_MESSAGE, RpcCode.BAD_REQUEST, this.call, 'the stream ended before the argument list that precedes its client stream'));
       else if (!this.reader.atBoundary) this.fail(rpcError(GrpcErrors.BAD_MESSAGE, RpcCode.BAD_REQUEST, this.call, 'the client stream ended inside a message'), true);

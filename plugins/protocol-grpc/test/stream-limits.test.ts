@@ -162,6 +162,36 @@ describe('grpc server limits for streams', () => {
     expect((providerSaw as { reason?: string }).reason).toBe('PLEXUS_ERR_GRPC_REQUEST_TIMEOUT');
   });
 
+  it('grpc-timeout covers a client stream: DEADLINE_EXCEEDED in the trailers while the client still sends, the provider read fails SERVER_TIMEOUT', async () => {
+    let providerSaw: { code?: string } | undefined;
+    const impl = {
+      async Sum(items: AsyncIterable<{ n: number }>) {
+        try {
+          for await (const item of items) void item;
+        } catch (err) {
+          providerSaw = err as { code?: string };
+          throw err;
+        }
+        return { sum: 0, count: 0 };
+      },
+    };
+    const { port } = await provider('feed.Feed', impl, { proto: FEED_PROTO });
+    const s = connect(port);
+    const req = s.request({ ':method': 'POST', ':path': '/feed.Feed/Sum', 'content-type': 'application/grpc+proto', te: 'trailers', 'grpc-timeout': '300m' }, { endStream: false });
+    req.on('error', () => undefined);
+    const done = closed(req);
+    const begun = Date.now();
+    const more = setInterval(() => {
+      if (!req.closed && !req.destroyed) req.write(prefix(sum.request.encode({ n: 1 })));
+    }, 10);
+    const c = await done;
+    clearInterval(more);
+    expect(c.trailers['grpc-status']).toBe('4');
+    expect(Date.now() - begun).toBeGreaterThanOrEqual(250);
+    await waitFor(() => providerSaw !== undefined);
+    expect(providerSaw!.code).toBe('SERVER_TIMEOUT');
+  });
+
   it('a client stream that keeps sending lives past requestTimeout: each message restarts it', async () => {
     const impl = {
       async Sum(items: AsyncIterable<{ n: number }>) {
