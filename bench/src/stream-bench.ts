@@ -17,6 +17,8 @@ import { STREAM_SERVICE, type StreamItem } from './peers/stream-item';
 /** Target of the brief: plexus streaming at least this share of the raw floor's items/s. */
 export const STREAM_TARGET = 0.7;
 export const STREAM_PEERS = ['plexus', 'raw-msgpack'] as const;
+/** Unmeasured streams per peer before the measured rounds. */
+const WARMUP_STREAMS = 2;
 export type StreamPeer = (typeof STREAM_PEERS)[number];
 
 export interface StreamBenchOptions {
@@ -189,8 +191,11 @@ export async function runStreamBench(options: StreamBenchOptions): Promise<Strea
   const runs: StreamRun[] = [];
   try {
     for (const peer of STREAM_PEERS) started.push(await startPeer(peer, { ...options, pin: pinned }));
-    // One unmeasured stream each: JIT warmup and connection setup.
-    for (const p of started) await p.reader.read(Math.min(options.items, 20_000));
+    // Unmeasured streams, the same for every peer: connection setup and JIT warmup. Two streams of
+    // the measured length: code that runs per item is optimized within a few thousand items, but
+    // code that runs per frame or per batch (hundreds of times per stream) only after a stream or
+    // two; with one 20,000-item stream the first measured round of either peer ran 30-45 % slower.
+    for (const p of started) for (let i = 0; i < WARMUP_STREAMS; i++) await p.reader.read(options.items);
     for (let round = 1; round <= options.rounds; round++) {
       for (const p of round % 2 === 1 ? started : [...started].reverse()) {
         const run = await measure(p, options.items, round);
