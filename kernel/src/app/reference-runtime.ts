@@ -135,9 +135,15 @@ export class ReferenceRuntime {
     this.settings.clear();
   }
 
-  /** True when `method` is declared `stream: true`: the proxy hands back its stream at once. */
+  /**
+   * True when `method` is declared `stream: true`, or a provider's service description (a `.proto`)
+   * says it streams: the proxy hands back its stream at once. Asked once per method, when the
+   * proxy first uses it: a registry-fed reference with no provider listed yet knows only the config.
+   */
   streams(method: string): boolean {
-    return this.settingsOf(method).stream;
+    if (this.settingsOf(method).stream) return true;
+    for (const invoker of this.directory.all()) if (invoker.streams?.(method) === true) return true;
+    return false;
   }
 
   /** Runs one call through the chain and resolves with the value. */

@@ -21,4 +21,8 @@ export class OverriddenInvoker implements Invoker {
   isAvailable(): boolean {
     return this.inner.isAvailable ? this.inner.isAvailable() : true;
   }
+
+  streams(method: string): boolean | undefined {
+    return this.inner.streams?.(method);
+  }
 }

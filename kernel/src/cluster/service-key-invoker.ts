@@ -96,6 +96,10 @@ export class ServiceKeyInvoker implements Invoker {
     return this.inner.isAvailable ? this.inner.isAvailable() : true;
   }
 
+  streams(method: string): boolean | undefined {
+    return this.inner.streams?.(method);
+  }
+
   destroy(): Promise<void> | void {
     return this.inner.destroy?.();
   }

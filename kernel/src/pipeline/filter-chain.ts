@@ -19,6 +19,9 @@ class FilterInvoker implements Invoker {
   isAvailable(): boolean {
     return this.next.isAvailable ? this.next.isAvailable() : true;
   }
+  streams(method: string): boolean | undefined {
+    return this.next.streams?.(method);
+  }
   destroy(): Promise<void> | void {
     return this.next.destroy?.();
   }

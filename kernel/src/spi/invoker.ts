@@ -11,6 +11,12 @@ export interface Invoker {
   invoke(invocation: Invocation): Promise<Result>;
   /** False once the target is known to be unusable (closed connection, shutting down). */
   isAvailable?(): boolean;
+  /**
+   * Whether `method` answers with a stream, when the invoker knows it from a service description
+   * (a `.proto`); undefined when it does not know. A reference's proxy then returns that method's
+   * stream at once, as `stream: true` would. Wrappers pass it on.
+   */
+  streams?(method: string): boolean | undefined;
   destroy?(): Promise<void> | void;
 }
 

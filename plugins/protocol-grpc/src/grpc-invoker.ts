@@ -113,6 +113,15 @@ export class GrpcInvoker implements Invoker {
     private readonly cancelledAll: () => boolean,
   ) {}
 
+  /** What the `.proto` says of `method`'s answer; undefined without a `.proto` or for a method it lacks. */
+  streams(method: string): boolean | undefined {
+    try {
+      return this.codec().protoMethod(method)?.responseStream;
+    } catch {
+      return undefined;
+    }
+  }
+
   invoke(inv: Invocation): Promise<Result> {
     const address = this.handle.address;
     const call = `${inv.service}/${inv.method}`;

@@ -276,6 +276,17 @@ describe('Plexus consumer → grpc-js server (streams)', () => {
     expect(got[499].tag).toBe('blue');
   });
 
+  it('the .proto alone makes the proxy return a streaming method\'s stream at once (no stream: true)', async () => {
+    const port = await grpcServer(impl, feedPackage().Feed.service);
+    const feed = await consumer(port, { methods: {} });
+    const stream = feed.Count({ count: 3 });
+    expect(typeof (stream as unknown as { then?: unknown }).then).toBe('undefined');
+    const got: number[] = [];
+    for await (const item of stream) got.push(item.n);
+    expect(got).toEqual([0, 1, 2]);
+    await expect(feed.Sum(items(3))).resolves.toEqual({ sum: 6, count: 3 });
+  });
+
   it('client streaming: an AsyncIterable argument is sent message by message', async () => {
     const port = await grpcServer(impl, feedPackage().Feed.service);
     const feed = await consumer(port);
