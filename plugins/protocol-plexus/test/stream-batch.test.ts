@@ -14,7 +14,9 @@ import {
 import { FrameDecoder, type FrameSink } from '../src/frame-decoder';
 import type { PlexusProtocol } from '../src/plexus-protocol';
 import { EventKind, FIXED_LENGTH, Flag, Status } from '../src/wire';
-import { call, deflateCompressor, makeProtocol, TestService, until } from './support/harness';
+import { fakeInvocation } from '@plexus/kernel/testing';
+import { ProviderStream } from '../src/provider-stream';
+import { call, deflateCompressor, jsonSerializer, makeProtocol, TestService, until } from './support/harness';
 
 const KEY = 'demo.Batches';
 
@@ -160,6 +162,46 @@ async function consumerOf(port: number): Promise<Invoker> {
   worlds.push({ provider: c.protocol, consumer: c.protocol, exporter: undefined as unknown as Exporter, invoker: undefined as unknown as Invoker, port });
   return c.protocol.refer(URL.parse(`plexus://127.0.0.1:${port}/${KEY}`));
 }
+
+describe('a provider stream writing a source whose items are all ready', () => {
+  it('lets the transport flush after the first frame and every quarter window, instead of after the whole window', async () => {
+    // A carrier that flushes like the TCP transport: once per tick, which runs when the current run
+    // of promise jobs ends. `bursts` are the bytes each flush would hand to the socket.
+    const bursts: number[] = [];
+    let pending = 0;
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    const carrier = {
+      writeFrame(frame: Buffer): boolean {
+        if (pending === 0) {
+          process.nextTick(() => {
+            bursts.push(pending);
+            pending = 0;
+          });
+        }
+        pending += frame.length;
+        return true;
+      },
+      waitDrain: () => undefined,
+      streamDone: () => done(),
+      sendStack: false,
+      payload: 8 << 20,
+      compressThreshold: 1 << 30,
+    };
+    const st = new ProviderStream(1, carrier, jsonSerializer, undefined);
+    st.invocation = fakeInvocation();
+    async function* ticks() {
+      for (let i = 0; i < 20_000; i++) yield { seq: i, symbol: 'ACME' };
+    }
+    st.startAnswer(ticks(), 1 << 20, true);
+    await finished;
+    await new Promise((r) => setImmediate(r));
+    // Without the pause, the first flush came after the whole window (1 MiB here), the first item with it.
+    expect(bursts[0]).toBeLessThan(100);
+    expect(Math.max(...bursts)).toBeLessThan(64 * 1024 + 20 * 1024);
+    expect(bursts.reduce((a, b) => a + b, 0)).toBeGreaterThan(400 * 1024);
+  });
+});
 
 describe('batched stream items (flag BATCH)', () => {
   it('a provider batches the items ready in the same turn for a consumer that reads batches, and sends plain frames to one that does not', async () => {
