@@ -1,4 +1,4 @@
-import { InboundStream, RpcCode, RpcError, StreamPump, type StreamSink } from '../src/spi';
+import { InboundStream, RpcCode, RpcError, RpcStream, StreamPump, type StreamSink } from '../src/spi';
 import { fakeInvocation } from '../src/testing';
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -108,6 +108,34 @@ describe('InboundStream', () => {
     await expect(s.next()).rejects.toMatchObject({ reason: 'PLEXUS_ERR_STREAM_CONCURRENT_READ' });
     s.push(1, 1);
     await expect(first).resolves.toEqual({ done: false, value: 1 });
+  });
+});
+
+describe('RpcStream subclasses', () => {
+  it('one that implements only read() (written before nextInto) still serves next() and a pump', async () => {
+    class Countdown extends RpcStream<number> {
+      constructor(private left: number) {
+        super();
+      }
+      protected readerSide(): 'consumer' {
+        return 'consumer';
+      }
+      protected override read(): Promise<IteratorResult<number>> {
+        if (this.left === 0) {
+          this.finish();
+          return this.next();
+        }
+        return Promise.resolve({ done: false, value: this.left-- });
+      }
+      protected closedByReader(): void {}
+      protected cancelled(): void {}
+    }
+    await expect(new Countdown(2).next()).resolves.toEqual({ done: false, value: 2 });
+    const written: number[] = [];
+    let ended = false;
+    await new StreamPump(new Countdown(3), { write: (n) => written.push(n) > 0, end: () => (ended = true), error: (e) => { throw e; } }).start();
+    expect(written).toEqual([3, 2, 1]);
+    expect(ended).toBe(true);
   });
 });
 

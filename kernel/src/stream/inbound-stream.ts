@@ -114,7 +114,7 @@ export class InboundStream<T = unknown> extends RpcStream<T> {
     return this.park();
   }
 
-  protected pull(): void {
+  protected override pull(): void {
     if (this.head < this.items.length) this.deliver(this.take());
     else if (this.pendingEnd) this.settlePending();
     // else: the read waits for push, end or error

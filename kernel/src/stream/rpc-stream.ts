@@ -208,11 +208,22 @@ export abstract class RpcStream<T = unknown> implements AsyncIterableIterator<T>
   protected abstract readerSide(): 'consumer' | 'provider';
   /**
    * Produce the next item for the read that is waiting: answer through `deliver`, `finish` or
-   * `fail`, now or later.
+   * `fail`, now or later. A subclass overrides this, `read`, or both. The default serves a
+   * subclass that only implements `read` (as before `nextInto` existed), one promise per item.
    */
-  protected abstract pull(): void;
+  protected pull(): void {
+    const w = this.waiting!;
+    this.waiting = undefined;
+    this.read().then(
+      (r) => w.onNext(r),
+      (e: unknown) => w.onNextError(e),
+    );
+  }
 
-  /** `next()` once it is known that the stream is open and no read waits: parks, then pulls. */
+  /**
+   * `next()` once it is known that the stream is open and no read waits. The default parks the
+   * read, then pulls.
+   */
   protected read(): Promise<IteratorResult<T>> {
     const parked = this.park();
     this.pull();

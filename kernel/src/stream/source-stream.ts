@@ -36,7 +36,7 @@ export class SourceStream<T = unknown> extends RpcStream<T> {
     return 'consumer';
   }
 
-  protected pull(): void {
+  protected override pull(): void {
     try {
       if (this.inContext) this.issue();
       else callStorage.run(this.inv, this.issue);
