@@ -146,8 +146,12 @@ export class ReferenceRuntime {
     return false;
   }
 
-  /** Runs one call through the chain and resolves with the value. */
-  call(method: string, args: unknown[], extra?: Record<string, string>): Promise<unknown> {
+  /**
+   * Runs one call through the chain and resolves with the value. `timeout` (ms) replaces the
+   * configured budget for this call, as `Plexus.withCallOptions({ timeout })` would, without
+   * switching on its async context for the whole process (the kernel's own checks use it).
+   */
+  call(method: string, args: unknown[], extra?: Record<string, string>, timeout?: number): Promise<unknown> {
     if (this.destroyed) {
       return Promise.reject(new RpcError(`reference ${this.serviceKey} is destroyed`, RpcCode.CANCELLED, { reason: 'PLEXUS_ERR_APP_STATE' }));
     }
@@ -163,6 +167,7 @@ export class ReferenceRuntime {
       if (options.timeout !== undefined) deadline = options.timeout > 0 ? loopNow() + options.timeout : 0;
       signal = options.signal;
     }
+    if (timeout !== undefined) deadline = timeout > 0 ? loopNow() + timeout : 0;
     const inv = new RpcInvocation({
       service: this.config.interface,
       method,
