@@ -217,6 +217,12 @@ export const OBSERVED_TARGET = 0.85;
  */
 export const HTTP_TARGET = 0.8;
 
+/**
+ * plexus-grpc/grpc throughput goal at c=100 (issue 13): a Plexus grpc server against a grpc-js
+ * server, both answering the same grpc-js client.
+ */
+export const GRPC_SERVER_TARGET = 2;
+
 /** The peer issue 7's goals are measured against: the floor for an RPC that must serialize. */
 export const TARGET_PEER = 'raw-msgpack';
 
@@ -409,10 +415,11 @@ function ratios(
 ): RpcRatio[] {
   const withPlexus = peers.some((p) => p.name === 'plexus');
   const httpPair = peers.some((p) => p.name === 'plexus-http') && peers.some((p) => p.name === 'node-http');
-  if (!withPlexus && !httpPair) return [];
+  const grpcPair = peers.some((p) => p.name === 'plexus-grpc') && peers.some((p) => p.name === 'grpc');
+  if (!withPlexus && !httpPair && !grpcPair) return [];
   const pairs: Array<{ subject: string; peer: string; target: (c: number) => number | undefined }> = [];
   for (const spec of withPlexus ? peers : []) {
-    if (spec.name === 'plexus' || spec.name === 'plexus-registry' || spec.name === 'plexus-governed' || spec.name === 'plexus-metrics' || spec.name === 'plexus-observed' || spec.name === 'plexus-http') continue;
+    if (spec.name === 'plexus' || spec.name === 'plexus-registry' || spec.name === 'plexus-governed' || spec.name === 'plexus-metrics' || spec.name === 'plexus-observed' || spec.name === 'plexus-http' || spec.name === 'plexus-grpc') continue;
     pairs.push({ subject: 'plexus', peer: spec.name, target: (c) => (spec.name === 'raw' ? RAW_TARGETS[c] : undefined) });
   }
   if (withPlexus && peers.some((p) => p.name === 'plexus-registry')) pairs.push({ subject: 'plexus-registry', peer: 'plexus', target: () => REGISTRY_TARGET });
@@ -420,6 +427,7 @@ function ratios(
   if (withPlexus && peers.some((p) => p.name === 'plexus-metrics')) pairs.push({ subject: 'plexus-metrics', peer: 'plexus', target: () => METRICS_TARGET });
   if (withPlexus && peers.some((p) => p.name === 'plexus-observed')) pairs.push({ subject: 'plexus-observed', peer: 'plexus', target: () => OBSERVED_TARGET });
   if (httpPair) pairs.push({ subject: 'plexus-http', peer: 'node-http', target: () => HTTP_TARGET });
+  if (grpcPair) pairs.push({ subject: 'plexus-grpc', peer: 'grpc', target: (c) => (c >= 100 ? GRPC_SERVER_TARGET : undefined) });
   const rate = (peer: string, c: number, round: number) =>
     ms.find((m) => m.peer === peer && m.concurrency === c && m.round === round)?.callsPerSec;
   const out: RpcRatio[] = [];
