@@ -215,23 +215,17 @@ describe('metrics filter', () => {
     expect(DEFAULT_BUCKETS.length).toBeGreaterThan(5);
   });
 
-  it('costs little per call: 200,000 calls through the filter stay within 2x of the bare invoker, or 1 µs more per call', async () => {
+  // Its cost per call is measured in `npm run bench` (plexus-metrics against plexus, issue 12), not
+  // timed here: what a unit test can hold is that the per-method lookup happens once, not per call.
+  it('resolves a method\'s series once, then only counts: 1,000 calls look it up once', async () => {
     const registry = new Registry();
     const f = createMetricsFilter(ctx({ registry })) as MetricsFilter;
+    let lookups = 0;
+    const seriesOf = f.set.seriesOf.bind(f.set);
+    f.set.seriesOf = ((...args: Parameters<typeof seriesOf>) => (lookups++, seriesOf(...args))) as typeof seriesOf;
     const inv = call('fast');
-    const resolved = Promise.resolve({ value: 1 });
-    const bare: Invoker = { url: ok.url, invoke: () => resolved };
-    const N = 200_000;
-    const run = async (fn: () => Promise<unknown>) => {
-      const t = process.hrtime.bigint();
-      for (let i = 0; i < N; i++) await fn();
-      return Number(process.hrtime.bigint() - t) / 1e6;
-    };
-    await run(() => f.invoke(bare, inv));
-    const base = await run(() => bare.invoke(inv));
-    const filtered = await run(() => f.invoke(bare, inv));
-    // eslint-disable-next-line no-console
-    console.log(`metrics filter: ${((filtered - base) * 1000 / N).toFixed(3)} µs per call over ${(base * 1000 / N).toFixed(3)} µs bare`);
-    expect(filtered).toBeLessThan(Math.max(base * 2, base + N / 1000));
+    for (let i = 0; i < 1000; i++) await f.invoke(ok, inv);
+    expect(lookups).toBe(1);
+    expect(await value(registry, 'plexus_requests_total', { method: 'fast' })).toBe(1000);
   });
 });
