@@ -34,6 +34,8 @@ export class RegistryDirectory extends AbstractDirectory {
   /** The groups this reference takes, or undefined for every group. */
   private readonly groups: ReadonlySet<string> | undefined;
   private readonly anyVersion: boolean;
+  /** An empty list is being ignored (logged once per episode). */
+  private protecting = false;
 
   constructor(
     url: URL,
@@ -71,6 +73,23 @@ export class RegistryDirectory extends AbstractDirectory {
     }
     // Rules first: the first list a balancer sees already carries the overrides.
     this.applyRules(rules);
+    // Empty protection (as Dubbo's): a registry that lists no provider at all while some were known
+    // has most likely lost its data or is between sessions (a ZooKeeper that came back empty,
+    // before the providers wrote their entries again). The known providers stay; those really gone
+    // are out of rotation anyway (closed connections are unavailable), and the next non-empty list
+    // replaces them.
+    if (providers.length === 0 && this.byUrl.size > 0) {
+      if (!this.protecting) {
+        this.protecting = true;
+        this.logger.warn(
+          `the registry lists no provider of ${this.url.serviceKey}; keeping the ${this.byUrl.size} known until it lists some again (empty protection)`,
+          { code: 'PLEXUS_ERR_REGISTRY_EMPTY_LIST', service: this.url.serviceKey },
+        );
+      }
+      this.readyResolve?.();
+      return;
+    }
+    this.protecting = false;
     const next = new Map<string, Invoker>();
     const mixed = this.groups === undefined || this.groups.size > 1 || this.anyVersion;
     for (const u of providers) {

@@ -106,11 +106,21 @@ describe('ratelimit shared through Redis: window and batches', () => {
     const b = limiter({ rate: 1000, shared: 'redis', scope: 'method' });
     await Promise.all([admitted(a, 1), admitted(b, 1)]);
     await redisUsable();
-    await startOfWindow();
-    const [fromA, fromB] = await admittedAlternately(a, b, 700);
-    expect(fromA + fromB).toBeLessThanOrEqual(1000);
-    expect(fromA + fromB).toBeGreaterThanOrEqual(980);
-  }, 20_000);
+    // A burst measures one window only if all its calls were decided within that second: on a busy
+    // machine it may spill into the next window (which legitimately admits more), then it is repeated.
+    for (let attempt = 1; ; attempt++) {
+      await startOfWindow();
+      const second = Math.floor(Date.now() / 1000);
+      const [fromA, fromB] = await admittedAlternately(a, b, 700);
+      if (Math.floor(Date.now() / 1000) !== second) {
+        if (attempt < 4) continue;
+        throw new Error('the 1,400 calls never fitted in one 1 s window in 4 attempts: the machine is too busy to measure the limit');
+      }
+      expect(fromA + fromB).toBeLessThanOrEqual(1000);
+      expect(fromA + fromB).toBeGreaterThanOrEqual(980);
+      break;
+    }
+  }, 30_000);
 });
 
 describe('ratelimit shared through Redis', () => {
