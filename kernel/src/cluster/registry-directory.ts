@@ -1,5 +1,5 @@
 import { categoryOf } from '../registry/layout';
-import type { RegistryManager } from '../registry/registry-manager';
+import { RECOVERY_GRACE_MS, type RegistryManager } from '../registry/registry-manager';
 import type { Invoker } from '../spi/invoker';
 import type { Logger } from '../spi/logger';
 import type { Router } from '../spi/router';
@@ -34,8 +34,9 @@ export class RegistryDirectory extends AbstractDirectory {
   /** The groups this reference takes, or undefined for every group. */
   private readonly groups: ReadonlySet<string> | undefined;
   private readonly anyVersion: boolean;
-  /** An empty list is being ignored (logged once per episode). */
-  private protecting = false;
+  /** While an empty list is being ignored: the timer that believes it at the end of the grace period. */
+  private protecting: NodeJS.Timeout | undefined = undefined;
+  private released = false;
 
   constructor(
     url: URL,
@@ -73,23 +74,32 @@ export class RegistryDirectory extends AbstractDirectory {
     }
     // Rules first: the first list a balancer sees already carries the overrides.
     this.applyRules(rules);
-    // Empty protection (as Dubbo's): a registry that lists no provider at all while some were known
-    // has most likely lost its data or is between sessions (a ZooKeeper that came back empty,
-    // before the providers wrote their entries again). The known providers stay; those really gone
-    // are out of rotation anyway (closed connections are unavailable), and the next non-empty list
-    // replaces them.
-    if (providers.length === 0 && this.byUrl.size > 0) {
-      if (!this.protecting) {
-        this.protecting = true;
+    // Empty protection: right after a registry came back with a new session (a ZooKeeper back
+    // without its data), a list with no provider at all only means the providers have not written
+    // their entries again yet. The known providers stay until a list names providers or the grace
+    // period ends; outside it an empty list is believed (the last provider left).
+    if (providers.length === 0 && this.byUrl.size > 0 && this.registries.recovering()) {
+      if (this.protecting === undefined) {
         this.logger.warn(
-          `the registry lists no provider of ${this.url.serviceKey}; keeping the ${this.byUrl.size} known until it lists some again (empty protection)`,
+          `the registry, back with a new session, lists no provider of ${this.url.serviceKey}; keeping the ${this.byUrl.size} known ` +
+            'while the providers register again (empty protection)',
           { code: 'PLEXUS_ERR_REGISTRY_EMPTY_LIST', service: this.url.serviceKey },
         );
+        // Past the grace period the empty list is believed: the registry sends no new list while nothing changes.
+        const timer = setTimeout(() => {
+          this.protecting = undefined;
+          if (!this.released) this.notify(urls);
+        }, RECOVERY_GRACE_MS);
+        timer.unref();
+        this.protecting = timer;
       }
       this.readyResolve?.();
       return;
     }
-    this.protecting = false;
+    if (this.protecting !== undefined) {
+      clearTimeout(this.protecting);
+      this.protecting = undefined;
+    }
     const next = new Map<string, Invoker>();
     const mixed = this.groups === undefined || this.groups.size > 1 || this.anyVersion;
     for (const u of providers) {
@@ -121,6 +131,9 @@ export class RegistryDirectory extends AbstractDirectory {
   }
 
   protected async release(): Promise<void> {
+    this.released = true;
+    if (this.protecting !== undefined) clearTimeout(this.protecting);
+    this.protecting = undefined;
     try {
       await this.registries.unsubscribe(this.subscription, this.listener);
     } catch (err) {

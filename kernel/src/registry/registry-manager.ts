@@ -56,7 +56,12 @@ class Subscription {
  * lost its session (`'reconnected'`). Backends only talk to their servers.
  * Scope: one per application; event loop only.
  */
+/** How long after a registry's new session an empty provider list is not believed (see RegistryDirectory). */
+export const RECOVERY_GRACE_MS = 30_000;
+
 export class RegistryManager {
+  /** When a registry last came back with a new session (epoch ms; 0 = never). */
+  private lastReconnectAt = 0;
   private readonly registered = new Map<string, URL>();
   /** (registry id, url string) pairs whose register failed and is retried. */
   private readonly failedRegister = new Map<string, { registry: ManagedRegistry; url: URL }>();
@@ -114,6 +119,14 @@ export class RegistryManager {
         this.deliver(sub, cached.map((u) => URL.parse(u)));
       }
     }
+  }
+
+  /**
+   * Whether a registry came back with a new session in the last `graceMs`: its lists may be empty
+   * until every provider has written its entry again (they retry every `retryPeriod`).
+   */
+  recovering(graceMs = RECOVERY_GRACE_MS): boolean {
+    return this.lastReconnectAt > 0 && Date.now() - this.lastReconnectAt < graceMs;
   }
 
   /** Whether every registry failed `subscribe` for `url`'s key and nothing (not even a snapshot) was delivered. */
@@ -219,6 +232,7 @@ export class RegistryManager {
     if (state === 'disconnected') {
       this.options.logger.warn(`registry ${r.address} disconnected; calls go on with the last provider lists`);
     } else if (state === 'reconnected') {
+      this.lastReconnectAt = Date.now();
       this.options.logger.info(`registry ${r.address} is back with a new session: registering and subscribing again`);
       for (const url of this.registered.values()) void this.tryRegister(r, url);
       for (const sub of this.subscriptions) void this.trySubscribe(r, sub);
