@@ -199,6 +199,9 @@ export class RedisWindowLimit {
     private readonly clock: Clock = Date.now,
   ) {}
 
+  /** When the grant being fetched was asked for (this process's clock). */
+  private askedAt = 0;
+
   /** True or false at once when it can decide locally, else a promise of the answer. */
   tryAcquire(): boolean | Promise<boolean> {
     const now = this.clock();
@@ -221,13 +224,16 @@ export class RedisWindowLimit {
     this.fetching = true;
     // Enough for every waiting call (the window's size at most), and at least a batch.
     const wanted = Math.min(this.perWindow, Math.max(this.batch, this.waiters.length));
+    this.askedAt = this.clock();
     this.store.grant(this.key, this.perWindow, this.windowMs, wanted).then(this.granted, this.failed);
   }
 
   private readonly granted = (grant: Grant): void => {
     this.fetching = false;
     const now = this.clock();
-    const until = now + grant.msLeft;
+    // The window's time left was read by the server after the request left: counted from then, the
+    // permits never outlive their window, however long the answer took to come back.
+    const until = this.askedAt + grant.msLeft;
     const waiters = this.waiters;
     if (grant.permits === 0) {
       this.exhaustedUntil = until;

@@ -258,3 +258,27 @@ describe('RedisWindowLimit against a misbehaving server', () => {
     expect(logger.entries.map((e) => e.fields?.code)).toEqual(['PLEXUS_ERR_RATELIMIT_SHARED_DOWN']);
   });
 });
+
+describe('RedisWindowLimit: permits never outlive their window', () => {
+  it('counts the window\'s time left from when the grant was asked, not from when a slow answer arrived', async () => {
+    const logger = new MemoryLogger();
+    let now = 10_000;
+    // The server says: 5 permits, 100 ms left in the window; the answer takes 60 ms to come back.
+    const reply = async () => {
+      now += 60;
+      return [5, 100];
+    };
+    const client = { status: 'ready', defineCommand: () => undefined, on: () => client, disconnect: () => undefined, plexusTpsGrant: reply };
+    const store = new RedisPermitStore('10.9.9.9:6379', client as never, logger, () => now, () => undefined).retain();
+    const limit = new RedisWindowLimit(store, 'k', 10, 1000, 5, new TokenBucket(2, 2), () => now);
+    await expect(limit.tryAcquire()).resolves.toBe(true);
+    // 4 permits are left until 10,100 (asked at 10,000 + 100 ms), not 10,160.
+    now = 10_099;
+    expect(limit.tryAcquire()).toBe(true);
+    now = 10_120;
+    const after = limit.tryAcquire();
+    expect(after).not.toBe(true);
+    await after;
+  });
+});
+
