@@ -18,9 +18,12 @@ export class DeferredStream<T = unknown> implements AsyncIterableIterator<T> {
   constructor(call: Promise<unknown>, what: string) {
     this.opening = call.then((value) => {
       if (!isAsyncIterable(value)) {
-        throw new RpcError(`${what} is declared as a stream (stream: true), but the provider answered with a single value`, RpcCode.BAD_RESPONSE, {
-          reason: 'PLEXUS_ERR_STREAM_NOT_A_STREAM',
-        });
+        throw new RpcError(
+          `${what} is declared as a stream (stream: true), but the provider answered with a single value` +
+            '\n  hint: remove stream: true from this method (or call it with $invoke), or make the provider method return an AsyncIterable.',
+          RpcCode.BAD_RESPONSE,
+          { reason: 'PLEXUS_ERR_STREAM_NOT_A_STREAM' },
+        );
       }
       const inner = (value as AsyncIterable<T>)[Symbol.asyncIterator]();
       this.inner = inner;

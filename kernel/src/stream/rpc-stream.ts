@@ -55,7 +55,7 @@ export interface StreamWaiter<T> {
 }
 
 function concurrentReadError(): RpcError {
-  return new RpcError('next() called while an earlier next() of the stream is still pending', RpcCode.BAD_REQUEST, {
+  return new RpcError('next() called while an earlier next() of the stream is still pending\n  hint: read a stream from one loop (for await), one item at a time.', RpcCode.BAD_REQUEST, {
     reason: 'PLEXUS_ERR_STREAM_CONCURRENT_READ',
   });
 }

@@ -48,9 +48,8 @@ export class SourceStream<T = unknown> extends RpcStream<T> {
 
   /** Asks the iterator for its next item; its answer comes back through `ok` / `failed`. */
   private readonly issue = (): void => {
-    const pending = this.iterator.next();
-    if (pending instanceof Promise) pending.then(this.ok, this.failed);
-    else Promise.resolve(pending).then(this.ok, this.failed);
+    // Promise.resolve hands a promise back as it is and adopts anything else.
+    Promise.resolve(this.iterator.next()).then(this.ok, this.failed);
   };
 
   private readonly ok = (r: IteratorResult<T>): void => {

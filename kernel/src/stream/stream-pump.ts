@@ -169,8 +169,8 @@ export class StreamPump<T = unknown> implements StreamWaiter<T> {
       this.onNextError(err);
       return;
     }
-    if (pending instanceof Promise) pending.then(this.resolved, this.rejected);
-    else Promise.resolve(pending as IteratorResult<T>).then(this.resolved, this.rejected);
+    // Promise.resolve hands a promise back as it is and adopts anything else.
+    Promise.resolve(pending as IteratorResult<T>).then(this.resolved, this.rejected);
   }
 
   private failWith(err: unknown): void {
