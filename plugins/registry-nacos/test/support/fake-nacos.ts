@@ -3,6 +3,13 @@ import * as net from 'node:net';
 import nock from 'nock';
 import type { Logger } from '@plexus/kernel/spi';
 
+// Importing nock overrides `http.request`, `http.get` and `http.ClientRequest` of node:http, and jest
+// shares Node's core modules between the test files of one worker: left in place, every later file
+// in that worker sends its http requests through nock, which puts its own agent in place of the
+// caller's (no keep-alive: requests say `connection: close`; no `maxSockets`). Every file that
+// loads this support puts node:http back when it ends.
+afterAll(() => nock.restore());
+
 /**
  * An in-test Nacos server built from nock interceptors: it keeps instances and configs the way a
  * Nacos 2.x standalone server does behind its open API v1 (one instance per ip:port per service,
