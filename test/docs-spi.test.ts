@@ -67,6 +67,29 @@ registryContract('audit over MemoryRegistry (docs/reference/spi/registry.md)', (
 );
 transportContract('bytecount over tcp (docs/reference/spi/transport.md)', () => create('transport', {}, { inner: new TcpTransport() }));
 
+describe('bytecount (docs/reference/spi/transport.md)', () => {
+  it('counts what goes out through write and through reserve', async () => {
+    const logger = new MemoryLogger();
+    const transport = create<import('@plexus/kernel/spi').Transport>('transport', {}, { inner: new TcpTransport(), logger });
+    const server = await transport.listen({ host: '127.0.0.1', port: 0, heartbeat: 0 }, { onData: () => undefined });
+    let closed!: () => void;
+    const done = new Promise<void>((r) => (closed = r));
+    const client = transport.connect({ host: '127.0.0.1', port: server.port, heartbeat: 0, reconnect: false }, { onData: () => undefined, onClose: () => closed() });
+    try {
+      await client.connect();
+      client.write(Buffer.alloc(10));
+      const slot = client.reserve!(20);
+      slot.buffer.fill(1, slot.offset, slot.offset + 20);
+      client.close();
+      await done;
+      expect(logger.entries.map((e) => e.message)).toContain(`${client.remoteAddress}: 30 bytes written`);
+    } finally {
+      client.destroy();
+      await server.close();
+    }
+  });
+});
+
 describe('protocol wrapper (docs/reference/spi/protocol.md)', () => {
   it('hands every call to the protocol it wraps, and logs exports and refers', async () => {
     const calls: string[] = [];

@@ -82,4 +82,23 @@ export interface Serializer {
   readonly name: string;
   serialize(value: unknown): Uint8Array;
   deserialize(bytes: Uint8Array, limits?: DecodeLimits): unknown;
+  /**
+   * Optional, for protocols that frame bytes themselves: `serialize` into the serializer's own
+   * scratch, with no buffer made for the result. The bytes are `range.bytes[range.start ..
+   * range.end)`, equal to what `serialize` returns; they and the returned object stay valid only
+   * until the next call of this serializer, so copy them out first.
+   */
+  serializeScratch?(value: unknown): EncodedRange;
+  /**
+   * Optional: `deserialize(bytes.subarray(start, end), limits)` without making the view. Same
+   * result, same errors, same rules for hostile input. `start..end` must lie within `bytes`.
+   */
+  deserializeRange?(bytes: Uint8Array, start: number, end: number, limits?: DecodeLimits): unknown;
+}
+
+/** Where {@link Serializer.serializeScratch} put its bytes: `bytes[start .. end)`. */
+export interface EncodedRange {
+  readonly bytes: Uint8Array;
+  readonly start: number;
+  readonly end: number;
 }

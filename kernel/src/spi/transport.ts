@@ -108,10 +108,25 @@ export interface Channel {
    * `writeMaxQueue` the channel closes itself (the bytes are dropped, `onClose` gets the reason).
    */
   write(bytes: Uint8Array): boolean;
+  /**
+   * Optional zero-copy `write`: reserves the next `length` bytes of what goes out and returns
+   * where to put them, `slot.buffer[slot.offset .. slot.offset + length)`, so a protocol encodes a
+   * frame in place instead of in a buffer of its own. The caller must fill the slot before it
+   * calls this channel again or yields to the event loop (the slot goes out with the next flush).
+   * Same accounting, backpressure and errors as `write`; the slot object is reused by the next
+   * call. A channel past `writeMaxQueue` closes itself and hands back a slot that goes nowhere.
+   */
+  reserve?(length: number): WriteSlot;
   /** Closes after flushing what was queued; `error` is passed to `onClose`. */
   close(error?: Error): void;
   /** A slot for the protocol's per-connection state. */
   state: unknown;
+}
+
+/** Where {@link Channel.reserve} put the caller's bytes. */
+export interface WriteSlot {
+  readonly buffer: Buffer;
+  readonly offset: number;
 }
 
 /** A client channel that reconnects by itself; `connect()` resolves once connected (again). */

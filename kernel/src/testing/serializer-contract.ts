@@ -97,6 +97,40 @@ export function serializerContract(name: string, create: () => Serializer): void
       expect(serializer.deserialize(host.subarray(13))).toEqual(value);
     });
 
+    it('serializeScratch (when offered) gives the bytes serialize gives, valid until the next call', () => {
+      if (serializer.serializeScratch === undefined) {
+        expect(serializer.serializeScratch).toBeUndefined();
+        return;
+      }
+      for (const [, value] of ROUND_TRIP_SAMPLES) {
+        if (value === undefined) continue;
+        const range = serializer.serializeScratch(value);
+        const bytes = Buffer.from(range.bytes.subarray(range.start, range.end));
+        expect(bytes.equals(Buffer.from(serializer.serialize(value)))).toBe(true);
+        expect(serializer.deserialize(bytes)).toEqual(value);
+      }
+    });
+
+    it('deserializeRange (when offered) decodes a range of a larger buffer as deserialize decodes a copy of it', () => {
+      if (serializer.deserializeRange === undefined) {
+        expect(serializer.deserializeRange).toBeUndefined();
+        return;
+      }
+      const value = { range: true, list: [1, 2, 3], text: 'in place' };
+      const bytes = serializer.serialize(value);
+      // bytes of another message on both sides, as in a socket read holding several frames
+      const host = Buffer.concat([Buffer.from(serializer.serialize([9, 9])), Buffer.from(bytes), Buffer.from(serializer.serialize('after'))]);
+      const start = host.length - bytes.length - serializer.serialize('after').length;
+      expect(serializer.deserializeRange(host, start, start + bytes.length)).toEqual(value);
+      // the same limits and errors as deserialize: a range cut short throws, a range that runs on is refused
+      expect(() => serializer.deserializeRange!(host, start, start + bytes.length - 1)).toThrow();
+      expect(() => serializer.deserializeRange!(host, start, start + bytes.length + 1)).toThrow();
+      const deep = Buffer.concat([Buffer.from([0, 0, 0]), Buffer.from(serializer.serialize(nestArrays(20)))]);
+      const err = thrown(() => serializer.deserializeRange!(deep, 3, deep.length, { maxDepth: 19 }));
+      expect(err.reason).toBe(SERIALIZER_LIMIT_REASON);
+      expect(serializer.deserializeRange(deep, 3, deep.length, { maxDepth: 20 })).toEqual(nestArrays(20));
+    });
+
     it('throws (and does not hang) on truncated input', () => {
       const bytes = serializer.serialize({ a: 'some text', b: [1, 2, 3, 4, 5], c: { d: true, e: null } });
       for (const cut of [1, 2, Math.floor(bytes.length / 2), bytes.length - 1]) {

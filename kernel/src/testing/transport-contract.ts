@@ -225,6 +225,39 @@ export function transportContract(name: string, create: () => Transport, options
       expect(serverSide.received(serverChannel).equals(expected)).toBe(true);
     });
 
+    it('reserve (when offered): slots filled in place arrive intact and in order with writes, large and small, across flush slices', async () => {
+      const { client, serverSide, serverChannel } = await pair();
+      if (client.reserve === undefined) {
+        // Optional: a transport without it is written to with `write` only.
+        expect(client.reserve).toBeUndefined();
+        return;
+      }
+      const frames: Buffer[] = [];
+      for (let i = 0; i < 2000; i++) {
+        // mostly small frames, now and then one larger than any staging buffer would hold
+        const frame = patternBytes(i % 97 === 0 ? 40_000 + i : 60 + (i % 131), i + 1);
+        frame.writeUInt32BE(i, 0);
+        frames.push(frame);
+      }
+      for (let i = 0; i < frames.length; i++) {
+        const frame = frames[i];
+        if (i % 3 === 0) {
+          client.write(frame);
+        } else {
+          const slot = client.reserve(frame.length);
+          frame.copy(slot.buffer, slot.offset);
+        }
+        if (i % 400 === 399) await nextTurn();
+      }
+      const expected = Buffer.concat(frames);
+      await serverSide.until(() => serverSide.receivedBytes(serverChannel) >= expected.length, 'every reserved and written frame');
+      expect(serverSide.received(serverChannel).equals(expected)).toBe(true);
+      const closed = serverChannel;
+      closed.close();
+      await serverSide.until(() => !closed.isOpen, 'the close');
+      expect(() => closed.reserve!(10)).toThrow();
+    });
+
     it('delivers a 4 MiB write intact in both directions', async () => {
       const { client, clientSide } = await pair(true);
       const big = patternBytes(4 * 1024 * 1024, 7);

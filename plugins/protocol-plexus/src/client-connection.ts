@@ -10,6 +10,7 @@ import {
   type CancelListener,
   type Invocation,
   type Result,
+  type WriteSlot,
 } from '@plexus/kernel/spi';
 import { ConsumerStream, type StreamCarrier } from './consumer-stream';
 import { ProtocolErrors, rpcError } from './errors';
@@ -69,6 +70,7 @@ export class PendingCall implements CancelListener {
 }
 
 const ONE_WAY_RESULT: Result = Object.freeze({ value: undefined });
+const EMPTY_FRAME = Buffer.alloc(0);
 
 function callName(inv: Invocation): string {
   return `${inv.serviceKey}.${inv.method}`;
@@ -98,6 +100,9 @@ export class ClientConnection implements ChannelHandler, FrameSink, StreamCarrie
   /** Frames written before the connection opened: ids (0 for one-way) and frames, side by side. */
   private queuedIds: number[] = [];
   private queuedFrames: Buffer[] = [];
+  /** The frame `beginFrame` made a buffer for (not a reserved slot), until `commitFrame`. */
+  private ownFrame: Buffer | undefined = undefined;
+  private readonly ownSlot: { buffer: Buffer; offset: number } = { buffer: EMPTY_FRAME, offset: 0 };
   private nextId = 1;
   /** Client streams paused until the transport drains. */
   private drainWaiters: ConsumerStream[] = [];
@@ -137,37 +142,65 @@ export class ClientConnection implements ChannelHandler, FrameSink, StreamCarrie
     return undefined;
   }
 
-  /** Registers a two-way call and writes (or queues) its frame. */
-  request(id: number, call: PendingCall, frame: Buffer): void {
+  /**
+   * Takes a two-way call in: pending by `id`, listening for its cancel. False when it was
+   * cancelled already (then it is rejected, and nothing must be sent).
+   */
+  register(id: number, call: PendingCall): boolean {
     const cancelled = call.invocation.cancelled;
     if (cancelled !== undefined) {
       call.reject(cancelled);
-      return;
+      return false;
     }
     this.pending.set(id, call);
     call.connection = this;
     call.id = id;
     call.invocation.addCancelListener(call);
+    return true;
+  }
+
+  /**
+   * Where to encode the next outgoing frame of `length` bytes: in place in the channel's outgoing
+   * bytes while open (when the transport can reserve), else in a buffer of its own. Fill it at
+   * once, then {@link commitFrame}.
+   */
+  beginFrame(length: number): WriteSlot {
+    const ch = this.channel;
+    if (this.state === ConnectionState.OPEN && ch !== undefined && ch.reserve !== undefined && ch.isOpen) {
+      this.ownFrame = undefined;
+      return ch.reserve(length);
+    }
+    const own = Buffer.allocUnsafe(length);
+    this.ownFrame = own;
+    this.ownSlot.buffer = own;
+    return this.ownSlot;
+  }
+
+  /** Sends the frame {@link beginFrame} handed out (`id` 0 for one-way); a started client stream pumps. */
+  commitFrame(id: number, call?: PendingCall): void {
+    const own = this.ownFrame;
+    if (own !== undefined) {
+      this.ownFrame = undefined;
+      this.send(id, own);
+    }
+    if (call !== undefined && this.state === ConnectionState.OPEN) call.stream?.startPump();
+  }
+
+  /** What a one-way call resolves with once its frame was committed. */
+  oneWaySent(): Promise<Result> {
+    if (this.state === ConnectionState.OPEN) return Promise.resolve(ONE_WAY_RESULT);
+    return (this.connectPromise as Promise<void>).then(() => ONE_WAY_RESULT);
+  }
+
+  /** Writes `frame` now when open, else queues it (by `id`, 0 for one-way) until the connection opens. */
+  private send(id: number, frame: Buffer): void {
     if (this.state === ConnectionState.OPEN) {
       this.write(frame);
-      call.stream?.startPump();
       return;
     }
     this.queuedIds.push(id);
     this.queuedFrames.push(frame);
     this.connect();
-  }
-
-  /** Writes a one-way frame; resolves once it is handed to the transport. */
-  oneWay(frame: Buffer): Promise<Result> {
-    if (this.state === ConnectionState.OPEN) {
-      this.write(frame);
-      return Promise.resolve(ONE_WAY_RESULT);
-    }
-    this.queuedIds.push(0);
-    this.queuedFrames.push(frame);
-    this.connect();
-    return (this.connectPromise as Promise<void>).then(() => ONE_WAY_RESULT);
   }
 
   /**
@@ -585,7 +618,7 @@ export class ClientConnection implements ChannelHandler, FrameSink, StreamCarrie
     if (serializer === undefined) {
       throw this.withRemote(rpcError(ProtocolErrors.UNKNOWN_SERIALIZER, RpcCode.SERIALIZATION, h.serializerId, 'consumer'));
     }
-    let body: Uint8Array = buf.subarray(start, end);
+    let inflated: Uint8Array | undefined;
     if (h.compressorId !== 0) {
       // Only the compressor this call offered is inflated: a provider cannot make the consumer run
       // another decompressor (or a bomb in one) it never asked for.
@@ -597,7 +630,7 @@ export class ClientConnection implements ChannelHandler, FrameSink, StreamCarrie
         throw this.withRemote(rpcError(ProtocolErrors.UNKNOWN_COMPRESSOR, RpcCode.SERIALIZATION, h.compressorId, 'consumer'));
       }
       try {
-        body = compressor.decompress(body, this.core.options.payload);
+        inflated = compressor.decompress(buf.subarray(start, end), this.core.options.payload);
       } catch (err) {
         if (RpcError.is(err) && err.code === RpcCode.PAYLOAD_TOO_LARGE) throw this.withRemote(err);
         throw this.withRemote(
@@ -606,7 +639,9 @@ export class ClientConnection implements ChannelHandler, FrameSink, StreamCarrie
       }
     }
     try {
-      return serializer.deserialize(body);
+      if (inflated !== undefined) return serializer.deserialize(inflated);
+      // In place when the serializer can: no view of the body, and its per-buffer state is shared by the frames of one read.
+      return serializer.deserializeRange !== undefined ? serializer.deserializeRange(buf, start, end) : serializer.deserialize(buf.subarray(start, end));
     } catch (err) {
       throw this.withRemote(
         rpcError(ProtocolErrors.DESERIALIZE, RpcCode.BAD_RESPONSE, `${what} of ${callName(inv)}`, serializer.name, (err as Error).message),

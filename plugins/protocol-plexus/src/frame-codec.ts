@@ -1,5 +1,8 @@
 import { DEFAULT_STREAM_WINDOW, EventKind, FIXED_LENGTH, Flag, Tag, varintSize, writeFixed, writeVarint } from './wire';
 
+/** 2^(7·i): the weight of a varint's i-th byte (a table, not `2 ** shift`, which is a float power). */
+const VARINT_SCALE = [1, 0x80, 0x4000, 0x200000, 0x10000000];
+
 /** Default of {@link HeaderReader.maxAttachments}. */
 export const DEFAULT_MAX_ATTACHMENTS = 256;
 /** Header entries a frame may carry besides its attachments (route, codecs, timeout, newer tags). */
@@ -38,12 +41,12 @@ export class HeaderReader {
    */
   maxAttachments = DEFAULT_MAX_ATTACHMENTS;
   /**
-   * The last service name read and its bytes: a connection mostly calls a few services, so a
-   * name equal to the last one (compared byte by byte) is reused instead of decoded into a new
-   * string that the service lookup would then hash again.
+   * The last service and method names read: a connection mostly calls a few methods of a few
+   * services, so a name equal to the last one is reused instead of decoded into a new string
+   * that the lookups would then hash again.
    */
-  private lastService = '';
-  private lastServiceBytes: Buffer = Buffer.alloc(0);
+  private readonly serviceName = new LastName();
+  private readonly methodName = new LastName();
 
   /**
    * Parses `buf[start..end)`; returns false when an entry runs past the end or a varint is
@@ -75,14 +78,12 @@ export class HeaderReader {
       }
       // Inline varint: entry lengths are almost always one byte.
       let len = 0;
-      let shift = 0;
-      let b: number;
-      do {
-        if (p >= end || shift > 28) return false;
+      let b = 0x80;
+      for (let i = 0; b & 0x80; i++) {
+        if (p >= end || i === 5) return false;
         b = buf[p++];
-        len += (b & 0x7f) * 2 ** shift;
-        shift += 7;
-      } while (b & 0x80);
+        len += (b & 0x7f) * VARINT_SCALE[i];
+      }
       const vEnd = p + len;
       if (vEnd > end) return false;
       switch (tag) {
@@ -99,10 +100,10 @@ export class HeaderReader {
           this.acceptCompressorId = buf[p];
           break;
         case Tag.SERVICE:
-          this.service = this.serviceName(buf, p, vEnd);
+          this.service = this.serviceName.read(buf, p, vEnd);
           break;
         case Tag.METHOD:
-          this.method = buf.toString('utf8', p, vEnd);
+          this.method = this.methodName.read(buf, p, vEnd);
           break;
         case Tag.METHOD_INDEX: {
           const n = readVarintIn(buf, p, vEnd);
@@ -155,19 +156,26 @@ export class HeaderReader {
     return true;
   }
 
-  private serviceName(buf: Buffer, start: number, end: number): string {
-    const last = this.lastServiceBytes;
+}
+
+/** The last name decoded from header bytes, reused while the bytes repeat (compared byte by byte). */
+class LastName {
+  private name = '';
+  private bytes: Buffer = Buffer.alloc(0);
+
+  read(buf: Buffer, start: number, end: number): string {
+    const last = this.bytes;
     const len = end - start;
     if (len === last.length) {
       let i = 0;
       while (i < len && buf[start + i] === last[i]) i++;
-      if (i === len) return this.lastService;
+      if (i === len) return this.name;
     }
     const name = buf.toString('utf8', start, end);
     // Names are short; a long one is decoded each time rather than kept.
     if (len <= 256) {
-      this.lastService = name;
-      this.lastServiceBytes = Buffer.from(buf.subarray(start, end));
+      this.name = name;
+      this.bytes = Buffer.from(buf.subarray(start, end));
     }
     return name;
   }
@@ -176,15 +184,14 @@ export class HeaderReader {
 /** A varint wholly inside `buf[p..end)`, or -1. */
 export function readVarintIn(buf: Buffer, p: number, end: number): number {
   let n = 0;
-  let shift = 0;
-  while (p < end && shift <= 28) {
+  for (let i = 0; p < end && i < 5; i++) {
     const b = buf[p++];
-    n += (b & 0x7f) * 2 ** shift;
+    n += (b & 0x7f) * VARINT_SCALE[i];
     if ((b & 0x80) === 0) return n;
-    shift += 7;
   }
   return -1;
 }
+
 
 /** Bytes of one string-valued entry. */
 function stringEntrySize(byteLength: number): number {
@@ -272,9 +279,34 @@ export function encodeRequest(
   extra?: Uint8Array,
 ): Buffer {
   const buf = Buffer.allocUnsafe(FIXED_LENGTH + headerLength + body.length);
+  writeRequest(buf, 0, id, oneWay, route, serializerId, compressorId, acceptCompressorId, timeout, attachments, body, 0, body.length, headerLength, extra);
+  return buf;
+}
+
+/**
+ * {@link encodeRequest} into `buf` at `off` (a transport's write slot), the body taken from
+ * `body[bodyStart .. bodyEnd)`: `FIXED_LENGTH + headerLength + bodyEnd - bodyStart` bytes.
+ */
+export function writeRequest(
+  buf: Buffer,
+  off: number,
+  id: number,
+  oneWay: boolean,
+  route: Uint8Array,
+  serializerId: number,
+  compressorId: number,
+  acceptCompressorId: number,
+  timeout: number,
+  attachments: Record<string, unknown> | undefined,
+  body: Uint8Array,
+  bodyStart: number,
+  bodyEnd: number,
+  headerLength: number,
+  extra?: Uint8Array,
+): void {
   // A two-way call may be answered with a stream: this consumer reads its items batched.
-  writeFixed(buf, oneWay ? Flag.ONE_WAY : Flag.BATCH, 0, 0, id, headerLength, body.length);
-  let p = FIXED_LENGTH;
+  writeFixed(buf, oneWay ? Flag.ONE_WAY : Flag.BATCH, 0, 0, id, headerLength, bodyEnd - bodyStart, off);
+  let p = off + FIXED_LENGTH;
   buf.set(route, p);
   p += route.length;
   if (extra !== undefined) {
@@ -290,8 +322,14 @@ export function encodeRequest(
     p = writeVarint(buf, p, timeout);
   }
   p = writeAttachments(buf, p, attachments);
-  buf.set(body, p);
-  return buf;
+  copyRange(body, bodyStart, bodyEnd, buf, p);
+}
+
+/** Copies `src[start .. end)` to `dst` at `at`; a Buffer source is copied without a view of it. */
+export function copyRange(src: Uint8Array, start: number, end: number, dst: Buffer, at: number): void {
+  if (end <= start) return;
+  if (Buffer.isBuffer(src)) src.copy(dst, at, start, end);
+  else dst.set(start === 0 && end === src.length ? src : src.subarray(start, end), at);
 }
 
 /** Writes a one-byte header entry (`tag · 1 · value`) at `p`; returns the next position. */
@@ -342,13 +380,30 @@ export function encodeResponse(
   headerLength: number,
 ): Buffer {
   const buf = Buffer.allocUnsafe(FIXED_LENGTH + headerLength + body.length);
-  writeFixed(buf, Flag.RESPONSE, status, 0, id, headerLength, body.length);
-  let p = FIXED_LENGTH;
+  writeResponse(buf, 0, id, status, serializerId, compressorId, attachments, body, 0, body.length, headerLength);
+  return buf;
+}
+
+/** {@link encodeResponse} into `buf` at `off`, the body taken from `body[bodyStart .. bodyEnd)`. */
+export function writeResponse(
+  buf: Buffer,
+  off: number,
+  id: number,
+  status: number,
+  serializerId: number,
+  compressorId: number,
+  attachments: Record<string, unknown> | undefined,
+  body: Uint8Array,
+  bodyStart: number,
+  bodyEnd: number,
+  headerLength: number,
+): void {
+  writeFixed(buf, Flag.RESPONSE, status, 0, id, headerLength, bodyEnd - bodyStart, off);
+  let p = off + FIXED_LENGTH;
   p = writeByteEntry(buf, p, Tag.SERIALIZER, serializerId);
   if (compressorId !== 0) p = writeByteEntry(buf, p, Tag.COMPRESSOR, compressorId);
   p = writeAttachments(buf, p, attachments);
-  buf.set(body, p);
-  return buf;
+  copyRange(body, bodyStart, bodyEnd, buf, p);
 }
 
 /**

@@ -15,7 +15,8 @@ import { PendingCall } from './client-connection';
 import { ConsumerStream } from './consumer-stream';
 import type { ConnectionPool } from './connection-pool';
 import { ProtocolErrors, rpcError } from './errors';
-import { encodeRequest, encodeRoute, requestHeaderSize, streamRequestEntries } from './frame-codec';
+import { encodeRoute, requestHeaderSize, streamRequestEntries, writeRequest } from './frame-codec';
+import { FIXED_LENGTH } from './wire';
 import { DEFAULT_COMPRESS_THRESHOLD } from './options';
 import type { ProtocolCore } from './protocol-core';
 
@@ -68,7 +69,11 @@ export class PlexusInvoker implements Invoker {
     let serializerId: number;
     let serializer: ConsumerStream['itemSerializer'];
     let compressor: Compressor;
+    // The body is body[bodyStart .. bodyEnd): the serializer's scratch when it offers one (copied
+    // into the frame before it is called again), else a buffer of its own.
     let body: Uint8Array;
+    let bodyStart = 0;
+    let bodyEnd: number;
     let compressorId = 0;
     let acceptId = 0;
     try {
@@ -76,7 +81,15 @@ export class PlexusInvoker implements Invoker {
       compressor = core.codecs.compressor(settings.compressor || this.url.params.compressor || options.compressor);
       serializerId = serializer.id;
       try {
-        body = serializer.serialize(args);
+        if (compressor.id === 0 && serializer.serializeScratch !== undefined) {
+          const range = serializer.serializeScratch(args);
+          body = range.bytes;
+          bodyStart = range.start;
+          bodyEnd = range.end;
+        } else {
+          body = serializer.serialize(args);
+          bodyEnd = body.length;
+        }
       } catch (err) {
         throw this.failure(ProtocolErrors.SERIALIZE, RpcCode.SERIALIZATION, `the arguments of ${inv.serviceKey}.${inv.method}`, serializer.name, (err as Error).message);
       }
@@ -85,6 +98,7 @@ export class PlexusInvoker implements Invoker {
         if (body.length >= (settings.compressThreshold ?? DEFAULT_COMPRESS_THRESHOLD)) {
           try {
             body = compressor.compress(body);
+            bodyEnd = body.length;
           } catch (err) {
             throw this.failure(ProtocolErrors.SERIALIZE, RpcCode.SERIALIZATION, `the arguments of ${inv.serviceKey}.${inv.method}`, compressor.name, (err as Error).message);
           }
@@ -109,21 +123,27 @@ export class PlexusInvoker implements Invoker {
     const attachments = inv.attachments;
     const extra = streamArg >= 0 ? streamRequestEntries(streamArg, options.streamWindow) : this.windowEntry;
     const headerLength = requestHeaderSize(route, compressorId, acceptId, timeout, attachments, extra);
-    if (headerLength + body.length > options.payload) {
+    const bodyLength = bodyEnd - bodyStart;
+    if (headerLength + bodyLength > options.payload) {
       return Promise.reject(
         this.failure(
           ProtocolErrors.PAYLOAD_TOO_LARGE,
           RpcCode.PAYLOAD_TOO_LARGE,
           `the request ${inv.serviceKey}.${inv.method}`,
-          headerLength + body.length,
+          headerLength + bodyLength,
           options.payload,
         ),
       );
     }
     const oneWay = settings.oneWay === true;
     const id = conn.nextRequestId();
-    const frame = encodeRequest(id, oneWay, route, serializerId, compressorId, acceptId, timeout, attachments, body, headerLength, extra);
-    if (oneWay) return conn.oneWay(frame);
+    const frameLength = FIXED_LENGTH + headerLength + bodyLength;
+    if (oneWay) {
+      const slot = conn.beginFrame(frameLength);
+      writeRequest(slot.buffer, slot.offset, id, true, route, serializerId, compressorId, acceptId, timeout, attachments, body, bodyStart, bodyEnd, headerLength, extra);
+      conn.commitFrame(0);
+      return conn.oneWaySent();
+    }
     const call = new PendingCall(inv);
     call.accept = acceptId;
     if (streamArg >= 0) {
@@ -131,7 +151,12 @@ export class PlexusInvoker implements Invoker {
       const itemCompressor = compressor!.id !== 0 ? compressor! : undefined;
       call.stream = new ConsumerStream(id, inv, conn, inv.args[streamArg] as AsyncIterable<unknown>, serializer!, itemCompressor, threshold, options.payload);
     }
-    conn.request(id, call, frame);
+    if (conn.register(id, call)) {
+      // Encoded in place in the connection's outgoing bytes: no frame buffer, no second copy.
+      const slot = conn.beginFrame(frameLength);
+      writeRequest(slot.buffer, slot.offset, id, false, route, serializerId, compressorId, acceptId, timeout, attachments, body, bodyStart, bodyEnd, headerLength, extra);
+      conn.commitFrame(id, call);
+    }
     return call.promise;
   }
 

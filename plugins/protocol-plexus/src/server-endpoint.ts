@@ -15,6 +15,7 @@ import {
   type CallReply,
   type ServiceInvoker,
   type TransportServer,
+  type WriteSlot,
 } from '@plexus/kernel/spi';
 import { cancelledByConsumer, connectionLost, ProtocolErrors, rpcError } from './errors';
 import {
@@ -22,6 +23,7 @@ import {
   encodeErrorResponse,
   encodeEvent,
   encodeResponse,
+  writeResponse,
   encodeStreamStart,
   HeaderReader,
   readVarintIn,
@@ -201,7 +203,7 @@ export class ProviderConnection implements FrameSink, ProviderStreamCarrier {
       this.fail(id, oneWay, Status.SERIALIZATION_ERROR, ProtocolErrors.UNKNOWN_SERIALIZER(h.serializerId, 'provider'));
       return;
     }
-    let body: Uint8Array = buf.subarray(bStart, bEnd);
+    let body: Uint8Array | undefined;
     if (h.compressorId !== 0) {
       const compressor = core.codecs.compressorById(h.compressorId);
       if (compressor === undefined) {
@@ -214,7 +216,7 @@ export class ProviderConnection implements FrameSink, ProviderStreamCarrier {
         return;
       }
       try {
-        body = compressor.decompress(body, core.options.payload);
+        body = compressor.decompress(buf.subarray(bStart, bEnd), core.options.payload);
       } catch (err) {
         if (RpcError.is(err) && err.code === RpcCode.PAYLOAD_TOO_LARGE) {
           // a small body that inflates past the limit (a compression bomb) is refused like a large one
@@ -227,7 +229,10 @@ export class ProviderConnection implements FrameSink, ProviderStreamCarrier {
     }
     let args: unknown;
     try {
-      args = body.length === 0 ? [] : serializer.deserialize(body);
+      if (body !== undefined) args = body.length === 0 ? [] : serializer.deserialize(body);
+      else if (bEnd === bStart) args = [];
+      // In place when the serializer can: no view of the body, and its per-buffer state is shared by the frames of one read.
+      else args = serializer.deserializeRange !== undefined ? serializer.deserializeRange(buf, bStart, bEnd) : serializer.deserialize(buf.subarray(bStart, bEnd));
     } catch (err) {
       const what = `the arguments of ${h.service}.${String(method)}`;
       const e = RpcError.from(err);
@@ -529,46 +534,78 @@ export class ProviderConnection implements FrameSink, ProviderStreamCarrier {
     if (!oneWay) this.running.delete(id);
     try {
       if (!oneWay && this.channel.isOpen) {
-        this.write(
-          failed
-            ? this.encodeError(id, RpcError.from(error, RpcCode.SERVER_ERROR), serializer)
-            : this.encodeValue(id, inv, result, serializer, compressor),
-        );
+        if (failed) this.write(this.encodeError(id, RpcError.from(error, RpcCode.SERVER_ERROR), serializer));
+        else this.writeValue(id, inv, result, serializer, compressor);
       }
     } finally {
       this.endpoint.core.requestFinished();
     }
   }
 
-  private encodeValue(id: number, inv: Invocation, result: Result | undefined, serializer: Serializer, compressor: Compressor | undefined): Buffer {
+  /**
+   * Writes the OK response of `result`: encoded in place in the channel's outgoing bytes when the
+   * transport can reserve them (the serializer's scratch copied straight into the frame), else as
+   * a frame of its own. A value that cannot be encoded or is too large is answered with the error.
+   */
+  private writeValue(id: number, inv: Invocation, result: Result | undefined, serializer: Serializer, compressor: Compressor | undefined): void {
     const core = this.endpoint.core;
     const value = result?.value;
+    const compress = compressor !== undefined && compressor.id !== 0;
     let body: Uint8Array = EMPTY;
+    let bodyStart = 0;
+    let bodyEnd = 0;
     if (value !== undefined) {
       try {
-        body = serializer.serialize(value);
+        if (!compress && serializer.serializeScratch !== undefined) {
+          const range = serializer.serializeScratch(value);
+          body = range.bytes;
+          bodyStart = range.start;
+          bodyEnd = range.end;
+        } else {
+          body = serializer.serialize(value);
+          bodyEnd = body.length;
+        }
       } catch (err) {
         const e = ProtocolErrors.SERIALIZE(`the result of ${inv.serviceKey}.${inv.method}`, serializer.name, (err as Error).message);
-        return encodeErrorResponse(id, Status.SERIALIZATION_ERROR, e.message, e.code);
+        this.write(encodeErrorResponse(id, Status.SERIALIZATION_ERROR, e.message, e.code));
+        return;
       }
     }
     let compressorId = 0;
-    if (compressor !== undefined && compressor.id !== 0 && body.length > 0 && body.length >= core.options.compressThreshold) {
+    if (compress && bodyEnd > 0 && bodyEnd >= core.options.compressThreshold) {
       try {
         body = compressor.compress(body);
+        bodyEnd = body.length;
         compressorId = compressor.id;
       } catch (err) {
         const e = ProtocolErrors.SERIALIZE(`the result of ${inv.serviceKey}.${inv.method}`, compressor.name, (err as Error).message);
-        return encodeErrorResponse(id, Status.SERIALIZATION_ERROR, e.message, e.code);
+        this.write(encodeErrorResponse(id, Status.SERIALIZATION_ERROR, e.message, e.code));
+        return;
       }
     }
     const attachments = result?.attachments;
     const headerLength = responseHeaderSize(compressorId, attachments);
-    if (headerLength + body.length > core.options.payload) {
-      const e = ProtocolErrors.PAYLOAD_TOO_LARGE(`the response of ${inv.serviceKey}.${inv.method}`, headerLength + body.length, core.options.payload);
-      return encodeErrorResponse(id, Status.PAYLOAD_TOO_LARGE, e.message, e.code);
+    const bodyLength = bodyEnd - bodyStart;
+    if (headerLength + bodyLength > core.options.payload) {
+      const e = ProtocolErrors.PAYLOAD_TOO_LARGE(`the response of ${inv.serviceKey}.${inv.method}`, headerLength + bodyLength, core.options.payload);
+      this.write(encodeErrorResponse(id, Status.PAYLOAD_TOO_LARGE, e.message, e.code));
+      return;
     }
-    return encodeResponse(id, Status.OK, serializer.id, compressorId, attachments, body, headerLength);
+    const length = FIXED_LENGTH + headerLength + bodyLength;
+    const ch = this.channel;
+    if (ch.reserve !== undefined) {
+      let slot: WriteSlot;
+      try {
+        slot = ch.reserve(length);
+      } catch {
+        return; // closed meanwhile; nobody is left to answer
+      }
+      writeResponse(slot.buffer, slot.offset, id, Status.OK, serializer.id, compressorId, attachments, body, bodyStart, bodyEnd, headerLength);
+      return;
+    }
+    const frame = Buffer.allocUnsafe(length);
+    writeResponse(frame, 0, id, Status.OK, serializer.id, compressorId, attachments, body, bodyStart, bodyEnd, headerLength);
+    this.write(frame);
   }
 
   private encodeError(id: number, err: RpcError, serializer: Serializer): Buffer {

@@ -184,7 +184,7 @@ export function writeVarint(buf: Uint8Array, p: number, n: number): number {
 }
 
 /**
- * Writes the fixed part at `buf[0..24)`. Ids are JS numbers below 2^53, sent as two u32.
+ * Writes the fixed part at `buf[off .. off + 24)`. Ids are JS numbers below 2^53, sent as two u32.
  */
 export function writeFixed(
   buf: Buffer,
@@ -194,17 +194,26 @@ export function writeFixed(
   id: number,
   headerLength: number,
   bodyLength: number,
+  off = 0,
 ): void {
-  buf[0] = MAGIC_0;
-  buf[1] = MAGIC_1;
-  buf[2] = VERSION;
-  buf[3] = flags;
-  buf[4] = status;
-  buf[5] = event;
-  buf[6] = 0;
-  buf[7] = 0;
-  buf.writeUInt32BE(id > 0xffffffff ? Math.floor(id / 0x100000000) : 0, 8);
-  buf.writeUInt32BE(id >>> 0, 12);
-  buf.writeUInt32BE(headerLength, 16);
-  buf.writeUInt32BE(bodyLength, 20);
+  buf[off] = MAGIC_0;
+  buf[off + 1] = MAGIC_1;
+  buf[off + 2] = VERSION;
+  buf[off + 3] = flags;
+  buf[off + 4] = status;
+  buf[off + 5] = event;
+  buf[off + 6] = 0;
+  buf[off + 7] = 0;
+  writeU32(buf, off + 8, id > 0xffffffff ? Math.floor(id / 0x100000000) : 0);
+  writeU32(buf, off + 12, id >>> 0);
+  writeU32(buf, off + 16, headerLength);
+  writeU32(buf, off + 20, bodyLength);
+}
+
+/** Big-endian u32 at `p`, byte by byte (the values are known to fit: no range check needed). */
+function writeU32(buf: Buffer, p: number, n: number): void {
+  buf[p] = n >>> 24;
+  buf[p + 1] = n >>> 16;
+  buf[p + 2] = n >>> 8;
+  buf[p + 3] = n;
 }

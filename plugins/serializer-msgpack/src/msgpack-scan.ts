@@ -70,14 +70,20 @@ const BIGINT_TYPE = 0x42;
 let pending = new Int32Array(128);
 
 /**
- * Scans `b` as one MessagePack value. Returns {@link ScanResult.OK} or the first fault, with the
- * details in {@link scanFault}. Never allocates on the success path; time is linear in `b.length`.
+ * Scans `b[start .. end)` (default: all of `b`) as one MessagePack value. Returns
+ * {@link ScanResult.OK} or the first fault, with the details in {@link scanFault} (`at` counted
+ * from `start`). Never allocates on the success path; time is linear in `end - start`.
  */
-export function scanMsgpack(b: Uint8Array, maxDepth: number, maxElements: number): ScanResult {
+export function scanMsgpack(b: Uint8Array, maxDepth: number, maxElements: number, start = 0, end = b.length): ScanResult {
+  const result = scan(b, maxDepth, maxElements, start, end);
+  if (result !== ScanResult.OK) scanFault.at -= start;
+  return result;
+}
+
+function scan(b: Uint8Array, maxDepth: number, maxElements: number, start: number, end: number): ScanResult {
   if (pending.length <= maxDepth) pending = new Int32Array(maxDepth + 1);
   const stack = pending;
-  const end = b.length;
-  let p = 0;
+  let p = start;
   // open containers; stack[i] holds the items left in container i's parent while i is read
   let depth = 0;
   // items left to read at the current level (the top level holds one value)

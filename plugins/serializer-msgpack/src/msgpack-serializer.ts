@@ -1,4 +1,4 @@
-import { Packr, type Options as PackrOptions } from 'msgpackr';
+import { Packr, REUSE_BUFFER_MODE, type Options as PackrOptions } from 'msgpackr';
 import {
   DECODE_LIMITS_SCHEMA,
   decodeLimitError,
@@ -7,6 +7,7 @@ import {
   RpcCode,
   RpcError,
   type DecodeLimits,
+  type EncodedRange,
   type Serializer,
 } from '@plexus/kernel/spi';
 import { MAX_BIGINT_BYTES, scanFault, scanMsgpack, ScanResult } from './msgpack-scan';
@@ -75,6 +76,10 @@ export class MsgpackSerializer implements Serializer {
   private readonly maxElements: number;
   /** For objects of more than 65535 keys, which the fixed map16 header of `packr` cannot hold. */
   private widePackr?: Packr;
+  /** What `serializeScratch` returns, reused. */
+  private readonly scratch: { bytes: Uint8Array; start: number; end: number } = { bytes: new Uint8Array(0), start: 0, end: 0 };
+  /** msgpackr's range option for `unpack`, reused (an empty range would read as "to the end": never passed). */
+  private readonly range = { start: 0, end: 0 };
 
   constructor(options: MsgpackSerializerOptions = {}) {
     this.packrOptions = {
@@ -111,16 +116,51 @@ export class MsgpackSerializer implements Serializer {
     }
   }
 
+  /**
+   * `serialize` without the view msgpackr would make for the result: its output buffer and where
+   * the bytes lie in it (msgpackr's reuse mode). msgpackr never writes over earlier output, so the
+   * bytes outlive the next call; the returned object does not (it is reused).
+   */
+  serializeScratch(value: unknown): EncodedRange {
+    let out: Buffer & { start: number; end: number };
+    try {
+      out = this.packr.pack(value, REUSE_BUFFER_MODE) as Buffer & { start: number; end: number };
+    } catch (err) {
+      if (!messageOf(err).includes('variableMapSize')) throw encodeError(err);
+      const wide = this.serializeWide(value);
+      this.scratch.bytes = wide;
+      this.scratch.start = 0;
+      this.scratch.end = wide.length;
+      return this.scratch;
+    }
+    this.scratch.bytes = out;
+    this.scratch.start = out.start;
+    this.scratch.end = out.end;
+    return this.scratch;
+  }
+
   deserialize(bytes: Uint8Array, limits?: DecodeLimits): unknown {
+    return this.deserializeRange(bytes, 0, bytes.length, limits);
+  }
+
+  /**
+   * Decodes `bytes[start .. end)` in place: no view of the range is made, and msgpackr keeps the
+   * `DataView` it needs on `bytes` itself, so frames cut from one socket read share one.
+   */
+  deserializeRange(bytes: Uint8Array, start: number, end: number, limits?: DecodeLimits): unknown {
     const maxDepth = limits?.maxDepth ?? this.maxDepth;
     const maxElements = limits?.maxElements ?? this.maxElements;
-    const scan = scanMsgpack(bytes, maxDepth, maxElements);
-    if (scan !== ScanResult.OK) throw scanError(scan, bytes.length);
+    const length = end - start;
+    const scan = scanMsgpack(bytes, maxDepth, maxElements, start, end);
+    if (scan !== ScanResult.OK) throw scanError(scan, length);
+    const range = this.range;
+    range.start = start;
+    range.end = end;
     try {
-      return this.packr.unpack(bytes);
+      return this.packr.unpack(bytes, range);
     } catch (err) {
       throw new RpcError(
-        `msgpack: cannot decode a ${bytes.length}-byte body (${messageOf(err)}); check that the peer uses serializer msgpack (id 2)`,
+        `msgpack: cannot decode a ${length}-byte body (${messageOf(err)}); check that the peer uses serializer msgpack (id 2)`,
         RpcCode.SERIALIZATION,
         { reason: 'PLEXUS_ERR_SERIALIZER_DECODE', cause: err },
       );

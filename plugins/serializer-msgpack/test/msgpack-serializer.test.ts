@@ -181,7 +181,9 @@ describe('MsgpackSerializer', () => {
         expect(err.reason).toBe('PLEXUS_ERR_SERIALIZER_DECODE');
         expect(err.message).toMatch(/declares 33554432 items or bytes, but only 1 bytes remain/);
       }
-      expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(100);
+      // Unchecked, msgpackr spent ~150 ms and 256 MiB on each: 15 s for the 100. A bound far from
+      // both, so a busy machine does not fail it.
+      expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(1000);
       expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(16 * 1024 * 1024);
     });
 

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { ReadProgress, type Channel, type ChannelHandler, type Logger } from '@plexus/kernel/spi';
+import { ReadProgress, type Channel, type ChannelHandler, type Logger, type WriteSlot } from '@plexus/kernel/spi';
 import { formatAddress } from './address';
 import {
   ERR_TCP_CHANNEL_CLOSED,
@@ -28,7 +28,7 @@ export interface ChannelSettings {
   readonly heartbeatMisses: number;
   /** How long a graceful close waits for the peer before the socket is destroyed, in ms. */
   readonly closeTimeout: number;
-  /** Frames queued in one turn after which the channel writes at once. */
+  /** Frames queued in one turn after which the channel writes them (when the next frame comes), not waiting for the end of the turn. */
   readonly flushFrames: number;
   readonly logger?: Logger;
   /** Where closes a peer provoked are logged, throttled per error code. */
@@ -36,6 +36,16 @@ export interface ChannelSettings {
 }
 
 let nextChannelId = 1;
+
+/**
+ * Size of a channel's staging buffer: frames reserved or written in one turn are laid end to end
+ * in it and go out as one socket write, a view of the part not yet written. Bytes handed to the
+ * socket are never overwritten (the next turn appends after them), so nothing waits for the
+ * socket to finish with them; a full stage is left to the socket and a new one taken.
+ */
+const STAGE_SIZE = 16 * 1024;
+/** Frames larger than this get a buffer of their own instead of a stage. */
+const STAGE_FRAME_MAX = STAGE_SIZE / 2;
 
 /*
  * Write coalescing, chosen by measurement (throwaway script, not kept): loopback echo of 150-byte
@@ -101,8 +111,19 @@ export class TcpChannel implements Channel, IdleWatched, WatchdogWatched {
   /** Deadlines in watchdog ticks, from the settings and the watchdog's tick (0: off). */
   private frameLimit = 0;
   private stallLimit = 0;
+  /** Segments ready for the next flush, in order; the stage's unsealed part goes after them. */
   private readonly queue: Uint8Array[] = [];
+  /** Bytes queued or staged and not yet handed to the socket. */
   private queued = 0;
+  /** Frames queued or staged since the last flush (`flushFrames`). */
+  private frames = 0;
+  /** The staging buffer, `[stageStart, stageFill)` its part not yet sealed into the queue. */
+  private stage: Buffer | undefined = undefined;
+  private stageStart = 0;
+  private stageFill = 0;
+  /** Whether anything was written since the watchdog's last tick (an idle channel gives its stage back). */
+  private wroteSinceTick = false;
+  private readonly slot: { buffer: Buffer; offset: number } = { buffer: Buffer.alloc(0), offset: 0 };
   private flushScheduled = false;
   private needDrain = false;
   private closing = false;
@@ -137,16 +158,79 @@ export class TcpChannel implements Channel, IdleWatched, WatchdogWatched {
   write(bytes: Uint8Array): boolean {
     const s = this.socket;
     if (s === undefined || this.closing) throw this.notOpenError();
-    if (bytes.byteLength !== 0) {
-      this.queue.push(bytes);
-      this.queued += bytes.byteLength;
-      if (this.queue.length >= this.settings.flushFrames) {
-        this.flush();
-      } else if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        scheduleFlush(this.flushNow);
+    const n = bytes.byteLength;
+    if (n !== 0) {
+      this.beforeFrame();
+      if (n <= STAGE_FRAME_MAX) {
+        const slot = this.room(n);
+        slot.buffer.set(bytes, slot.offset);
+      } else {
+        this.seal();
+        this.queue.push(bytes);
       }
+      this.queued += n;
     }
+    return this.account(s);
+  }
+
+  /**
+   * Reserves the next `length` bytes of what goes out (see `Channel.reserve`): a slot in the
+   * staging buffer, so a frame is encoded where it is sent from. Fill it before the next call.
+   */
+  reserve(length: number): WriteSlot {
+    const s = this.socket;
+    if (s === undefined || this.closing) throw this.notOpenError();
+    this.beforeFrame();
+    const slot = this.room(length);
+    this.queued += length;
+    this.account(s);
+    return slot;
+  }
+
+  /** Starts a new slice when `flushFrames` frames wait (all of them are filled by now), and schedules the flush. */
+  private beforeFrame(): void {
+    if (this.frames >= this.settings.flushFrames) this.flush();
+    this.frames++;
+    this.wroteSinceTick = true;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      scheduleFlush(this.flushNow);
+    }
+  }
+
+  /** Room for `length` bytes after everything queued: in the stage, or a buffer of their own for a large frame. */
+  private room(length: number): WriteSlot {
+    const slot = this.slot;
+    let stage = this.stage;
+    if (stage === undefined || stage.length - this.stageFill < length) {
+      this.seal();
+      if (length > STAGE_FRAME_MAX) {
+        const own = Buffer.allocUnsafe(length);
+        this.queue.push(own);
+        slot.buffer = own;
+        slot.offset = 0;
+        return slot;
+      }
+      stage = this.stage = Buffer.allocUnsafeSlow(STAGE_SIZE);
+      this.stageStart = 0;
+      this.stageFill = 0;
+    }
+    slot.buffer = stage;
+    slot.offset = this.stageFill;
+    this.stageFill += length;
+    return slot;
+  }
+
+  /** Moves the stage's unsealed bytes to the queue (as a view), so what comes next goes after them. */
+  private seal(): void {
+    if (this.stageFill > this.stageStart) {
+      this.queue.push(this.stage!.subarray(this.stageStart, this.stageFill));
+      this.stageStart = this.stageFill;
+    }
+  }
+
+  /** Backpressure after bytes were queued: `writable`, pausing reads or closing past the limits. */
+  private account(s: Socket): boolean {
     const waiting = s.writableLength + this.queued;
     if (waiting < this.settings.writeHighWaterMark) return true;
     this.needDrain = true;
@@ -200,8 +284,7 @@ export class TcpChannel implements Channel, IdleWatched, WatchdogWatched {
       this.closing = true;
       this.closeError = error;
     }
-    this.queue.length = 0;
-    this.queued = 0;
+    this.dropQueued();
     this.settings.warnings?.warn(error, { remote: this.remoteAddress, channel: this.id });
     s.destroy();
   }
@@ -271,6 +354,9 @@ export class TcpChannel implements Channel, IdleWatched, WatchdogWatched {
   watchdogTick(): void {
     const s = this.socket;
     if (s === undefined) return;
+    // A channel that wrote nothing for a whole tick gives its stage back (nothing is staged between turns).
+    if (!this.wroteSinceTick && this.stageFill === this.stageStart) this.stage = undefined;
+    this.wroteSinceTick = false;
     if (this.backedUp && this.stallLimit > 0) {
       const waiting = s.writableLength + this.queued;
       if (waiting < this.stallLow) {
@@ -289,6 +375,8 @@ export class TcpChannel implements Channel, IdleWatched, WatchdogWatched {
 
   private flush(): void {
     this.flushScheduled = false;
+    this.frames = 0;
+    this.seal();
     const s = this.socket;
     const count = this.queue.length;
     if (count === 0) return;
@@ -300,6 +388,18 @@ export class TcpChannel implements Channel, IdleWatched, WatchdogWatched {
     }
     this.queue.length = 0;
     this.queued = 0;
+    // A stage nearly full is left to the socket; the next frame takes a fresh one.
+    if (this.stage !== undefined && this.stage.length - this.stageFill < STAGE_SIZE / 4) this.stage = undefined;
+  }
+
+  /** Forgets what was queued or staged and not yet handed to the socket. */
+  private dropQueued(): void {
+    this.queue.length = 0;
+    this.queued = 0;
+    this.frames = 0;
+    this.stage = undefined;
+    this.stageStart = 0;
+    this.stageFill = 0;
   }
 
   private readonly flushNow = (): void => this.flush();
@@ -378,8 +478,7 @@ export class TcpChannel implements Channel, IdleWatched, WatchdogWatched {
     const error = this.closeError ?? this.socketError;
     this.socket = undefined;
     this.closing = false;
-    this.queue.length = 0;
-    this.queued = 0;
+    this.dropQueued();
     this.needDrain = false;
     const onClose = this.handler.onClose;
     if (onClose !== undefined) {
