@@ -183,7 +183,10 @@ class ProviderWatch implements TimedEntry {
  */
 export function replyWhenSettled(invocation: Invocation, running: Promise<Result>, deadline: number, reply: CallReply): void {
   if (deadline <= 0) {
-    running.then(reply.resolved, reply.rejected);
+    running.then(
+      (result) => reply.resolved(result),
+      (error: unknown) => reply.rejected(error),
+    );
     return;
   }
   const watch = new ProviderWatch(invocation, deadline, reply);

@@ -52,12 +52,13 @@ export interface ServiceInvoker extends Invoker {
 }
 
 /**
- * Where `ServiceInvoker.dispatch` reports a call's end. Function-valued fields, not methods: they
- * are handed to `promise.then` as they are, so they must not depend on `this` at the call site.
+ * Where `ServiceInvoker.dispatch` reports a call's end, once, by calling one of its methods on it
+ * (`reply.resolved(result)`): a reply may be a plain class with prototype methods, so a call
+ * answered at once costs no closure. Whoever hands them to `promise.then` wraps them.
  */
 export interface CallReply {
-  readonly resolved: (result: Result) => void;
-  readonly rejected: (error: unknown) => void;
+  resolved(result: Result): void;
+  rejected(error: unknown): void;
 }
 
 /**

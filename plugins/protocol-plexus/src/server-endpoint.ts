@@ -339,7 +339,10 @@ export class ProviderConnection implements FrameSink, ProviderStreamCarrier {
     } catch (err) {
       running = Promise.reject(err);
     }
-    running.then(reply.resolved, reply.rejected);
+    running.then(
+      (result) => reply.resolved(result),
+      (error: unknown) => reply.rejected(error),
+    );
   }
 
   // ---- streams ----
@@ -680,7 +683,7 @@ class Reply implements CallReply {
     readonly batch: boolean,
   ) {}
 
-  readonly resolved = (result: Result): void => {
+  resolved(result: Result): void {
     const value = result.value;
     if (!this.oneWay && isAsyncIterable(value)) {
       this.conn.startStream(this, value, result.attachments);
@@ -688,10 +691,10 @@ class Reply implements CallReply {
     }
     if (this.stream !== undefined) this.conn.forgetStream(this.stream);
     this.conn.finish(this.id, this.inv, this.oneWay, this.serializer, this.compressor, result, undefined, false);
-  };
+  }
 
-  readonly rejected = (error: unknown): void => {
+  rejected(error: unknown): void {
     if (this.stream !== undefined) this.conn.forgetStream(this.stream);
     this.conn.finish(this.id, this.inv, this.oneWay, this.serializer, this.compressor, undefined, error, true);
-  };
+  }
 }
