@@ -8,7 +8,9 @@ import {
   type Compressor,
   type Invocation,
   type Invoker,
+  type MethodSettings,
   type Result,
+  type Serializer,
   type URL,
 } from '@plexus/kernel/spi';
 import { PendingCall } from './client-connection';
@@ -25,6 +27,15 @@ const MAX_CACHED_METHODS = 1024;
 /** Encoded service-key and method entries, per service key then method: no string built per call. */
 export type RouteCache = Map<string, Map<string, Buffer>>;
 
+/** What every call of one method through one invoker shares. */
+interface CallPlan {
+  readonly method: string;
+  readonly serviceKey: string;
+  readonly serializer: Serializer;
+  readonly compressor: Compressor;
+  readonly route: Buffer;
+}
+
 /**
  * The consumer-side invoker of one provider address, as `PlexusProtocol.refer` returns it.
  * Encodes each call into one frame and sends it over the address's shared connection.
@@ -32,6 +43,9 @@ export type RouteCache = Map<string, Map<string, Buffer>>;
  */
 export class PlexusInvoker implements Invoker {
   private destroyed = false;
+  private readonly plans = new WeakMap<MethodSettings, CallPlan>();
+  private lastSettings: MethodSettings | undefined = undefined;
+  private lastPlan: CallPlan | undefined = undefined;
   /** The `STREAM_WINDOW` entry every request carries when this side's window is not the default. */
   private readonly windowEntry: Buffer | undefined;
 
@@ -76,9 +90,11 @@ export class PlexusInvoker implements Invoker {
     let bodyEnd: number;
     let compressorId = 0;
     let acceptId = 0;
+    let plan: CallPlan;
     try {
-      serializer = core.codecs.serializer(settings.serializer || this.url.params.serializer || options.serializer);
-      compressor = core.codecs.compressor(settings.compressor || this.url.params.compressor || options.compressor);
+      plan = settings === this.lastSettings && this.lastPlan!.method === inv.method ? this.lastPlan! : this.planFor(inv);
+      serializer = plan.serializer;
+      compressor = plan.compressor;
       serializerId = serializer.id;
       try {
         if (compressor.id === 0 && serializer.serializeScratch !== undefined) {
@@ -119,7 +135,7 @@ export class PlexusInvoker implements Invoker {
       if (timeout > 0xffffffff) timeout = 0xffffffff;
     }
 
-    const route = this.route(inv.serviceKey, inv.method);
+    const route = plan.route;
     const attachments = inv.attachments;
     const extra = streamArg >= 0 ? streamRequestEntries(streamArg, options.streamWindow) : this.windowEntry;
     const headerLength = requestHeaderSize(route, compressorId, acceptId, timeout, attachments, extra);
@@ -183,6 +199,30 @@ export class PlexusInvoker implements Invoker {
       retryable: true,
       remote: this.pool.address,
     });
+  }
+
+  /**
+   * The codecs and route of `inv`'s method, looked up once per method settings (the reference
+   * keeps one settings object per method), the last one kept at hand.
+   */
+  private planFor(inv: Invocation): CallPlan {
+    const settings = inv.settings;
+    let plan = this.plans.get(settings);
+    if (plan === undefined || plan.method !== inv.method || plan.serviceKey !== inv.serviceKey) {
+      const core = this.core;
+      const options = core.options;
+      plan = {
+        method: inv.method,
+        serviceKey: inv.serviceKey,
+        serializer: core.codecs.serializer(settings.serializer || this.url.params.serializer || options.serializer),
+        compressor: core.codecs.compressor(settings.compressor || this.url.params.compressor || options.compressor),
+        route: this.route(inv.serviceKey, inv.method),
+      };
+      this.plans.set(settings, plan);
+    }
+    this.lastSettings = settings;
+    this.lastPlan = plan;
+    return plan;
   }
 
   private route(serviceKey: string, method: string): Buffer {
