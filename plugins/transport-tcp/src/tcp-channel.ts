@@ -38,14 +38,17 @@ export interface ChannelSettings {
 let nextChannelId = 1;
 
 /**
- * Size of a channel's staging buffer: frames reserved or written in one turn are laid end to end
+ * Sizes of a channel's staging buffer: frames reserved or written in one turn are laid end to end
  * in it and go out as one socket write, a view of the part not yet written. Bytes handed to the
  * socket are never overwritten (the next turn appends after them), so nothing waits for the
- * socket to finish with them; a full stage is left to the socket and a new one taken.
+ * socket to finish with them; a full stage is left to the socket and a new one taken, twice the
+ * size up to the most. A connection starts small (one that sends a call or two costs 2 KiB, not
+ * 16) and starts small again once it went quiet.
  */
-const STAGE_SIZE = 16 * 1024;
+const STAGE_MIN = 2 * 1024;
+const STAGE_MAX = 16 * 1024;
 /** Frames larger than this get a buffer of their own instead of a stage. */
-const STAGE_FRAME_MAX = STAGE_SIZE / 2;
+const STAGE_FRAME_MAX = STAGE_MAX / 2;
 
 /*
  * Write coalescing, chosen by measurement (throwaway script, not kept): loopback echo of 150-byte
@@ -119,6 +122,8 @@ export class TcpChannel implements Channel, IdleWatched, WatchdogWatched {
   private frames = 0;
   /** The staging buffer, `[stageStart, stageFill)` its part not yet sealed into the queue. */
   private stage: Buffer | undefined = undefined;
+  /** Size of the next stage taken. */
+  private stageSize = STAGE_MIN;
   private stageStart = 0;
   private stageFill = 0;
   /** Whether anything was written since the watchdog's last tick (an idle channel gives its stage back). */
@@ -211,7 +216,10 @@ export class TcpChannel implements Channel, IdleWatched, WatchdogWatched {
         slot.offset = 0;
         return slot;
       }
-      stage = this.stage = Buffer.allocUnsafeSlow(STAGE_SIZE);
+      // A stage filled before: this connection writes a lot, the next one is larger.
+      if (this.stage !== undefined && this.stageSize < STAGE_MAX) this.stageSize *= 2;
+      while (this.stageSize < length) this.stageSize *= 2;
+      stage = this.stage = Buffer.allocUnsafe(this.stageSize);
       this.stageStart = 0;
       this.stageFill = 0;
     }
@@ -355,7 +363,10 @@ export class TcpChannel implements Channel, IdleWatched, WatchdogWatched {
     const s = this.socket;
     if (s === undefined) return;
     // A channel that wrote nothing for a whole tick gives its stage back (nothing is staged between turns).
-    if (!this.wroteSinceTick && this.stageFill === this.stageStart) this.stage = undefined;
+    if (!this.wroteSinceTick && this.stageFill === this.stageStart) {
+      this.stage = undefined;
+      this.stageSize = STAGE_MIN;
+    }
     this.wroteSinceTick = false;
     if (this.backedUp && this.stallLimit > 0) {
       const waiting = s.writableLength + this.queued;
@@ -388,8 +399,11 @@ export class TcpChannel implements Channel, IdleWatched, WatchdogWatched {
     }
     this.queue.length = 0;
     this.queued = 0;
-    // A stage nearly full is left to the socket; the next frame takes a fresh one.
-    if (this.stage !== undefined && this.stage.length - this.stageFill < STAGE_SIZE / 4) this.stage = undefined;
+    // A stage nearly full is left to the socket; the next frame takes a fresh (larger) one.
+    if (this.stage !== undefined && this.stage.length - this.stageFill < this.stage.length / 4) {
+      this.stage = undefined;
+      if (this.stageSize < STAGE_MAX) this.stageSize *= 2;
+    }
   }
 
   /** Forgets what was queued or staged and not yet handed to the socket. */

@@ -125,6 +125,45 @@ describe('write coalescing', () => {
   });
 });
 
+describe('staging buffer', () => {
+  it('stages a quiet connection in 2 KiB, grows up to 16 KiB for a busy one, and gives the stage back once idle', async () => {
+    // frameTimeout 100 ms: the watchdog ticks every 25 ms
+    const transport = new TcpTransport({ frameTimeout: 100 });
+    const serverSide = new RecordingHandler();
+    const server = await listen(transport, serverSide);
+    const client = connect(transport, new RecordingHandler(), { port: server.port });
+    await client.connect();
+    await serverSide.until(() => serverSide.opened.length === 1, 'the connection');
+    const stage = () => (client as unknown as { stage: Buffer | undefined }).stage;
+    const sent: Buffer[] = [];
+    const slot = client.reserve(60);
+    const first = patternBytes(60, 1);
+    first.copy(slot.buffer, slot.offset);
+    sent.push(first);
+    expect(stage()?.length).toBe(2048);
+    let largest = 0;
+    for (let turn = 0; turn < 20; turn++) {
+      for (let i = 0; i < 30; i++) {
+        const frame = patternBytes(500, turn * 30 + i);
+        client.write(frame);
+        sent.push(frame);
+        largest = Math.max(largest, stage()?.length ?? 0);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(largest).toBe(16 * 1024);
+    const expected = Buffer.concat(sent);
+    const channel = serverSide.opened[0];
+    await serverSide.until(() => serverSide.receivedBytes(channel) >= expected.length, 'all frames');
+    expect(serverSide.received(channel).equals(expected)).toBe(true);
+    // Nothing written for a whole tick: the stage is given back, and the next one starts small.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(stage()).toBeUndefined();
+    client.write(Buffer.from([1, 2, 3]));
+    expect(stage()?.length).toBe(2048);
+  });
+});
+
 describe('backpressure', () => {
   it('turns unwritable above the high-water mark, calls onDrain, and loses no byte', async () => {
     const transport = new TcpTransport({ writeHighWaterMark: 256 * 1024 });
