@@ -1,3 +1,4 @@
+import type { EncodedRange, Serializer } from '@plexus/kernel/spi';
 import { DEFAULT_STREAM_WINDOW, EventKind, FIXED_LENGTH, Flag, Tag, varintSize, writeFixed, writeVarint } from './wire';
 
 /** 2^(7·i): the weight of a varint's i-th byte (a table, not `2 ** shift`, which is a float power). */
@@ -323,6 +324,23 @@ export function writeRequest(
   }
   p = writeAttachments(buf, p, attachments);
   copyRange(body, bodyStart, bodyEnd, buf, p);
+}
+
+/** What {@link serializeBody} hands back when the bytes are a buffer of their own; reused. */
+const OWN_BODY: { bytes: Uint8Array; start: number; end: number } = { bytes: new Uint8Array(0), start: 0, end: 0 };
+
+/**
+ * `value` serialized for a frame: in the serializer's scratch when it has one (no buffer made),
+ * else in a buffer of its own — always when `ownBuffer` (a compressor needs one). Read the range
+ * at once: it is valid until the serializer or this function is called again.
+ */
+export function serializeBody(serializer: Serializer, value: unknown, ownBuffer: boolean): EncodedRange {
+  if (!ownBuffer && serializer.serializeScratch !== undefined) return serializer.serializeScratch(value);
+  const bytes = serializer.serialize(value);
+  OWN_BODY.bytes = bytes;
+  OWN_BODY.start = 0;
+  OWN_BODY.end = bytes.length;
+  return OWN_BODY;
 }
 
 /** Copies `src[start .. end)` to `dst` at `at`; a Buffer source is copied without a view of it. */

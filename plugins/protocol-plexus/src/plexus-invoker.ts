@@ -17,7 +17,7 @@ import { PendingCall } from './client-connection';
 import { ConsumerStream } from './consumer-stream';
 import type { ConnectionPool } from './connection-pool';
 import { ProtocolErrors, rpcError } from './errors';
-import { encodeRoute, requestHeaderSize, streamRequestEntries, writeRequest } from './frame-codec';
+import { encodeRoute, requestHeaderSize, serializeBody, streamRequestEntries, writeRequest } from './frame-codec';
 import { FIXED_LENGTH } from './wire';
 import { DEFAULT_COMPRESS_THRESHOLD } from './options';
 import type { ProtocolCore } from './protocol-core';
@@ -97,15 +97,10 @@ export class PlexusInvoker implements Invoker {
       compressor = plan.compressor;
       serializerId = serializer.id;
       try {
-        if (compressor.id === 0 && serializer.serializeScratch !== undefined) {
-          const range = serializer.serializeScratch(args);
-          body = range.bytes;
-          bodyStart = range.start;
-          bodyEnd = range.end;
-        } else {
-          body = serializer.serialize(args);
-          bodyEnd = body.length;
-        }
+        const range = serializeBody(serializer, args, compressor.id !== 0);
+        body = range.bytes;
+        bodyStart = range.start;
+        bodyEnd = range.end;
       } catch (err) {
         throw this.failure(ProtocolErrors.SERIALIZE, RpcCode.SERIALIZATION, `the arguments of ${inv.serviceKey}.${inv.method}`, serializer.name, (err as Error).message);
       }

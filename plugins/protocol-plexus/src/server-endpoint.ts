@@ -23,6 +23,7 @@ import {
   encodeErrorResponse,
   encodeEvent,
   encodeResponse,
+  serializeBody,
   writeResponse,
   encodeStreamStart,
   HeaderReader,
@@ -559,15 +560,10 @@ export class ProviderConnection implements FrameSink, ProviderStreamCarrier {
     let bodyEnd = 0;
     if (value !== undefined) {
       try {
-        if (!compress && serializer.serializeScratch !== undefined) {
-          const range = serializer.serializeScratch(value);
-          body = range.bytes;
-          bodyStart = range.start;
-          bodyEnd = range.end;
-        } else {
-          body = serializer.serialize(value);
-          bodyEnd = body.length;
-        }
+        const range = serializeBody(serializer, value, compress);
+        body = range.bytes;
+        bodyStart = range.start;
+        bodyEnd = range.end;
       } catch (err) {
         const e = ProtocolErrors.SERIALIZE(`the result of ${inv.serviceKey}.${inv.method}`, serializer.name, (err as Error).message);
         this.write(encodeErrorResponse(id, Status.SERIALIZATION_ERROR, e.message, e.code));
