@@ -1,4 +1,4 @@
-import { Packr, REUSE_BUFFER_MODE, type Options as PackrOptions } from 'msgpackr';
+import { Packr, RESET_BUFFER_MODE, REUSE_BUFFER_MODE, type Options as PackrOptions } from 'msgpackr';
 import {
   DECODE_LIMITS_SCHEMA,
   decodeLimitError,
@@ -118,13 +118,15 @@ export class MsgpackSerializer implements Serializer {
 
   /**
    * `serialize` without the view msgpackr would make for the result: its output buffer and where
-   * the bytes lie in it (msgpackr's reuse mode). msgpackr never writes over earlier output, so the
-   * bytes outlive the next call; the returned object does not (it is reused).
+   * the bytes lie in it (msgpackr's reuse mode), rewound after each call (reset mode), so the next
+   * scratch call writes over the same bytes while they are hot in the cache. The rewind never
+   * reaches below output `serialize` handed out before: msgpackr only moves back to where this
+   * call started. The returned object is reused.
    */
   serializeScratch(value: unknown): EncodedRange {
     let out: Buffer & { start: number; end: number };
     try {
-      out = this.packr.pack(value, REUSE_BUFFER_MODE) as Buffer & { start: number; end: number };
+      out = this.packr.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE) as Buffer & { start: number; end: number };
     } catch (err) {
       if (!messageOf(err).includes('variableMapSize')) throw encodeError(err);
       const wide = this.serializeWide(value);

@@ -317,6 +317,21 @@ describe('MsgpackSerializer', () => {
     expect(roundTrip({ after: 'failure' }, serializer)).toEqual({ after: 'failure' });
   });
 
+  it('serializeScratch reuses its bytes call after call, and never writes over what serialize handed out', () => {
+    const s = new MsgpackSerializer();
+    const a = s.serialize({ kept: 'a', n: 1 });
+    const first = s.serializeScratch({ scratch: 1 });
+    const firstStart = first.start;
+    const c = s.serialize({ kept: 'c', list: [1, 2, 3] });
+    const second = s.serializeScratch({ scratch: 2, text: 'x'.repeat(100) });
+    const third = s.serializeScratch({ scratch: 3 });
+    expect(third.start).toBe(second.start);
+    expect(second.start).toBeGreaterThan(firstStart);
+    expect(s.deserialize(third.bytes.subarray(third.start, third.end))).toEqual({ scratch: 3 });
+    expect(s.deserialize(a)).toEqual({ kept: 'a', n: 1 });
+    expect(s.deserialize(c)).toEqual({ kept: 'c', list: [1, 2, 3] });
+  });
+
   it('encodes objects of more than 65535 keys (map32)', () => {
     const wide: Record<string, number> = {};
     for (let i = 0; i < 70_000; i++) wide[`k${i}`] = i;
