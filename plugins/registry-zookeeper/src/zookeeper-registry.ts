@@ -29,6 +29,7 @@ const SERVICES_BATCH = 64;
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** The driver's connection states we look at (its ConnectionManager.STATES). */
 const DRIVER_CLOSED = -2;
+const DRIVER_CONNECTING = 1;
 
 /** A ZooKeeper answer a caller expected and handles itself (NO_NODE, NODE_EXISTS...). */
 class Miss {
@@ -77,8 +78,11 @@ interface DriverInternals {
     state: number;
     pendingBuffer?: Buffer | null;
     onSocketData?: (chunk: Buffer) => void;
+    onSocketConnected?: () => void;
     socket?: { destroy(): void };
     connectTimeoutHandler?: ReturnType<typeof setTimeout> | null;
+    /** Per-server connect timeout: the negotiated (else requested) session timeout / number of servers. */
+    connectTimeout?: number;
     on(event: 'state', listener: (state: number) => void): void;
     removeListener(event: 'state', listener: (state: number) => void): void;
   };
@@ -141,6 +145,8 @@ export class ZookeeperRegistry implements Registry {
   private readonly knownPaths = new Set<string>();
   private readonly warned = new Set<string>();
   private staleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Per driver client: stops its handshake timer for good, once the client is cut off (see {@link guard}). */
+  private readonly handshakes = new WeakMap<zookeeper.Client, () => void>();
 
   constructor(options: ZookeeperRegistryOptions | Readonly<Record<string, unknown>>, logger?: Logger) {
     this.options = resolveOptions(options as Readonly<Record<string, unknown>>);
@@ -418,8 +424,19 @@ export class ZookeeperRegistry implements Registry {
    * Bounds what the server's bytes may cost: the driver throws from its socket handler on a frame
    * it cannot parse (an unknown error code, a truncated record), which would end the process, and
    * buffers any announced frame length. Here a frame over {@link MAX_FRAME_BYTES} or one that
-   * throws drops the connection instead (the driver then reconnects). Patched on this client's
-   * connection manager before it connects, since the driver binds the handler at connect.
+   * throws drops the connection instead (the driver then reconnects).
+   *
+   * Also bounds the session handshake: the driver stops its connect timer once TCP connects and
+   * then waits for the server's connect response for ever. A ZooKeeper 3.8 that is still starting
+   * can accept a connection, fail to close it ("ZooKeeperServer not running", then a
+   * NullPointerException in its close) and never answer; a client whose attempt landed there would
+   * never connect, and a new session opened after a loss (which reports no `disconnected`, so no
+   * lost-session timer covers it) would wait for good. As in ZooKeeper's own client, the handshake
+   * gets the per-server connect timeout (session timeout / number of servers); past it the
+   * connection is dropped and the driver tries again.
+   *
+   * Patched on this client's connection manager before it connects, since the driver binds the
+   * socket handlers at connect.
    */
   private guard(client: zookeeper.Client): void {
     const manager = (client as unknown as DriverInternals).connectionManager;
@@ -438,6 +455,42 @@ export class ZookeeperRegistry implements Registry {
       } catch (err) {
         drop(`a frame the driver could not read (${(err as Error)?.message ?? String(err)})`);
       }
+    };
+
+    const socketConnected = manager.onSocketConnected;
+    if (typeof socketConnected !== 'function') return;
+    let handshake: ReturnType<typeof setTimeout> | undefined;
+    let cut = false;
+    const stop = () => {
+      if (handshake !== undefined) clearTimeout(handshake);
+      handshake = undefined;
+    };
+    this.handshakes.set(client, () => {
+      cut = true;
+      stop();
+    });
+    // Any state but CONNECTING ends the handshake: connected, expired, or the socket closed.
+    manager.on('state', (state) => {
+      if (state !== DRIVER_CONNECTING) stop();
+    });
+    manager.onSocketConnected = () => {
+      const socket = manager.socket;
+      // A retry the driver had already scheduled (its spin delay) when the client was cut off.
+      if (cut) {
+        if (manager.connectTimeoutHandler) clearTimeout(manager.connectTimeoutHandler);
+        return socket?.destroy();
+      }
+      socketConnected.call(manager);
+      stop();
+      const bound = manager.connectTimeout !== undefined && manager.connectTimeout > 0 ? manager.connectTimeout : this.options.sessionTimeout;
+      handshake = setTimeout(() => {
+        handshake = undefined;
+        if (manager.socket !== socket || manager.state !== DRIVER_CONNECTING) return;
+        this.logger.warn(`zookeeper registry: ${this.options.address} accepted the connection but did not answer the session handshake within ${bound} ms; dropping it and connecting again`);
+        manager.pendingBuffer = null;
+        socket?.destroy();
+      }, bound);
+      handshake.unref();
     };
   }
 
@@ -468,6 +521,7 @@ export class ZookeeperRegistry implements Registry {
     client.removeAllListeners('connected');
     client.removeAllListeners('disconnected');
     client.removeAllListeners('expired');
+    this.handshakes.get(client)?.();
     const manager = (client as unknown as DriverInternals & { connectionManager?: { connect?: () => void } }).connectionManager;
     if (!manager) return;
     manager.connect = () => undefined;

@@ -1,11 +1,12 @@
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { PlexusError } from '@plexus/kernel/spi';
+import * as net from 'node:net';
+import { PlexusError, registryLayout } from '@plexus/kernel/spi';
 import { MemoryLogger } from '@plexus/kernel/testing';
 import { ZookeeperRegistry } from '../src/zookeeper-registry';
 import { PORTS, removeDir, startZooKeeper, tempDir, type ZooKeeperServer } from './server';
-import { Recorder, consumer, expireSession, provider, sessionIdOf, stateLog, uniqueInterface, until } from './support';
+import { RawClient, Recorder, consumer, expireSession, provider, sessionIdOf, stateLog, uniqueInterface, until } from './support';
 
 /**
  * Faults against a real ZooKeeper: the server stopped and restarted (same port, same data), a
@@ -36,7 +37,99 @@ afterEach(async () => {
   const closing = open;
   open = [];
   await Promise.all(closing.map((r) => r.close()));
+  const gates = openGates;
+  openGates = [];
+  await Promise.all(gates.map((g) => g.close()));
 });
+
+/** A connection a {@link Gate} holds: the session id of its connect request (hex), once read. */
+interface Held {
+  socket: net.Socket;
+  sessionId?: string;
+}
+
+/**
+ * A TCP gate in front of the real server, on a port of its own (127.0.0.1, picked by the kernel).
+ * `pass`: each connection is piped to ZooKeeper. `hold`: each connection is accepted and read but
+ * never answered nor closed, as a ZooKeeper 3.8 still starting does with some connections ("not
+ * running", then a NullPointerException in its close). `down()` cuts every connection and stops
+ * listening (connections are refused); `up()` listens again on the same port.
+ */
+interface Gate {
+  readonly address: string;
+  mode: 'pass' | 'hold';
+  readonly held: Held[];
+  down(): Promise<void>;
+  up(mode: 'pass' | 'hold'): Promise<void>;
+  close(): Promise<void>;
+}
+
+let openGates: Gate[] = [];
+
+async function gate(upstream: string): Promise<Gate> {
+  const [host, portText] = upstream.split(':');
+  const sockets = new Set<net.Socket>();
+  const held: Held[] = [];
+  let port = 0;
+  let listening: net.Server | undefined;
+  const track = (s: net.Socket) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    s.on('close', () => sockets.delete(s));
+  };
+  const accept = (socket: net.Socket) => {
+    track(socket);
+    if (g.mode === 'hold') {
+      const entry: Held = { socket };
+      held.push(entry);
+      let buffered = Buffer.alloc(0);
+      socket.on('data', (chunk: Buffer) => {
+        buffered = Buffer.concat([buffered, chunk]);
+        // Connect request: length, protocol version (4), last zxid seen (8), timeout (4), session id (8)...
+        if (entry.sessionId === undefined && buffered.length >= 28) entry.sessionId = buffered.subarray(20, 28).toString('hex');
+      });
+      return;
+    }
+    const to = net.connect(Number(portText), host);
+    track(to);
+    socket.pipe(to);
+    to.pipe(socket);
+    socket.on('close', () => to.destroy());
+    to.on('close', () => socket.destroy());
+  };
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      const srv = net.createServer(accept);
+      srv.once('error', reject);
+      srv.listen(port, '127.0.0.1', () => {
+        port = (srv.address() as net.AddressInfo).port;
+        listening = srv;
+        resolve();
+      });
+    });
+  const down = async () => {
+    const srv = listening;
+    listening = undefined;
+    for (const s of sockets) s.destroy();
+    if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()));
+  };
+  const g: Gate = {
+    get address() {
+      return `127.0.0.1:${port}`;
+    },
+    mode: 'pass',
+    held,
+    down,
+    async up(mode) {
+      g.mode = mode;
+      await listen();
+    },
+    close: down,
+  };
+  await listen();
+  openGates.push(g);
+  return g;
+}
 
 afterAll(async () => {
   await server?.stop();
@@ -156,4 +249,72 @@ it('a provider process killed with SIGKILL leaves every list within about sessio
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
+});
+
+/*
+ * Seen in the lifecycle test with a ZooKeeper that came back with its data lost: the lost-session
+ * timer replaced the old session's client, and the new client's first connection reached the
+ * server while it was still starting; the server neither answered nor closed it, the driver has no
+ * handshake timeout, and a client that never connected reports no `disconnected` (so no timer
+ * covered it): the registry never got its new session and the provider's entry was never written
+ * again.
+ */
+it('a new session whose handshake the server leaves unanswered is dropped after the connect timeout and tried again', async () => {
+  const iface = uniqueInterface();
+  const g = await gate(address());
+  const logger = new MemoryLogger();
+  const providerSide = new ZookeeperRegistry({ address: g.address, sessionTimeout: 2000, connectTimeout: 1000, requestTimeout: 2000 }, logger);
+  open.push(providerSide);
+  const states = stateLog(providerSide);
+  const p1 = provider(iface, 1);
+  // What the kernel's registry manager does on 'reconnected': register everything again.
+  let registeredAgain = false;
+  providerSide.onStateChange((s) => {
+    if (s === 'reconnected') void providerSide.register(p1).then(() => (registeredAgain = true), () => undefined);
+  });
+  await providerSide.register(p1);
+  const before = sessionIdOf(providerSide);
+
+  // The server goes away, and comes back leaving every handshake unanswered.
+  await g.down();
+  await until(() => states.includes('disconnected'), 'the provider side to report disconnected');
+  await g.up('hold');
+  // No connection within sessionTimeout + 1 s: the old session is given up and a new one asked
+  // for (session id 0), on a connection the server holds.
+  await until(() => g.held.some((h) => h.sessionId === '0'.repeat(16)), "the new session's handshake to reach the server");
+  expect(states).not.toContain('reconnected');
+
+  // From now on the server answers: the held handshake must be dropped and tried again.
+  g.mode = 'pass';
+  await until(() => states.includes('reconnected'), 'the new session once the server answers');
+  expect(sessionIdOf(providerSide)).not.toBe(before);
+  expect(logger.entries.some((e) => e.level === 'warn' && /did not answer the session handshake within 2000 ms/.test(e.message))).toBe(true);
+  await until(() => registeredAgain, 'the entry registered again on the new session');
+  const raw = await RawClient.connect(address());
+  try {
+    const stat = await raw.stat(registryLayout.entry(p1, 'plexus'));
+    expect(stat?.ephemeralOwner.toString('hex')).toBe(sessionIdOf(providerSide));
+  } finally {
+    await raw.close();
+  }
+});
+
+it('a first connection whose handshake is never answered is dropped after the connect timeout; the next one connects', async () => {
+  const iface = uniqueInterface();
+  const g = await gate(address());
+  g.mode = 'hold';
+  const logger = new MemoryLogger();
+  // connectTimeout (how long an operation waits) well past the handshake bound (sessionTimeout / 1 server).
+  const r = new ZookeeperRegistry({ address: g.address, sessionTimeout: 2000, connectTimeout: 10_000, requestTimeout: 2000 }, logger);
+  open.push(r);
+  const p1 = provider(iface, 1);
+  const registering = r.register(p1);
+  await until(() => g.held.length === 1 && g.held[0].sessionId !== undefined, 'the first handshake to reach the server');
+  g.mode = 'pass';
+  const started = Date.now();
+  await registering;
+  expect(Date.now() - started).toBeLessThan(8000);
+  expect(g.held).toHaveLength(1);
+  expect(logger.entries.filter((e) => /did not answer the session handshake/.test(e.message))).toHaveLength(1);
+  expect((await r.lookup(consumer(iface))).map(String)).toEqual([p1.toString()]);
 });
