@@ -93,6 +93,8 @@ export class LeaseKeeper {
   }
 
   private async grant(): Promise<Lease> {
+    // A register still running when the registry closed: say so, rather than what the closed client says.
+    if (this.closed) throw EtcdErrors.CLOSED('register');
     const lease = this.host.client.lease(this.host.ttlSeconds, { autoKeepAlive: true });
     lease.on('lost', (err: unknown) => this.lost(lease, err));
     lease.on('keepaliveFailed', (err: unknown) => this.keepaliveFailed(lease, err));
@@ -106,6 +108,8 @@ export class LeaseKeeper {
       id = await this.host.call('granting a lease', () => lease.grant());
     } catch (err) {
       lease.release();
+      // The registry closed while the grant was on its way: that is the reason, not the closed client's complaint.
+      if (this.closed) throw EtcdErrors.CLOSED('register');
       throw err;
     }
     if (this.closed) {

@@ -109,6 +109,15 @@ describe('layout and lifetimes', () => {
     await expect(rejectionOf(r.subscribe(consumer(name), () => undefined))).resolves.toMatchObject({ code: 'PLEXUS_ERR_ETCD_CLOSED' });
   });
 
+  it('a register still waiting for its lease when the registry closes rejects with PLEXUS_ERR_ETCD_CLOSED', async () => {
+    const name = iface();
+    const r = registry();
+    const pending = rejectionOf(r.register(provider(name, 1)));
+    await r.close();
+    await expect(pending).resolves.toMatchObject({ code: 'PLEXUS_ERR_ETCD_CLOSED' });
+    expect(await etcd().getAll().prefix(`/plexus/${encodeURIComponent(name)}/`).keys()).toEqual([]);
+  });
+
   it('root: entries live under the configured first segment, apart from other roots', async () => {
     const name = iface();
     const custom = registry({ root: 'team-a' });
