@@ -155,10 +155,11 @@ export class TcpChannel implements Channel, IdleWatched, WatchdogWatched {
   }
 
   /**
-   * Queues `bytes` for this turn's flush and keeps a reference to them until then: the caller must
-   * not reuse the buffer. Past the high-water mark it still queues, returns false and stops reading
-   * the peer; `onDrain` follows (and reading resumes) once the socket buffer emptied. Past
-   * `writeMaxQueue` the channel is closed at once and what was queued is dropped.
+   * Queues `bytes` for this turn's flush: up to 8 KiB they are copied into the staging buffer at
+   * once; a larger buffer is kept by reference until the flush, so the caller must not reuse it.
+   * Past the high-water mark it still queues, returns false and stops reading the peer; `onDrain`
+   * follows (and reading resumes) once the socket buffer emptied. Past `writeMaxQueue` the channel
+   * is closed at once and what was queued is dropped.
    */
   write(bytes: Uint8Array): boolean {
     const s = this.socket;
