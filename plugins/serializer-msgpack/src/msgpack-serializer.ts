@@ -31,8 +31,9 @@ export interface MsgpackSerializerOptions extends DecodeLimits {
   int64AsType?: 'bigint' | 'number' | 'auto' | 'string';
   /**
    * Copy decoded binary values out of the received message. Default `false`: a decoded `Buffer` is
-   * a view into the message body, which is fastest. Set `true` when a transport reuses its receive
-   * buffers, or when small decoded binaries are kept for long (a view keeps the whole body alive).
+   * a view into the received bytes, which is fastest. Set `true` when a transport reuses its receive
+   * buffers, or when small decoded binaries are kept for long: a view keeps alive what it was read
+   * from (a body decoded in place with `deserializeRange`: the whole buffer it lies in).
    */
   copyBuffers?: boolean;
 }
