@@ -92,7 +92,8 @@ export class PlexusInvoker implements Invoker {
     let acceptId = 0;
     let plan: CallPlan;
     try {
-      plan = settings === this.lastSettings && this.lastPlan!.method === inv.method ? this.lastPlan! : this.planFor(inv);
+      const last = this.lastPlan;
+      plan = last !== undefined && settings === this.lastSettings && last.method === inv.method && last.serviceKey === inv.serviceKey ? last : this.planFor(inv);
       serializer = plan.serializer;
       compressor = plan.compressor;
       serializerId = serializer.id;

@@ -1,5 +1,5 @@
 import Ajv from 'ajv';
-import { RpcCode, RpcError, URL } from '@plexus/kernel/spi';
+import { RpcCode, RpcError, RpcInvocation, URL } from '@plexus/kernel/spi';
 import { fakeExtensionContext, MemoryTransport } from '@plexus/kernel/testing';
 import plugin, { PlexusProtocol } from '../src/plexus-protocol';
 import { normalizeOptions, optionsSchema, DEFAULT_PAYLOAD } from '../src/options';
@@ -110,6 +110,31 @@ describe('plexus protocol plugin', () => {
       fail = false;
       const exporter = await protocol.export(service, URL.parse('plexus://127.0.0.1:0/demo.Greeter'));
       await expect(protocol.refer(exporter.url).invoke(call('demo.Greeter', 'hello', ['x']))).resolves.toEqual({ value: 'hi x' });
+    } finally {
+      await protocol.destroy();
+    }
+  });
+
+  it("encodes each call with its own method's serializer while methods alternate (the plan looked up once per method is not another method's)", async () => {
+    const { TestService, jsonSerializer } = await import('./support/harness');
+    // json2: json on the wire under another id, counting what it encodes
+    let json2Encoded = 0;
+    const json2 = { ...jsonSerializer, id: 9, name: 'json2', serialize: (v: unknown) => (json2Encoded++, jsonSerializer.serialize(v)) };
+    const { protocol } = makeProtocol({ transport: new MemoryTransport(), serializers: [jsonSerializer, json2] });
+    const service = new TestService('plan.Svc', { a: (n: number) => n, b: (n: number) => n });
+    try {
+      const exporter = await protocol.export(service, URL.parse('plexus://127.0.0.1:0/plan.Svc'));
+      const invoker = protocol.refer(exporter.url);
+      const settingsA = call('plan.Svc', 'a', [0]).settings;
+      const settingsB = call('plan.Svc', 'b', [0], { serializer: 'json2' }).settings;
+      const invoke = (method: 'a' | 'b', n: number) =>
+        invoker.invoke(new RpcInvocation({ service: 'plan.Svc', method, args: [n], attachments: {}, serviceKey: 'plan.Svc', settings: method === 'a' ? settingsA : settingsB }));
+      const before = json2Encoded;
+      for (const [method, n] of [['a', 1], ['b', 2], ['a', 3], ['a', 4], ['b', 5]] as const) {
+        await expect(invoke(method, n)).resolves.toEqual({ value: n });
+      }
+      // json2 encoded the two requests of b and the provider's two answers to them: nothing for a
+      expect(json2Encoded - before).toBe(4);
     } finally {
       await protocol.destroy();
     }
