@@ -66,17 +66,30 @@ function runtime(executor: Executor, filters: Filter[] = [], timeout = 0): Servi
   return new ServiceRuntime(url, { interface: 'test.Svc' } as never, table, [{ timeout }], filters, executor);
 }
 
+type Outcome = { value?: unknown; error?: RpcError; sync: boolean; attachments?: Record<string, string> };
+
+/**
+ * A reply with prototype methods that use `this`, as the SPI allows: every path of the kernel must
+ * call them on the reply (a handler passed on detached would lose `this` and fail these tests).
+ */
+class RecordingReply implements CallReply {
+  returned = false;
+  constructor(private readonly done: (outcome: Outcome) => void) {}
+  resolved(r: Result): void {
+    this.done({ value: r.value, sync: !this.returned, ...(r.attachments ? { attachments: r.attachments } : {}) });
+  }
+  rejected(e: unknown): void {
+    this.done({ error: e as RpcError, sync: !this.returned });
+  }
+}
+
 /** Dispatches one call and resolves with what the reply was told (and whether it was synchronous). */
 function dispatch(rt: ServiceRuntime, method: string, args: unknown[], attachments: Record<string, string> = {}) {
-  return new Promise<{ value?: unknown; error?: RpcError; sync: boolean; attachments?: Record<string, string> }>((resolve) => {
-    let returned = false;
-    const reply: CallReply = {
-      resolved: (r) => resolve({ value: r.value, sync: !returned, ...(r.attachments ? { attachments: r.attachments } : {}) }),
-      rejected: (e) => resolve({ error: e as RpcError, sync: !returned }),
-    };
+  return new Promise<Outcome>((resolve) => {
+    const reply = new RecordingReply(resolve);
     const inv = rt.createInvocation({ method, args, attachments, remoteAddress: '127.0.0.1:1' });
     rt.dispatch(inv, reply);
-    returned = true;
+    reply.returned = true;
   });
 }
 
